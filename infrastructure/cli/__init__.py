@@ -1,0 +1,47 @@
+"""`herald`: the command line. Every refusal is one line with its code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from domain.errors import HeraldError
+from infrastructure.cli import demo, posts
+
+err = Console(stderr=True, highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="herald",
+        description=(
+            "Herald publishes each social post exactly once, at the intended time, "
+            "with a traceable outcome. The store is chosen by HERALD_DATABASE_URL "
+            "(default sqlite:///./herald.db)."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    posts.register(commands)
+    demo.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HeraldError as refusal:
+        field = f" ({refusal.field})" if refusal.field else ""
+        err.print(f"[red]error[/red] [bold]{refusal.code}[/bold]{field}: {refusal.message}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""`herald post …`: schedule, draft, publish now, show, edit, reschedule and cancel."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain.content import Content, MediaRef, Platform
+from domain.errors import HeraldError
+from infrastructure.bootstrap import open_service
+from infrastructure.cli.render import show_post
+from infrastructure.zones import parse_instant
+
+
+class InvalidPostId(HeraldError):
+    code = "invalid_post_id"
+    field = "post_id"
+
+
+def register(commands: Any) -> None:
+    post = commands.add_parser("post", help="create, change and inspect posts")
+    actions = post.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    for name, helptext, when in (
+        ("schedule", "queue a new post for a time", True),
+        ("draft", "save a new post without a time", False),
+        ("publish-now", "queue a new post due immediately", False),
+    ):
+        parser = actions.add_parser(name, help=helptext, description=helptext)
+        parser.add_argument("--account", required=True, help="the account id to post from")
+        parser.add_argument("--platform", required=True, choices=[p.value for p in Platform], help="target")
+        _content_arguments(parser, required=True)
+        parser.add_argument("--external-id", help="your own id for this post, for look-ups")
+        if when:
+            _time_arguments(parser)
+        parser.add_argument("--json", action="store_true", help="print the post as JSON")
+        parser.set_defaults(run=_create, mode=name)
+
+    show = actions.add_parser("show", help="a post's state and its events")
+    show.add_argument("post_id")
+    show.add_argument("--json", action="store_true", help="print state and events as JSON")
+    show.set_defaults(run=_show)
+
+    edit = actions.add_parser("edit", help="replace a post's content (before it is frozen)")
+    edit.add_argument("post_id")
+    _content_arguments(edit, required=True)
+    edit.set_defaults(run=_edit)
+
+    move = actions.add_parser("reschedule", help="move a queued post to a new time")
+    move.add_argument("post_id")
+    _time_arguments(move)
+    move.set_defaults(run=_reschedule)
+
+    cancel = actions.add_parser("cancel", help="cancel a draft or queued post")
+    cancel.add_argument("post_id")
+    cancel.add_argument("--reason", default="canceled by request", help="recorded in the event")
+    cancel.set_defaults(run=_cancel)
+
+
+def _content_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--text", required=required, help="the post's text")
+    parser.add_argument(
+        "--media", action="append", default=[], metavar="REF", help="a media id or URL (repeat)"
+    )
+
+
+def _time_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--at", required=True, help="ISO 8601 time, with an offset or with --timezone")
+    parser.add_argument("--timezone", help="IANA zone name for a local --at (Europe/Paris)")
+
+
+def _content(args: argparse.Namespace) -> Content:
+    return Content(text=args.text, media=tuple(MediaRef(ref=ref) for ref in args.media))
+
+
+def _post_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidPostId(f"{text!r} is not a post id (a UUID)") from None
+
+
+def _create(args: argparse.Namespace) -> int:
+    service = open_service()
+    common = dict(
+        account=args.account,
+        platform=args.platform,
+        content=_content(args),
+        external_id=args.external_id,
+    )
+    if args.mode == "schedule":
+        post_id = service.schedule(**common, scheduled_at=parse_instant(args.at, args.timezone))
+    elif args.mode == "draft":
+        post_id = service.draft(**common)
+    else:
+        post_id = service.publish_now(**common)
+    return _print_post(service, post_id, as_json=args.json)
+
+
+def _show(args: argparse.Namespace) -> int:
+    return _print_post(open_service(), _post_id(args.post_id), as_json=args.json)
+
+
+def _edit(args: argparse.Namespace) -> int:
+    service = open_service()
+    post_id = _post_id(args.post_id)
+    service.edit_content(post_id, _content(args))
+    return _print_post(service, post_id)
+
+
+def _reschedule(args: argparse.Namespace) -> int:
+    service = open_service()
+    post_id = _post_id(args.post_id)
+    service.reschedule(post_id, parse_instant(args.at, args.timezone))
+    return _print_post(service, post_id)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    service = open_service()
+    post_id = _post_id(args.post_id)
+    service.cancel(post_id, reason=args.reason)
+    return _print_post(service, post_id)
+
+
+def _print_post(service: Any, post_id: UUID, *, as_json: bool = False) -> int:
+    post = service.get_post(post_id)
+    records = service.history(post_id)
+    if as_json:
+        body = {
+            "post": post.model_dump(mode="json"),
+            "events": [record.model_dump(mode="json") for record in records],
+        }
+        print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    else:
+        show_post(post, records)
+    return 0

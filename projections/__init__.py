@@ -1,0 +1,1 @@
+"""Read models folded from events: the due-job index, the support timeline, stats."""

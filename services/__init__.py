@@ -1,0 +1,1 @@
+"""The application layer: the command service, dispatcher, reconciler and notifier."""

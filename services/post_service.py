@@ -1,0 +1,248 @@
+"""The command service: every change to a post goes through one of these intent-named methods.
+
+Each command is get → change → save. The claim is an event appended at the post's next
+version; when two workers race, the store's unique (originator_id, version) rejects one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from domain.content import Content, Platform
+from domain.decisions import REMEDIATIONS, jitter_seed
+from domain.errors import HeraldError, PostNotFound
+from domain.outcomes import Observed, RemotePost
+from domain.post import Post
+from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
+from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class PostService(Application[UUID]):
+    """Herald's posts: drafting, scheduling, editing, claiming and recording outcomes."""
+
+    name = "herald"
+    env: ClassVar[dict[str, str]] = {
+        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+    }
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock = system_clock,
+        settings: PostSettings | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.settings = settings or PostSettings()
+
+    # ── creating ──────────────────────────────────────────────────────────────
+
+    def draft(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+    ) -> UUID:
+        """A new draft post; it goes nowhere until scheduled."""
+        post = self._new_post(account, platform, content, external_id, workspace, post_id)
+        self.save(post)
+        return post.id
+
+    def schedule(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        scheduled_at: datetime,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+    ) -> UUID:
+        """A new post, queued to go out at `scheduled_at` (which must carry a zone)."""
+        post = self._new_post(account, platform, content, external_id, workspace, post_id)
+        post.schedule(scheduled_at, now=self.clock())
+        self.save(post)
+        return post.id
+
+    def publish_now(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+    ) -> UUID:
+        """A new post, due immediately."""
+        post = self._new_post(account, platform, content, external_id, workspace, post_id)
+        now = self.clock()
+        post.schedule(now, now=now, publish_now=True)
+        self.save(post)
+        return post.id
+
+    def schedule_draft(self, post_id: UUID, scheduled_at: datetime) -> None:
+        post = self._get(post_id)
+        post.schedule(scheduled_at, now=self.clock())
+        self.save(post)
+
+    # ── changing ──────────────────────────────────────────────────────────────
+
+    def edit_content(self, post_id: UUID, content: Content) -> None:
+        post = self._get(post_id)
+        post.edit_content(content, now=self.clock())
+        self.save(post)
+
+    def reschedule(self, post_id: UUID, scheduled_at: datetime) -> None:
+        post = self._get(post_id)
+        post.reschedule(scheduled_at, now=self.clock())
+        self.save(post)
+
+    def cancel(self, post_id: UUID, reason: str = "canceled by request") -> None:
+        post = self._get(post_id)
+        post.cancel(now=self.clock(), reason=reason)
+        self.save(post)
+
+    # ── dispatching ───────────────────────────────────────────────────────────
+
+    def claim(self, post_id: UUID, *, worker: str) -> CommandResult:
+        """Claim one due post for `worker`; a lost race is a refusal, not an exception."""
+        return self.claim_many([post_id], worker=worker)[0]
+
+    def claim_many(self, post_ids: Iterable[UUID], *, worker: str) -> list[CommandResult]:
+        """Claim many due posts in one transaction; posts that conflict are refused alone."""
+        now = self.clock()
+        lease = self.settings.lease
+        return self._change_many(post_ids, lambda post: post.claim(worker=worker, lease=lease, now=now))
+
+    def record_outcome(self, post_id: UUID, attempt: int, observed: Observed) -> CommandResult:
+        return self.record_outcomes([OutcomeReport(post_id, attempt, observed)])[0]
+
+    def record_outcomes(self, reports: Sequence[OutcomeReport]) -> list[CommandResult]:
+        """Record many attempts' outcomes in one transaction, each as its decided event."""
+        now = self.clock()
+        by_id = {report.post_id: report for report in reports}
+        policy = self.settings.retry_policy
+
+        def record(post: Post) -> None:
+            report = by_id[post.id]
+            post.record_outcome(
+                attempt=report.attempt,
+                observed=report.observed,
+                policy=policy,
+                seed=jitter_seed(post.publish_key or "", report.attempt),
+                now=now,
+            )
+
+        return self._change_many(by_id, record)
+
+    def expire_lease(self, post_id: UUID) -> None:
+        post = self._get(post_id)
+        post.expire_lease(now=self.clock())
+        self.save(post)
+
+    def confirm_delivered(self, post_id: UUID, found: RemotePost, *, evidence: str) -> None:
+        post = self._get(post_id)
+        post.confirm_delivered(found, evidence=evidence, now=self.clock())
+        self.save(post)
+
+    def release_for_retry(self, post_id: UUID, *, evidence: str) -> None:
+        post = self._get(post_id)
+        post.release_for_retry(evidence=evidence, now=self.clock())
+        self.save(post)
+
+    def fail(self, post_id: UUID, reason: str, remediation: str | None = None) -> None:
+        post = self._get(post_id)
+        remedy = remediation or REMEDIATIONS.get(reason, "See the post's timeline.")
+        post.fail(reason, remedy, now=self.clock())
+        self.save(post)
+
+    # ── queries ───────────────────────────────────────────────────────────────
+
+    def get_post(self, post_id: UUID) -> PostView:
+        return PostView.of(self._get(post_id))
+
+    def history(self, post_id: UUID) -> list[EventRecord]:
+        """Every event of the post, oldest first, as support reads them."""
+        records = [EventRecord.of(event) for event in self.events.get(post_id)]
+        if not records:
+            raise PostNotFound(f"no post with id {post_id}")
+        return records
+
+    # ── helpers ───────────────────────────────────────────────────────────────
+
+    def _new_post(
+        self,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None,
+        workspace: str,
+        post_id: UUID | None,
+    ) -> Post:
+        return Post.draft(
+            post_id=post_id or uuid4(),
+            workspace=workspace,
+            account=account,
+            platform=Platform(platform),
+            content=content,
+            external_id=external_id,
+            grace=self.settings.grace,
+            freeze=self.settings.freeze,
+            now=self.clock(),
+        )
+
+    def _get(self, post_id: UUID) -> Post:
+        try:
+            post: Post = self.repository.get(post_id)
+        except AggregateNotFoundError:
+            raise PostNotFound(f"no post with id {post_id}") from None
+        return post
+
+    def _change_many(self, post_ids: Iterable[UUID], change: Callable[[Post], Any]) -> list[CommandResult]:
+        """Apply `change` to each post and save all in one transaction.
+
+        A guard's refusal or a lost race concerns one post only: if the batch conflicts,
+        each post is saved on its own so the others still succeed.
+        """
+        results: dict[UUID, CommandResult] = {}
+        pending: dict[UUID, list[Any]] = {}
+        for post_id in post_ids:
+            try:
+                post = self._get(post_id)
+                change(post)
+            except HeraldError as refusal:
+                results[post_id] = CommandResult.refused(post_id, refusal)
+                continue
+            pending[post_id] = list(post.collect_events())
+            results[post_id] = CommandResult.done(post_id, post)
+        if pending:
+            try:
+                self.save(*(event for events in pending.values() for event in events))
+            except IntegrityError:
+                for post_id, events in pending.items():
+                    try:
+                        self.save(*events)
+                    except IntegrityError:
+                        results[post_id] = CommandResult.lost_race(post_id)
+        return list(results.values())

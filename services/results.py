@@ -1,0 +1,113 @@
+"""What the command service hands back: settings, command results and read-only views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from domain.content import Content
+from domain.decisions import RetryPolicy
+from domain.errors import HeraldError
+from domain.outcomes import Observed
+from domain.post import Post
+
+
+@dataclass(frozen=True)
+class PostSettings:
+    """How long a post may be late (grace), when edits stop (freeze), how long a claim lasts."""
+
+    grace: timedelta = timedelta(hours=1)
+    freeze: timedelta = timedelta(seconds=60)
+    lease: timedelta = timedelta(seconds=60)
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class OutcomeReport:
+    post_id: UUID
+    attempt: int
+    observed: Observed
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """One post's answer in a (batch) command: done, or refused with a searchable code."""
+
+    post_id: UUID
+    ok: bool
+    state: str | None = None
+    attempt: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def done(cls, post_id: UUID, post: Post) -> CommandResult:
+        return cls(post_id, True, state=post.state.value, attempt=post.attempt)
+
+    @classmethod
+    def refused(cls, post_id: UUID, error: HeraldError) -> CommandResult:
+        return cls(post_id, False, code=error.code, message=error.message)
+
+    @classmethod
+    def lost_race(cls, post_id: UUID) -> CommandResult:
+        return cls(
+            post_id,
+            False,
+            code="already_claimed",
+            message="another worker changed this post first; it was left to them",
+        )
+
+
+class PostView(BaseModel):
+    """A post as it stands now, folded from its events."""
+
+    id: UUID
+    version: int
+    workspace: str
+    account: str
+    platform: str
+    state: str
+    content: Content
+    content_version: int
+    external_id: str | None
+    due_at: datetime | None
+    deadline: datetime | None
+    publish_key: str | None
+    attempt: int
+    worker: str | None
+    lease_until: datetime | None
+    next_attempt_at: datetime | None
+    remote_id: str | None
+    permalink: str | None
+    reconciled: bool
+    failure_reason: str | None
+    remediation: str | None
+
+    @classmethod
+    def of(cls, post: Post) -> PostView:
+        fields = {name: getattr(post, name) for name in cls.model_fields if name != "id"}
+        return cls(id=post.id, **fields)
+
+
+class EventRecord(BaseModel):
+    """One stored event, named and dated, with everything it carried."""
+
+    version: int
+    name: str
+    at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Any) -> EventRecord:
+        data = event.model_dump(mode="json", exclude={"originator_id", "originator_version", "timestamp"})
+        data.pop("originator_topic", None)
+        return cls(
+            version=event.originator_version,
+            name=type(event).__name__,
+            at=event.timestamp,
+            data=data,
+        )

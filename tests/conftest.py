@@ -1,0 +1,49 @@
+"""Shared fixtures: one `store_url` with two parameters, a real SQLite file and a real PostgreSQL.
+
+The PostgreSQL half uses a fresh schema per test, dropped afterwards. It is skipped only when
+scripts/test found no server outside CI (HERALD_SKIP_POSTGRES=1); with CI=true it never is.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.clock import ManualClock
+
+POSTGRES_URL = os.environ.get("HERALD_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+def postgres_skipped() -> bool:
+    return os.environ.get("HERALD_SKIP_POSTGRES") == "1" and os.environ.get("CI") != "true"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/herald.db"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if postgres_skipped():
+        pytest.skip("PostgreSQL unreachable (scripts/test said so loudly)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The same scenario on both stores."""
+    return str(request.getfixturevalue(f"{request.param}_url"))

@@ -1,0 +1,133 @@
+"""The command service on a real SQLite file and a real PostgreSQL: the same scenarios on both."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from domain.content import Content
+from domain.errors import DueTimeInPast, NaiveDatetime, PostFrozen, PostNotFound
+from domain.outcomes import Observation, Observed, RemotePost
+from infrastructure.bootstrap import open_service
+from services.post_service import PostService
+from services.results import OutcomeReport
+from tests.clock import ManualClock
+
+
+def schedule(service: PostService, clock: ManualClock, minutes: float = 30, **extra: object) -> object:
+    return service.schedule(
+        account="acme",
+        platform="mastodon",
+        content=Content(text="Hello"),
+        scheduled_at=clock.now + timedelta(minutes=minutes),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_a_post_survives_reopening_the_store(store_url: str, clock: ManualClock) -> None:
+    first = open_service(store_url, clock=clock)
+    post_id = schedule(first, clock, external_id="crm-42")
+    first.edit_content(post_id, Content(text="Hello again"))  # type: ignore[arg-type]
+    first.close()
+
+    second = open_service(store_url, clock=clock)
+    post = second.get_post(post_id)  # type: ignore[arg-type]
+    assert (post.state, post.content.text, post.external_id) == ("queued", "Hello again", "crm-42")
+    assert [record.name for record in second.history(post_id)] == [  # type: ignore[arg-type]
+        "Drafted",
+        "Scheduled",
+        "ContentEdited",
+    ]
+    second.close()
+
+
+def test_a_full_life_with_a_retry_and_a_reconciliation(service: PostService, clock: ManualClock) -> None:
+    post_id = schedule(service, clock, minutes=10)
+    clock.advance(minutes=10)
+    assert service.claim(post_id, worker="w1").ok  # type: ignore[arg-type]
+    service.record_outcome(post_id, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503))  # type: ignore[arg-type]
+    waiting = service.get_post(post_id)  # type: ignore[arg-type]
+    assert waiting.state == "queued" and waiting.next_attempt_at is not None
+    assert service.claim(post_id, worker="w1").code == "not_due"  # type: ignore[arg-type]
+
+    clock.now = waiting.next_attempt_at
+    assert service.claim(post_id, worker="w2").attempt == 2  # type: ignore[arg-type]
+    service.record_outcome(post_id, 2, Observed(kind=Observation.TIMEOUT_AFTER_SEND))  # type: ignore[arg-type]
+    assert service.get_post(post_id).state == "ambiguous"  # type: ignore[arg-type]
+    service.confirm_delivered(post_id, RemotePost(remote_id="r-1"), evidence="found by key")  # type: ignore[arg-type]
+
+    post = service.get_post(post_id)  # type: ignore[arg-type]
+    assert (post.state, post.remote_id, post.reconciled) == ("delivered", "r-1", True)
+    names = [record.name for record in service.history(post_id)]  # type: ignore[arg-type]
+    assert names == [
+        "Drafted",
+        "Scheduled",
+        "DispatchClaimed",
+        "AttemptFailed",
+        "DispatchClaimed",
+        "OutcomeAmbiguous",
+        "Delivered",
+    ]
+
+
+def test_batch_claims_and_outcomes_in_one_go(service: PostService, clock: ManualClock) -> None:
+    ids = [schedule(service, clock, minutes=5) for _ in range(20)]
+    late = schedule(service, clock, minutes=50)
+    clock.advance(minutes=5)
+    results = service.claim_many([*ids, late], worker="w1")  # type: ignore[list-item]
+    assert [r.ok for r in results] == [True] * 20 + [False]
+    assert results[-1].code == "not_due"
+
+    reports = [
+        OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))
+        for n, post_id in enumerate(ids)
+    ]
+    assert all(r.ok for r in service.record_outcomes(reports))  # type: ignore[arg-type]
+    assert {service.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+
+
+def test_a_conflict_in_a_batch_refuses_only_that_post(
+    store_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker claims from a stale view (here: a cache that never fast-forwards); the posts
+    another worker claimed meanwhile are refused, the rest of its batch still succeeds."""
+    first = open_service(store_url, clock=clock)
+    ids = [schedule(first, clock, minutes=1) for _ in range(6)]
+    monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "100")
+    monkeypatch.setenv("AGGREGATE_CACHE_FASTFORWARD", "n")
+    stale = open_service(store_url, clock=clock)
+    for post_id in ids:
+        stale.get_post(post_id)  # type: ignore[arg-type]
+    clock.advance(minutes=1)
+
+    assert all(r.ok for r in first.claim_many(ids[:2], worker="first"))  # type: ignore[arg-type]
+    outcome = stale.claim_many(ids, worker="stale")  # type: ignore[arg-type]
+
+    assert [r.ok for r in outcome] == [False, False, True, True, True, True]
+    assert {r.code for r in outcome[:2]} == {"already_claimed"}
+    workers = [first.get_post(i).worker for i in ids]  # type: ignore[arg-type]
+    assert workers == ["first", "first", "stale", "stale", "stale", "stale"]
+    first.close()
+    stale.close()
+
+
+def test_refusals_are_named_and_change_nothing(service: PostService, clock: ManualClock) -> None:
+    from datetime import datetime
+
+    with pytest.raises(NaiveDatetime):
+        service.schedule(
+            account="a",
+            platform="x",
+            content=Content(text="t"),
+            scheduled_at=datetime(2030, 1, 1, 9, 0),
+        )
+    with pytest.raises(DueTimeInPast):
+        schedule(service, clock, minutes=-1)
+    with pytest.raises(PostNotFound):
+        service.get_post(uuid4())
+    post_id = schedule(service, clock, minutes=0.5)  # inside the 60 s freeze
+    with pytest.raises(PostFrozen):
+        service.reschedule(post_id, clock.now + timedelta(hours=1))  # type: ignore[arg-type]
+    assert len(service.history(post_id)) == 2  # type: ignore[arg-type]

@@ -1,0 +1,159 @@
+"""Properties of the lifecycle over random command sequences (hypothesis).
+
+Whatever the sequence: the state is always one of the seven; a command either appends events
+or raises a named error and appends nothing; terminal states absorb; rebuilding from the
+(encoded and decoded) events gives the same post; the publish key changes exactly when the
+content version or the scheduled instant does; and every recorded decision re-runs the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.content import Content
+from domain.decisions import RetryPolicy, decide
+from domain.errors import HeraldError
+from domain.outcomes import Observation, Observed, RemotePost
+from domain.post import TERMINAL, Post, PostState
+from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
+from tests.clock import ManualClock
+from tests.unit.builders import new_draft
+
+POLICY = RetryPolicy(base_seconds=5, cap_seconds=120, max_attempts=4, jitter=0.5)
+LEASE = timedelta(seconds=30)
+MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
+
+observations = st.builds(
+    Observed,
+    kind=st.sampled_from(Observation),
+    http_status=st.sampled_from([None, 200, 401, 403, 422, 429, 500, 503]),
+    platform_code=st.sampled_from([None, "duplicate", "too_long"]),
+    remote_id=st.sampled_from([None, "r1", "r2"]),
+)
+
+steps = st.one_of(
+    st.tuples(st.just("advance"), st.integers(min_value=1, max_value=4000)),
+    st.tuples(st.just("schedule"), st.integers(min_value=-60, max_value=7200)),
+    st.tuples(st.just("publish_now"), st.none()),
+    st.tuples(st.just("edit"), st.text(max_size=8)),
+    st.tuples(st.just("reschedule"), st.integers(min_value=-60, max_value=7200)),
+    st.tuples(st.just("cancel"), st.none()),
+    st.tuples(st.just("claim"), st.none()),
+    st.tuples(st.just("outcome"), st.tuples(observations, st.integers(0, 2**32))),
+    st.tuples(st.just("stale_outcome"), observations),
+    st.tuples(st.just("expire"), st.none()),
+    st.tuples(st.just("found"), st.none()),
+    st.tuples(st.just("release"), st.none()),
+    st.tuples(st.just("fail"), st.sampled_from(["deadline_passed", "account_disconnected"])),
+)
+
+
+def run(post: Post, clock: ManualClock, step: tuple[str, Any]) -> None:
+    name, arg = step
+    now = clock()
+    if name == "advance":
+        clock.advance(seconds=arg)
+    elif name == "schedule":
+        post.schedule(now + timedelta(seconds=arg), now=now)
+    elif name == "publish_now":
+        post.schedule(now, now=now, publish_now=True)
+    elif name == "edit":
+        post.edit_content(Content(text=arg), now=now)
+    elif name == "reschedule":
+        post.reschedule(now + timedelta(seconds=arg), now=now)
+    elif name == "cancel":
+        post.cancel(now=now)
+    elif name == "claim":
+        post.claim(worker="w", lease=LEASE, now=now)
+    elif name == "outcome":
+        observed, seed = arg
+        post.record_outcome(attempt=post.attempt, observed=observed, policy=POLICY, seed=seed, now=now)
+    elif name == "stale_outcome":
+        post.record_outcome(attempt=post.attempt + 1, observed=arg, policy=POLICY, seed=0, now=now)
+    elif name == "expire":
+        post.expire_lease(now=now)
+    elif name == "found":
+        post.confirm_delivered(RemotePost(remote_id="found"), evidence="by key", now=now)
+    elif name == "release":
+        post.release_for_retry(evidence="not found", now=now)
+    elif name == "fail":
+        post.fail(arg, "remedy", now=now)
+
+
+def rebuild(events: list[Any]) -> Post:
+    post = None
+    for event in events:
+        post = MAPPER.to_domain_event(MAPPER.to_stored_event(event)).mutate(post)
+    assert isinstance(post, Post)
+    return post
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(steps, max_size=30))
+def test_any_command_sequence_keeps_the_lifecycle_sound(sequence: list[tuple[str, Any]]) -> None:
+    clock = ManualClock()
+    post = new_draft(clock)
+    events = list(post.collect_events())
+    for step in sequence:
+        before_state = post.state
+        before_key = (post.content_version, post.due_at, post.publish_key)
+        try:
+            run(post, clock, step)
+        except HeraldError:
+            assert post.pending_events == []  # a refusal appends nothing
+        new_events = list(post.collect_events())
+        events += new_events
+
+        assert post.state in set(PostState)
+        if before_state in TERMINAL:
+            assert new_events == [] and post.state is before_state
+        content_version, due_at, key = before_key
+        changed_inputs = (post.content_version, post.due_at) != (content_version, due_at)
+        if key is not None and post.publish_key is not None:
+            assert (post.publish_key != key) == changed_inputs
+
+    rebuilt = rebuild(events)
+    assert rebuilt.__dict__ == post.__dict__
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(steps, max_size=30))
+def test_every_recorded_decision_replays_to_the_same_event(sequence: list[tuple[str, Any]]) -> None:
+    clock = ManualClock()
+    post = new_draft(clock)
+    events = list(post.collect_events())
+    for step in sequence:
+        with contextlib.suppress(HeraldError):
+            run(post, clock, step)
+        events += post.collect_events()
+
+    for index, event in enumerate(events):
+        observed = getattr(event, "observed", None)
+        policy = getattr(event, "policy", None)
+        if observed is None or not isinstance(
+            event, Post.AttemptFailed | Post.Failed | Post.Delivered | Post.OutcomeAmbiguous
+        ):
+            continue
+        before = rebuild(events[:index])
+        assert before.deadline is not None
+        again = decide(
+            observed,
+            failures_so_far=before.counted_failures,
+            deadline=before.deadline,
+            policy=policy or POLICY,
+            now=event.timestamp,
+            seed=getattr(event, "seed", None) or 0,
+        )
+        if isinstance(event, Post.AttemptFailed):
+            assert (again.kind, again.next_attempt_at) == ("retry", event.next_attempt_at)  # type: ignore[union-attr]
+        elif isinstance(event, Post.Failed):
+            assert (again.kind, again.reason) == ("fail", event.reason)  # type: ignore[union-attr]
+        elif isinstance(event, Post.Delivered):
+            assert (again.kind, again.remote_id) == ("deliver", event.remote_id)  # type: ignore[union-attr]
+        else:
+            assert (again.kind, again.reason) == ("ambiguous", event.reason)  # type: ignore[union-attr]
