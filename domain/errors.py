@@ -56,6 +56,13 @@ class NotDue(HeraldError):
     field = "scheduled_at"
 
 
+class ConcurrentChange(HeraldError):
+    """Another writer appended to the same post first (the store's version check said so)."""
+
+    code = "concurrent_change"
+    field = "version"
+
+
 class NoOpenClaim(HeraldError):
     """An outcome arrived that does not match the post's open claim."""
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
+import aiohttp
 from eventsourcing.persistence import PersistenceError
 
+from domain.decisions import RetryPolicy
+from domain.errors import InvalidSetting
+from infrastructure.platforms.simulated import SimulatedPlatform
 from infrastructure.store import StoreUnavailable, database_url, redact, store_env
+from projections.read_store import ReadStore, open_read_store
+from services.dispatcher import PlatformFor
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
 
@@ -24,7 +33,9 @@ def open_service(
     try:
         if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
             prepare_postgres(env)
-        return PostService(env, clock=clock, settings=settings)
+        service = PostService(env, clock=clock, settings=settings or settings_from_env())
+        service.store_env = env
+        return service
     except (PersistenceError, OSError) as problem:
         raise StoreUnavailable(
             f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
@@ -60,3 +71,50 @@ def prepare_postgres(env: dict[str, str]) -> None:
 def first_line(problem: BaseException) -> str:
     text = str(problem).strip() or type(problem).__name__
     return text.splitlines()[0]
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
+    """Post settings from HERALD_* variables (seconds), each checked with a clear message."""
+    environ = dict(os.environ) if environ is None else environ
+
+    def seconds(name: str, default: float) -> float:
+        text = environ.get(name)
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if value < 0:
+            raise InvalidSetting(f"{name}={text!r} must be a number of seconds, 0 or more", field=name)
+        return value
+
+    defaults = PostSettings()
+    policy = defaults.retry_policy
+    return PostSettings(
+        grace=timedelta(seconds=seconds("HERALD_GRACE_SECONDS", defaults.grace.total_seconds())),
+        freeze=timedelta(seconds=seconds("HERALD_FREEZE_SECONDS", defaults.freeze.total_seconds())),
+        lease=timedelta(seconds=seconds("HERALD_LEASE_SECONDS", defaults.lease.total_seconds())),
+        retry_policy=RetryPolicy(
+            base_seconds=seconds("HERALD_RETRY_BASE_SECONDS", policy.base_seconds) or policy.base_seconds,
+            cap_seconds=seconds("HERALD_RETRY_CAP_SECONDS", policy.cap_seconds) or policy.cap_seconds,
+            max_attempts=int(seconds("HERALD_RETRY_MAX_ATTEMPTS", policy.max_attempts)) or 1,
+            jitter=min(1.0, seconds("HERALD_RETRY_JITTER", policy.jitter)),
+        ),
+    )
+
+
+def open_read_store_for(service: PostService) -> ReadStore:
+    """The projections' tables, in the same database as the service's events."""
+    try:
+        return open_read_store(service.store_env)
+    except Exception as problem:  # psycopg or sqlite3 refusing: one line, naming the setting
+        raise StoreUnavailable(f"cannot open the read tables: {first_line(problem)}") from problem
+
+
+def simulator_platforms(
+    base_url: str, session: aiohttp.ClientSession, clock: Clock, timeout: float
+) -> PlatformFor:
+    """Every platform and account served by the platform simulator at `base_url`."""
+    adapter = SimulatedPlatform(base_url, session, clock, timeout=timeout)
+    return lambda platform, account: adapter

@@ -17,7 +17,7 @@ from eventsourcing.utils import get_topic
 
 from domain.content import Content, Platform
 from domain.decisions import REMEDIATIONS, jitter_seed
-from domain.errors import HeraldError, PostNotFound
+from domain.errors import ConcurrentChange, HeraldError, PostNotFound
 from domain.outcomes import Observed, RemotePost
 from domain.post import Post
 from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
@@ -49,6 +49,7 @@ class PostService(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self.settings = settings or PostSettings()
+        self.store_env: dict[str, str] = dict(env or {})
 
     # ── creating ──────────────────────────────────────────────────────────────
 
@@ -64,7 +65,7 @@ class PostService(Application[UUID]):
     ) -> UUID:
         """A new draft post; it goes nowhere until scheduled."""
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
-        self.save(post)
+        self._save(post)
         return post.id
 
     def schedule(
@@ -81,7 +82,7 @@ class PostService(Application[UUID]):
         """A new post, queued to go out at `scheduled_at` (which must carry a zone)."""
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
         post.schedule(scheduled_at, now=self.clock())
-        self.save(post)
+        self._save(post)
         return post.id
 
     def publish_now(
@@ -98,30 +99,30 @@ class PostService(Application[UUID]):
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
         now = self.clock()
         post.schedule(now, now=now, publish_now=True)
-        self.save(post)
+        self._save(post)
         return post.id
 
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime) -> None:
         post = self._get(post_id)
         post.schedule(scheduled_at, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     # ── changing ──────────────────────────────────────────────────────────────
 
     def edit_content(self, post_id: UUID, content: Content) -> None:
         post = self._get(post_id)
         post.edit_content(content, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     def reschedule(self, post_id: UUID, scheduled_at: datetime) -> None:
         post = self._get(post_id)
         post.reschedule(scheduled_at, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     def cancel(self, post_id: UUID, reason: str = "canceled by request") -> None:
         post = self._get(post_id)
         post.cancel(now=self.clock(), reason=reason)
-        self.save(post)
+        self._save(post)
 
     # ── dispatching ───────────────────────────────────────────────────────────
 
@@ -159,23 +160,23 @@ class PostService(Application[UUID]):
     def expire_lease(self, post_id: UUID) -> None:
         post = self._get(post_id)
         post.expire_lease(now=self.clock())
-        self.save(post)
+        self._save(post)
 
     def confirm_delivered(self, post_id: UUID, found: RemotePost, *, evidence: str) -> None:
         post = self._get(post_id)
         post.confirm_delivered(found, evidence=evidence, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     def release_for_retry(self, post_id: UUID, *, evidence: str) -> None:
         post = self._get(post_id)
         post.release_for_retry(evidence=evidence, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     def fail(self, post_id: UUID, reason: str, remediation: str | None = None) -> None:
         post = self._get(post_id)
         remedy = remediation or REMEDIATIONS.get(reason, "See the post's timeline.")
         post.fail(reason, remedy, now=self.clock())
-        self.save(post)
+        self._save(post)
 
     # ── queries ───────────────────────────────────────────────────────────────
 
@@ -218,6 +219,14 @@ class PostService(Application[UUID]):
         except AggregateNotFoundError:
             raise PostNotFound(f"no post with id {post_id}") from None
         return post
+
+    def _save(self, post: Post) -> None:
+        try:
+            self.save(post)
+        except IntegrityError:
+            raise ConcurrentChange(
+                f"post {post.id} was changed by someone else at the same moment; read it and retry"
+            ) from None
 
     def _change_many(self, post_ids: Iterable[UUID], change: Callable[[Post], Any]) -> list[CommandResult]:
         """Apply `change` to each post and save all in one transaction.

@@ -1,62 +1,128 @@
-"""`herald demo`: a short tour of a post's life on the embedded store."""
+"""`herald demo`: an end-to-end publish on the embedded store against the platform simulator."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
+import aiohttp
 from rich.table import Table
 
 from domain.content import Content
-from infrastructure.bootstrap import open_service
+from domain.decisions import RetryPolicy
+from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
 from infrastructure.cli.render import out, show_post
+from infrastructure.platforms.simulator import Simulator, start
+from services.dispatcher import Dispatcher, DispatchSettings
+from services.post_service import PostService
+from services.results import PostSettings
+
+FAULTS = {"accept_drop": 0.15, "http_500": 0.15, "http_429": 0.1, "http_403": 0.04, "latency_ms": 30.0}
+ACCOUNTS = [("acme-x", "x"), ("acme-mastodon", "mastodon"), ("acme-bsky", "bluesky"), ("acme-in", "linkedin")]
+DEMO_SETTINGS = PostSettings(
+    grace=timedelta(minutes=5),
+    freeze=timedelta(seconds=0),
+    lease=timedelta(seconds=15),
+    retry_policy=RetryPolicy(base_seconds=0.3, cap_seconds=2, max_attempts=5, jitter=0.2),
+)
 
 
 def register(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
-        help="schedule, edit, reschedule and cancel a few posts, and show their events",
-        description="Runs on HERALD_DATABASE_URL (scripts/demo points it at a fresh SQLite file).",
+        help="publish a dozen posts end to end through a faulty platform simulator",
+        description="Runs on HERALD_DATABASE_URL (scripts/demo points it at a fresh SQLite file). "
+        "Schedules posts due within seconds, dispatches them through an in-process platform "
+        "simulator that drops, fails and rate-limits requests, and prints what happened.",
     )
+    demo.add_argument("--seed", type=int, default=7, help="seed for the simulator's faults")
     demo.set_defaults(run=run)
 
 
-def run(_: Any) -> int:
-    service = open_service()
-    now = service.clock()
-    out.rule("Herald demo: a post's life, told by its events")
-    launch = service.schedule(
-        account="acme-x",
-        platform="x",
-        content=Content(text="We launch tomorrow!"),
-        scheduled_at=now + timedelta(hours=2),
-        external_id="launch-1",
-    )
-    service.edit_content(launch, Content(text="We launch tomorrow at 9:00 CET! 🚀"))
-    service.reschedule(launch, now + timedelta(hours=3))
+def run(args: Any) -> int:
+    return asyncio.run(_run(args.seed))
 
-    recap = service.schedule(
-        account="acme-mastodon",
-        platform="mastodon",
-        content=Content(text="Weekly recap"),
-        scheduled_at=now + timedelta(days=1),
-    )
-    service.cancel(recap, reason="recap merged into the newsletter")
 
-    flash = service.publish_now(
-        account="acme-bsky", platform="bluesky", content=Content(text="Doors are open!")
-    )
-    first = service.claim(flash, worker="demo-worker")
-    second = service.claim(flash, worker="other-worker")
+async def _run(seed: int) -> int:
+    service = open_service(settings=DEMO_SETTINGS)
+    store = open_read_store_for(service)
+    simulator = Simulator(faults=dict(FAULTS), seed=seed)
+    runner, port = await start(simulator)
+    out.rule("Herald demo: a dozen posts through a faulty platform")
+    out.print(f"simulator on 127.0.0.1:{port} with faults {FAULTS}")
+    post_ids = await asyncio.to_thread(_schedule_posts, service)
+    async with aiohttp.ClientSession() as session:
+        platforms = simulator_platforms(f"http://127.0.0.1:{port}", session, service.clock, timeout=2.0)
+        dispatcher = Dispatcher(
+            service, store, platforms, DispatchSettings(worker="demo-worker", idle_poll=0.1)
+        )
+        await asyncio.wait_for(dispatcher.run(until_idle=True), timeout=25)
+    await runner.cleanup()
 
-    table = Table(title="posts")
-    for column in ("post", "platform", "state", "events"):
-        table.add_column(column)
-    for post_id in (launch, recap, flash):
-        post = service.get_post(post_id)
-        table.add_row(str(post.id)[:8], post.platform, post.state, str(post.version))
-    out.print(table)
-    out.print(f"first claim: {first.state}; a second worker's claim: refused ({second.code})")
-    out.rule("the launch post, edited and rescheduled")
-    show_post(service.get_post(launch), service.history(launch))
+    posts = [service.get_post(post_id) for post_id in post_ids]
+    _summary(posts)
+    delivered = [p for p in posts if p.state == "delivered"]
+    keys = Counter(p["publish_key"] for p in simulator.posts)
+    out.print(
+        f"the simulator holds {len(simulator.posts)} posts for {len(delivered)} delivered; "
+        f"duplicates: {sum(n - 1 for n in keys.values())}; requests received: {simulator.requests}"
+    )
+    star = _most_interesting(service, post_ids)
+    out.rule("the most eventful post")
+    show_post(service.get_post(star), service.history(star))
     return 0
+
+
+def _schedule_posts(service: PostService) -> list[UUID]:
+    now = service.clock()
+    ids = []
+    for n in range(12):
+        account, platform = ACCOUNTS[n % len(ACCOUNTS)]
+        ids.append(
+            service.schedule(
+                account=account,
+                platform=platform,
+                content=Content(text=f"Demo post {n + 1}: doors open at 9!"),
+                scheduled_at=now + timedelta(seconds=1 + n % 3),
+                external_id=f"demo-{n + 1}",
+            )
+        )
+    service.edit_content(ids[0], Content(text="Demo post 1, edited before it went out"))
+    service.reschedule(ids[1], now + timedelta(seconds=2))
+    service.cancel(ids[2], reason="the demo changed its mind")
+    return ids
+
+
+def _summary(posts: list[Any]) -> None:
+    table = Table(title="outcomes")
+    for column in ("external id", "account", "state", "attempts", "reconciled", "reason"):
+        table.add_column(column)
+    for post in posts:
+        table.add_row(
+            post.external_id,
+            f"{post.account} ({post.platform})",
+            post.state,
+            str(post.attempt),
+            "yes" if post.reconciled else "",
+            post.failure_reason or "",
+        )
+    out.print(table)
+
+
+def _most_interesting(service: PostService, post_ids: list[UUID]) -> UUID:
+    """Prefer a post that was ambiguous and reconciled, then one retried after a 429."""
+
+    def score(post_id: UUID) -> tuple[int, int]:
+        records = service.history(post_id)
+        names = [r.name for r in records]
+        reconciled = any(r.name == "Delivered" and r.data.get("reconciled") for r in records)
+        rate_limited = any(
+            r.name == "AttemptFailed" and (r.data.get("observed") or {}).get("http_status") == 429
+            for r in records
+        )
+        return (2 * reconciled + rate_limited, len(names))
+
+    return max(post_ids, key=score)

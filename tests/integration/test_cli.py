@@ -182,7 +182,10 @@ def test_every_command_has_help() -> None:
         assert result.returncode == 0 and "usage:" in result.stdout
 
 
-def test_the_demo_runs_on_sqlite(sqlite_url: str) -> None:
+def test_the_demo_publishes_end_to_end_on_sqlite_without_duplicates(sqlite_url: str) -> None:
     result = herald("demo", url=sqlite_url)
     assert result.returncode == 0, result.stderr
-    assert "already_claimed" in result.stdout and "Rescheduled" in result.stdout
+    assert "duplicates: 0" in result.stdout
+    assert "the most eventful post" in result.stdout
+    for state in ("queued", "dispatched", "ambiguous"):
+        assert f"│ {state} " not in result.stdout  # every post reached a terminal state

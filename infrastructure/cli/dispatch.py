@@ -1,0 +1,133 @@
+"""`herald dispatch`, `herald reconcile` and `herald simulate-platform`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+from typing import Any
+
+import aiohttp
+
+from domain.errors import InvalidSetting
+from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from infrastructure.cli.render import out
+from infrastructure.platforms.simulator import BadFaults, Simulator, parse_faults, start
+from services.dispatcher import Dispatcher, DispatchSettings
+
+
+def register(commands: Any) -> None:
+    dispatch = commands.add_parser(
+        "dispatch",
+        help="publish due posts and reconcile ambiguous ones (runs until SIGTERM)",
+        description="Claims due posts, sends them, records every outcome as an event. "
+        "SIGTERM or Ctrl-C: stop claiming, finish and record what is in flight, exit.",
+    )
+    _platform_argument(dispatch)
+    dispatch.add_argument(
+        "--worker", default=f"{socket.gethostname()}-{os.getpid()}", help="this worker's id"
+    )
+    dispatch.add_argument("--batch-size", type=int, default=100, help="posts claimed per transaction")
+    dispatch.add_argument("--in-flight", type=int, default=64, help="requests in flight at most")
+    dispatch.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is ambiguous")
+    dispatch.add_argument(
+        "--until-idle", action="store_true", help="exit once no post is queued, in flight or ambiguous"
+    )
+    dispatch.set_defaults(run=_dispatch)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="settle ambiguous posts and expired leases, then exit",
+        description="Asks the platform about each ambiguous post; never publishes.",
+    )
+    _platform_argument(reconcile)
+    reconcile.add_argument("--timeout", type=float, default=10.0, help="seconds per platform look-up")
+    reconcile.set_defaults(run=_reconcile)
+
+    simulate = commands.add_parser(
+        "simulate-platform",
+        help="run the platform simulator on 127.0.0.1",
+        description="Faults by ratio, e.g. --faults accept_drop=0.1,http_500=0.05,http_429=0.05,"
+        "http_401=0.01,http_403=0.01,slow=0.01,latency_ms=20",
+    )
+    simulate.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free)")
+    simulate.add_argument("--faults", default="", help="comma-separated name=ratio pairs")
+    simulate.add_argument("--seed", type=int, default=0, help="seed for the fault draws")
+    simulate.set_defaults(run=_simulate)
+
+
+def _platform_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--platform-url",
+        default=os.environ.get("HERALD_PLATFORM_URL"),
+        help="base URL of the platform simulator (default: HERALD_PLATFORM_URL)",
+    )
+
+
+def _platform_url(args: argparse.Namespace) -> str:
+    if not args.platform_url:
+        raise InvalidSetting("give --platform-url or set HERALD_PLATFORM_URL", field="HERALD_PLATFORM_URL")
+    return str(args.platform_url)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    url = _platform_url(args)
+    service = open_service()
+    store = open_read_store_for(service)
+    settings = DispatchSettings(worker=args.worker, batch_size=args.batch_size, in_flight=args.in_flight)
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            platforms = simulator_platforms(url, session, service.clock, args.timeout)
+            dispatcher = Dispatcher(service, store, platforms, settings)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, dispatcher.stop)
+            await dispatcher.run(until_idle=args.until_idle)
+            out.print(f"dispatcher {args.worker}: {dispatcher.sent} attempts sent; stopped cleanly")
+
+    asyncio.run(main())
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    url = _platform_url(args)
+    service = open_service()
+    store = open_read_store_for(service)
+
+    async def main() -> int:
+        async with aiohttp.ClientSession() as session:
+            platforms = simulator_platforms(url, session, service.clock, args.timeout)
+            dispatcher = Dispatcher(service, store, platforms, DispatchSettings(worker="reconciler"))
+            rounds = 0
+            await asyncio.to_thread(dispatcher.runner.catch_up)
+            while await dispatcher.reconciler.tick():
+                rounds += 1
+                await asyncio.to_thread(dispatcher.runner.catch_up)
+            return rounds
+
+    rounds = asyncio.run(main())
+    out.print(f"reconciler: {rounds} rounds with changes")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    try:
+        faults = parse_faults(args.faults)
+    except BadFaults as problem:
+        raise InvalidSetting(str(problem), field="--faults") from None
+
+    async def main() -> None:
+        runner, port = await start(Simulator(faults=faults, seed=args.seed), args.port)
+        out.print(f"platform simulator on http://127.0.0.1:{port} faults={faults or 'none'}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+    return 0

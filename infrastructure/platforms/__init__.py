@@ -1,0 +1,1 @@
+"""Platform adapters and the platform simulator that stands in for their hosts."""

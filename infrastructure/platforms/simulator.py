@@ -1,0 +1,141 @@
+"""The platform simulator: the one fake at the edge, a real aiohttp server on 127.0.0.1.
+
+It keeps the truth (every post it accepted, with its publish key) and shows it at
+`/admin/truth`, so tests count what really got published. Faults are drawn by ratio from a
+seeded generator: accept-then-drop, slow answers, 5xx, 429, 401, 403 duplicate, latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+FAULTS = ("accept_drop", "slow", "http_500", "http_429", "http_401", "http_403")
+
+
+class BadFaults(ValueError):
+    pass
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """`accept_drop=0.1,http_500=0.05,latency_ms=20` → a dict, refusing unknown names."""
+    faults: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in (*FAULTS, "latency_ms", "slow_seconds", "retry_after"):
+            raise BadFaults(f"unknown fault {name!r}; known: {', '.join(FAULTS)}, latency_ms")
+        try:
+            faults[name] = float(value)
+        except ValueError:
+            raise BadFaults(f"fault {name!r} needs a number, got {value!r}") from None
+    if sum(faults.get(name, 0.0) for name in FAULTS) > 1:
+        raise BadFaults("fault ratios add up to more than 1")
+    return faults
+
+
+@dataclass
+class Simulator:
+    faults: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._ids = itertools.count(1)
+
+    def draw(self) -> str | None:
+        roll = self._random.random()
+        for name in FAULTS:
+            ratio = self.faults.get(name, 0.0)
+            if roll < ratio:
+                return name
+            roll -= ratio
+        return None
+
+    def accept(self, account: str, body: dict[str, Any]) -> dict[str, Any]:
+        remote_id = str(next(self._ids))
+        post = {
+            "id": remote_id,
+            "account": account,
+            "text": body.get("text", ""),
+            "publish_key": body.get("publish_key"),
+            "permalink": f"https://simulated.example/{account}/{remote_id}",
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        self.posts.append(post)
+        return post
+
+    # ── HTTP ──────────────────────────────────────────────────────────────────
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/accounts/{account}/posts", self.create_post)
+        app.router.add_get("/v1/accounts/{account}/posts", self.list_posts)
+        app.router.add_get("/admin/truth", self.truth)
+        app.router.add_post("/admin/faults", self.set_faults)
+        return app
+
+    async def create_post(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        account = request.match_info["account"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "bad_json"}, status=400)
+        if latency := self.faults.get("latency_ms"):
+            await asyncio.sleep(latency / 1000)
+        fault = self.draw()
+        if fault == "http_500":
+            return web.json_response({"error": "internal"}, status=500)
+        if fault == "http_429":
+            retry_after = str(int(self.faults.get("retry_after", 1)))
+            return web.json_response(
+                {"error": "rate_limited"}, status=429, headers={"Retry-After": retry_after}
+            )
+        if fault == "http_401":
+            return web.json_response({"error": "token_revoked"}, status=401)
+        if fault == "http_403":
+            return web.json_response({"error": "duplicate_content"}, status=403)
+        post = self.accept(account, body)
+        if fault == "accept_drop":
+            assert request.transport is not None
+            request.transport.abort()  # stored, but the client never hears back
+            raise asyncio.CancelledError
+        if fault == "slow":
+            await asyncio.sleep(self.faults.get("slow_seconds", 30.0))
+        return web.json_response({"id": post["id"], "permalink": post["permalink"]}, status=201)
+
+    async def list_posts(self, request: web.Request) -> web.Response:
+        account = request.match_info["account"]
+        key = request.query.get("publish_key")
+        found = [
+            p for p in self.posts if p["account"] == account and (key is None or p["publish_key"] == key)
+        ]
+        return web.json_response({"posts": found})
+
+    async def truth(self, _: web.Request) -> web.Response:
+        return web.json_response({"posts": self.posts, "requests": self.requests})
+
+    async def set_faults(self, request: web.Request) -> web.Response:
+        try:
+            self.faults = parse_faults((await request.json()).get("faults", ""))
+        except (BadFaults, ValueError, AttributeError) as problem:
+            return web.json_response({"error": str(problem)}, status=400)
+        return web.json_response({"faults": self.faults})
+
+
+async def start(simulator: Simulator, port: int = 0) -> tuple[web.AppRunner, int]:
+    """Serve `simulator` on 127.0.0.1 (port 0: any free port); return the runner and port."""
+    runner = web.AppRunner(simulator.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    sockets = site._server.sockets  # type: ignore[union-attr]
+    return runner, int(sockets[0].getsockname()[1])

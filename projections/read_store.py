@@ -1,0 +1,102 @@
+"""The projections' own tables, in the same database as the events (SQLite file or PostgreSQL).
+
+SQL is written once with `%s` placeholders; the SQLite side translates them to `?`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+    @property
+    def rowcount(self) -> int: ...
+
+
+class ReadStore(Protocol):
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]: ...
+    def close(self) -> None: ...
+
+
+class _SQLiteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("%s", "?"), params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cursor.executemany(sql.replace("%s", "?"), params)
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class SQLiteReadStore:
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._lock = threading.Lock()  # one connection, used from worker threads one at a time
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteCursor(cursor)
+            except BaseException:
+                self._conn.rollback()
+                raise
+            self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresReadStore:
+    def __init__(self, env: dict[str, str]) -> None:
+        import psycopg
+
+        self._conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+            autocommit=True,
+        )
+        self._lock = threading.Lock()
+        schema = env.get("POSTGRES_SCHEMA") or "public"
+        self._conn.execute("SELECT set_config('search_path', %s, false)", (schema,))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
+            yield cursor  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_read_store(env: dict[str, str]) -> ReadStore:
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+        return PostgresReadStore(env)
+    return SQLiteReadStore(env["SQLITE_DBNAME"])

@@ -1,0 +1,144 @@
+"""The dispatcher: claims due posts, sends them, and records every outcome as an event.
+
+One tick: catch the due index up, reconcile what is ambiguous, fail what passed its deadline,
+claim a batch of due posts (one transaction), send them concurrently (bounded), record the
+outcomes (one transaction). The service is synchronous, so it runs in threads: the event loop
+only ever waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.intent import PublishIntent
+from domain.outcomes import Observation, Observed, RemotePost
+from projections.due_index import DueIndex, DuePost
+from projections.read_store import ReadStore
+from projections.runner import ProjectionRunner
+from services.pacing import Pacer
+from services.post_service import PostService
+from services.reconciler import Reconciler
+from services.results import OutcomeReport
+
+
+class Platform(Protocol):
+    async def publish(self, intent: PublishIntent) -> Observed: ...
+    async def find(self, intent: PublishIntent) -> RemotePost | None: ...
+
+
+PlatformFor = Callable[[str, str], Platform]  # (platform, account) → adapter
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    worker: str
+    batch_size: int = 100
+    in_flight: int = 64
+    idle_poll: float = 0.5  # longest sleep when nothing is due (the next due instant wakes sooner)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        service: PostService,
+        read_store: ReadStore,
+        platform_for: PlatformFor,
+        settings: DispatchSettings,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.service = service
+        self.store = read_store
+        self.index = DueIndex()
+        self.runner = ProjectionRunner(service, read_store, self.index)
+        self.platform_for = platform_for
+        self.settings = settings
+        self.pacer = pacer or Pacer()
+        self.reconciler = Reconciler(service, read_store, platform_for)
+        self.stopping = asyncio.Event()
+        self.sent = 0
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Tick until stopped (SIGTERM: finish and record what is in flight), or until idle."""
+        while not self.stopping.is_set():
+            worked = await self.tick()
+            if worked:
+                continue
+            if until_idle and await self._idle():
+                return
+            await self._sleep_until_next_due()
+
+    async def tick(self) -> bool:
+        await asyncio.to_thread(self.runner.catch_up)
+        worked = await self.reconciler.tick()
+        worked |= await asyncio.to_thread(self.reconciler.fail_past_deadline)
+        if self.stopping.is_set():
+            return worked
+        return await self._dispatch_batch() or worked
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def _dispatch_batch(self) -> bool:
+        now = self.service.clock()
+        due = await asyncio.to_thread(self._due, now)
+        chosen = [post for post in due if self.pacer.take(post.account, post.platform, now)]
+        if not chosen:
+            return False
+        claims = await asyncio.to_thread(
+            self.service.claim_many, [UUID(p.post_id) for p in chosen], worker=self.settings.worker
+        )
+        claimed = [claim for claim in claims if claim.ok]
+        if not claimed:
+            return bool(due)
+        limit = asyncio.Semaphore(self.settings.in_flight)
+
+        async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport:
+            async with limit:
+                intent = await asyncio.to_thread(self._intent, post_id, attempt_no)
+                observed = await self.platform_for(intent.platform.value, intent.account).publish(intent)
+                if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
+                    self.pacer.pause(intent.account, observed.retry_at)
+                return OutcomeReport(post_id, attempt_no, observed)
+
+        reports = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+        await asyncio.to_thread(self.service.record_outcomes, reports)
+        self.sent += len(reports)
+        return True
+
+    def _due(self, now: datetime) -> list[DuePost]:
+        with self.store.transaction() as cursor:
+            return self.index.due(cursor, now, self.settings.batch_size, self.pacer.paused_accounts(now))
+
+    def _counts_and_next_due(self) -> tuple[dict[str, int], datetime | None]:
+        with self.store.transaction() as cursor:
+            return self.index.counts(cursor), self.index.next_due(cursor)
+
+    def _intent(self, post_id: UUID, attempt: int) -> PublishIntent:
+        post = self.service.get_post(post_id)
+        return PublishIntent(
+            post_id=post_id,
+            account=post.account,
+            platform=post.platform,  # type: ignore[arg-type]
+            publish_key=post.publish_key or "",
+            content=post.content,
+            attempt=attempt,
+        )
+
+    async def _idle(self) -> bool:
+        await asyncio.to_thread(self.runner.catch_up)
+        counts, _ = await asyncio.to_thread(self._counts_and_next_due)
+        return not any(counts.get(state) for state in ("queued", "dispatched", "ambiguous"))
+
+    async def _sleep_until_next_due(self) -> None:
+        _, next_due = await asyncio.to_thread(self._counts_and_next_due)
+        wait = self.settings.idle_poll
+        if next_due is not None:
+            wait = min(wait, max(0.0, (next_due - self.service.clock()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=max(wait, 0.01))
