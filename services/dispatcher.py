@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -41,6 +41,7 @@ class DispatchSettings:
     batch_size: int = 100
     in_flight: int = 64
     idle_poll: float = 0.5  # longest sleep when nothing is due (the next due instant wakes sooner)
+    send_margin: timedelta = timedelta(seconds=12)  # never start a send this close to the lease's end
 
 
 class Dispatcher:
@@ -98,15 +99,20 @@ class Dispatcher:
             return bool(due)
         limit = asyncio.Semaphore(self.settings.in_flight)
 
-        async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport:
+        async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
             async with limit:
-                intent = await asyncio.to_thread(self._intent, post_id, attempt_no)
+                intent, lease_until = await asyncio.to_thread(self._intent, post_id, attempt_no)
+                if self.service.clock() + self.settings.send_margin >= lease_until:
+                    # too close to the lease's end: a reconciler may already be looking, so
+                    # sending now could publish twice. Record nothing; the lease expiry decides.
+                    return None
                 observed = await self.platform_for(intent.platform.value, intent.account).publish(intent)
                 if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                     self.pacer.pause(intent.account, observed.retry_at)
                 return OutcomeReport(post_id, attempt_no, observed)
 
-        reports = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+        answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+        reports = [report for report in answers if report is not None]
         await asyncio.to_thread(self.service.record_outcomes, reports)
         self.sent += len(reports)
         return True
@@ -119,8 +125,9 @@ class Dispatcher:
         with self.store.transaction() as cursor:
             return self.index.counts(cursor), self.index.next_due(cursor)
 
-    def _intent(self, post_id: UUID, attempt: int) -> PublishIntent:
+    def _intent(self, post_id: UUID, attempt: int) -> tuple[PublishIntent, datetime]:
         post = self.service.get_post(post_id)
+        assert post.lease_until is not None
         return PublishIntent(
             post_id=post_id,
             account=post.account,
@@ -128,7 +135,7 @@ class Dispatcher:
             publish_key=post.publish_key or "",
             content=post.content,
             attempt=attempt,
-        )
+        ), post.lease_until
 
     async def _idle(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)

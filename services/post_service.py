@@ -102,6 +102,26 @@ class PostService(Application[UUID]):
         self._save(post)
         return post.id
 
+    def schedule_many(self, requests: Sequence[dict[str, Any]]) -> list[UUID]:
+        """Many new queued posts in one transaction (each dict: schedule's keyword arguments)."""
+        now = self.clock()
+        posts = []
+        for request in requests:
+            fields = dict(request)
+            due = fields.pop("scheduled_at", None)
+            post = self._new_post(
+                fields["account"],
+                fields["platform"],
+                fields["content"],
+                fields.get("external_id"),
+                fields.get("workspace", "default"),
+                fields.get("post_id"),
+            )
+            post.schedule(due or now, now=now, publish_now=due is None)
+            posts.append(post)
+        self.save(*posts)
+        return [post.id for post in posts]
+
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime) -> None:
         post = self._get(post_id)
         post.schedule(scheduled_at, now=self.clock())

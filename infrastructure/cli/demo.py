@@ -57,7 +57,10 @@ async def _run(seed: int) -> int:
     async with aiohttp.ClientSession() as session:
         platforms = simulator_platforms(f"http://127.0.0.1:{port}", session, service.clock, timeout=2.0)
         dispatcher = Dispatcher(
-            service, store, platforms, DispatchSettings(worker="demo-worker", idle_poll=0.1)
+            service,
+            store,
+            platforms,
+            DispatchSettings(worker="demo-worker", idle_poll=0.1, send_margin=timedelta(seconds=4)),
         )
         await asyncio.wait_for(dispatcher.run(until_idle=True), timeout=25)
     await runner.cleanup()

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import socket
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -76,7 +77,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     url = _platform_url(args)
     service = open_service()
     store = open_read_store_for(service)
-    settings = DispatchSettings(worker=args.worker, batch_size=args.batch_size, in_flight=args.in_flight)
+    settings = DispatchSettings(
+        worker=args.worker,
+        batch_size=args.batch_size,
+        in_flight=args.in_flight,
+        send_margin=timedelta(seconds=args.timeout + 2),
+    )
+    if settings.send_margin >= service.settings.lease:
+        raise InvalidSetting(
+            f"--timeout {args.timeout:g}s leaves no time to send within the "
+            f"{service.settings.lease.total_seconds():g}s lease; raise HERALD_LEASE_SECONDS",
+            field="HERALD_LEASE_SECONDS",
+        )
 
     async def main() -> None:
         async with aiohttp.ClientSession() as session:

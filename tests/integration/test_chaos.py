@@ -1,0 +1,35 @@
+"""Dispatchers on one PostgreSQL: racing for the same posts, and under chaos (SIGKILLs + faults)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chaos import run_chaos
+from tests.conftest import POSTGRES_URL, postgres_skipped
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres() -> None:
+    if postgres_skipped():
+        pytest.skip("PostgreSQL unreachable (scripts/test said so loudly)")
+
+
+def test_two_dispatchers_racing_publish_every_post_exactly_once() -> None:
+    result = run_chaos(
+        POSTGRES_URL, 400, dispatchers=2, faults="latency_ms=5", kill_every=None, limit_seconds=120
+    )
+    print("\n".join(result.lines()))
+    assert result.states == {"delivered": 400}
+    assert result.published == 400 and result.duplicates == 0 and not result.problems
+
+
+def test_chaos_every_post_terminal_and_published_at_most_once() -> None:
+    result = run_chaos(POSTGRES_URL, 2000, dispatchers=3, kill_every=2.0, limit_seconds=170)
+    print("\n".join(result.lines()))
+    assert sum(result.states.values()) == 2000
+    assert set(result.states) <= {"delivered", "failed"}, result.states  # nothing left unsettled
+    assert result.duplicates == 0 and result.failed_but_published == 0 and not result.problems
+    assert result.published == result.states["delivered"]
+    assert result.kills >= 1

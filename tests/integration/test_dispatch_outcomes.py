@@ -1,0 +1,216 @@
+"""One scenario per row of DESIGN.md's outcome table, through the real simulator over HTTP.
+
+The dispatcher runs in-process on an injected clock: each test ticks it, reads what was
+recorded, moves the clock, and ticks again. Nothing sleeps to let time pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+
+from domain.content import Content
+from domain.decisions import RetryPolicy
+from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from infrastructure.platforms.simulator import Simulator, start
+from services.dispatcher import Dispatcher, DispatchSettings
+from services.post_service import PostService
+from services.results import PostSettings
+from tests.clock import ManualClock
+
+SETTINGS = PostSettings(
+    grace=timedelta(minutes=30),
+    lease=timedelta(seconds=60),
+    retry_policy=RetryPolicy(base_seconds=10, cap_seconds=60, max_attempts=3, jitter=0),
+)
+
+Scenario = Callable[[PostService, Dispatcher, Simulator, ManualClock], Awaitable[None]]
+
+
+def run(store_url: str, scenario: Scenario, *, port_override: int | None = None) -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        service = open_service(store_url, clock=clock, settings=SETTINGS)
+        simulator = Simulator(seed=1)
+        runner, port = await start(simulator)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port_override or port}"
+            platforms = simulator_platforms(url, session, clock, timeout=2.0)
+            dispatcher = Dispatcher(
+                service, open_read_store_for(service), platforms, DispatchSettings(worker="t")
+            )
+            try:
+                await scenario(service, dispatcher, simulator, clock)
+            finally:
+                await runner.cleanup()
+                service.close()
+
+    asyncio.run(main())
+
+
+def due_post(service: PostService, clock: ManualClock, account: str = "acme") -> UUID:
+    return service.publish_now(account=account, platform="mastodon", content=Content(text="Hello"))
+
+
+def names(service: PostService, post_id: UUID) -> list[str]:
+    return [record.name for record in service.history(post_id)]
+
+
+def last(service: PostService, post_id: UUID) -> dict[str, Any]:
+    return service.history(post_id)[-1].data
+
+
+def test_2xx_delivers_with_the_remote_id_and_permalink(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        await dispatcher.tick()
+        post = service.get_post(post_id)
+        assert post.state == "delivered"
+        assert post.remote_id == sim.posts[0]["id"] and post.permalink == sim.posts[0]["permalink"]
+        assert sim.posts[0]["publish_key"] == post.publish_key
+
+    run(store_url, scenario)
+
+
+def test_a_connect_error_retries_with_the_same_key(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        await dispatcher.tick()  # nothing listens on port 9: refused before any byte was sent
+        assert names(service, post_id)[-1] == "AttemptFailed"
+        assert last(service, post_id)["observed"]["kind"] == "connect_error"
+        assert service.get_post(post_id).state == "queued"
+
+    run(store_url, scenario, port_override=9)
+
+
+def test_accept_then_drop_is_ambiguous_and_reconciled_without_a_second_publish(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        sim.faults = {"accept_drop": 1.0}
+        await dispatcher.tick()
+        assert names(service, post_id)[-1] == "OutcomeAmbiguous"
+        sim.faults = {}
+        await dispatcher.tick()
+        post = service.get_post(post_id)
+        assert (post.state, post.reconciled) == ("delivered", True)
+        assert "found on the platform" in last(service, post_id)["evidence"]
+        assert len(sim.posts) == 1 and sim.requests == 1
+
+    run(store_url, scenario)
+
+
+def test_a_slow_answer_past_the_timeout_is_ambiguous_then_found(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        sim.faults = {"slow": 1.0, "slow_seconds": 3.0}  # the client gives up after 2 s
+        await dispatcher.tick()
+        assert last(service, post_id)["reason"] == "timeout_after_send"
+        await dispatcher.tick()
+        assert service.get_post(post_id).reconciled and len(sim.posts) == 1
+
+    run(store_url, scenario)
+
+
+def test_ambiguous_and_not_on_the_platform_is_released_then_published_once(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        sim.faults = {"accept_drop": 1.0}
+        await dispatcher.tick()
+        sim.posts.clear()  # the platform lost it after all
+        sim.faults = {}
+        await dispatcher.tick()  # reconciler: not found, deadline ahead → released
+        await dispatcher.tick()  # published again under the same key
+        assert names(service, post_id)[-3:] == ["ReleasedForRetry", "DispatchClaimed", "Delivered"]
+        assert len(sim.posts) == 1
+
+    run(store_url, scenario)
+
+
+def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        limited = due_post(service, clock, account="limited")
+        sim.faults = {"http_429": 1.0, "retry_after": 30}
+        await dispatcher.tick()
+        assert last(service, limited)["next_attempt_at"] == (
+            clock.now + timedelta(seconds=30)
+        ).isoformat().replace("+00:00", "Z")
+        sim.faults = {}
+        other = due_post(service, clock, account="other")
+        same = due_post(service, clock, account="limited")
+        await dispatcher.tick()
+        assert service.get_post(other).state == "delivered"  # the pause is per account
+        assert service.get_post(same).state == "queued"
+        clock.advance(seconds=30)
+        await dispatcher.tick()
+        assert {service.get_post(p).state for p in (limited, same)} == {"delivered"}
+
+    run(store_url, scenario)
+
+
+def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        sim.faults = {"http_500": 1.0}
+        for wait in (10, 20):
+            await dispatcher.tick()
+            assert service.get_post(post_id).state == "queued"
+            clock.advance(seconds=wait)
+        await dispatcher.tick()
+        post = service.get_post(post_id)
+        assert (post.state, post.failure_reason, post.attempt) == ("failed", "retries_exhausted", 3)
+        assert sim.posts == []
+
+    run(store_url, scenario)
+
+
+def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        revoked = due_post(service, clock)
+        sim.faults = {"http_401": 1.0}
+        await dispatcher.tick()
+        rejected = due_post(service, clock)
+        sim.faults = {"http_403": 1.0}
+        await dispatcher.tick()
+        assert service.get_post(revoked).failure_reason == "auth_revoked"
+        post = service.get_post(rejected)
+        assert post.failure_reason == "content_rejected"
+        assert last(service, rejected)["observed"]["platform_code"] == "duplicate_content"
+        clock.advance(minutes=5)
+        await dispatcher.tick()
+        assert names(service, rejected)[-1] == "Failed"  # never retried
+
+    run(store_url, scenario)
+
+
+def test_a_post_past_its_deadline_fails_instead_of_going_out_late(store_url: str) -> None:
+    async def scenario(
+        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
+    ) -> None:
+        post_id = due_post(service, clock)
+        clock.advance(minutes=31)  # the dispatcher was down past the 30-minute grace
+        await dispatcher.tick()
+        assert service.get_post(post_id).failure_reason == "deadline_passed"
+        assert sim.requests == 0
+
+    run(store_url, scenario)

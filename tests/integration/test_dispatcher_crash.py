@@ -1,0 +1,71 @@
+"""A dispatcher killed with SIGKILL mid-attempt: the lease ends, the post goes ambiguous, the
+reconciler settles it, and the simulator's truth shows no second publish."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from domain.content import Content
+from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from services.dispatcher import Dispatcher, DispatchSettings
+from services.post_service import PostService
+from tests.clock import ManualClock
+from tests.processes import admin, start_dispatcher, start_simulator
+
+
+def wait_for_claim(service: PostService, post_id: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while service.get_post(post_id).state != "dispatched":  # type: ignore[arg-type]
+        assert time.monotonic() < deadline, "the dispatcher never claimed the post"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: str) -> None:
+    # the platform holds the request open: the worker is killed with the attempt in flight
+    simulator, platform_url = start_simulator("slow=1.0,slow_seconds=120")
+    clock = ManualClock(datetime.now(UTC))  # starts with the worker's real clock; then moved by hand
+    service = open_service(store_url, clock=clock)
+    try:
+        post_id = service.publish_now(account="acme", platform="x", content=Content(text="once"))
+        worker = start_dispatcher(
+            store_url, platform_url, "doomed", "--timeout", "100", HERALD_LEASE_SECONDS="300"
+        )
+        wait_for_claim(service, post_id)
+        deadline = time.monotonic() + 30
+        while not admin(platform_url, "/admin/truth")["posts"]:  # the request reached the platform
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        admin(platform_url, "/admin/faults", {"faults": ""})
+
+        post = service.get_post(post_id)
+        assert post.state == "dispatched" and post.worker == "doomed"
+        clock.now = post.lease_until + timedelta(seconds=1)  # type: ignore[operator]
+
+        async def reconcile() -> None:
+            async with aiohttp.ClientSession() as session:
+                platforms = simulator_platforms(platform_url, session, clock, timeout=5)
+                dispatcher = Dispatcher(
+                    service, open_read_store_for(service), platforms, DispatchSettings("rescuer")
+                )
+                for _ in range(3):
+                    await dispatcher.tick()
+
+        asyncio.run(reconcile())
+        names = [record.name for record in service.history(post_id)]
+        assert names[-3:] == ["DispatchClaimed", "OutcomeAmbiguous", "Delivered"]
+        assert service.history(post_id)[-2].data["reason"] == "lease_expired"
+        assert service.get_post(post_id).reconciled
+        truth = admin(platform_url, "/admin/truth")["posts"]
+        assert len(truth) == 1 and truth[0]["publish_key"] == service.get_post(post_id).publish_key
+    finally:
+        simulator.kill()
+        service.close()
