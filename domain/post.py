@@ -317,9 +317,7 @@ class Post(Aggregate):
         now = require_utc(now, field="now")
         self._check_not_terminal(command="cancel")
         if self.state not in (PostState.DRAFT, PostState.QUEUED):
-            raise InvalidTransition(
-                f"cannot cancel a post that is {self.state}: it may already be on the platform"
-            )
+            raise InvalidTransition(f"cannot cancel a post that is {self.state}: it may already be on the platform")
         self.trigger_event(self.Canceled, timestamp=now, reason=reason, previous_state=self.state)
 
     def claim(self, *, worker: str, lease: timedelta, now: datetime) -> None:
@@ -387,9 +385,7 @@ class Post(Aggregate):
                 counts_toward_limit=decision.counts_toward_limit,
             )
         elif isinstance(decision, Fail):
-            self._trigger_failed(
-                now, decision.reason, decision.remediation, observed, policy=policy, seed=seed
-            )
+            self._trigger_failed(now, decision.reason, decision.remediation, observed, policy=policy, seed=seed)
         else:
             self.trigger_event(
                 self.OutcomeAmbiguous,
@@ -488,8 +484,7 @@ class Post(Aggregate):
         due = require_utc(due_at, field="scheduled_at")
         if due < now:
             raise DueTimeInPast(
-                f"scheduled_at {due.isoformat()} is before now ({now.isoformat()}); "
-                "use publish-now to send immediately"
+                f"scheduled_at {due.isoformat()} is before now ({now.isoformat()}); use publish-now to send immediately"
             )
         return due
 

@@ -59,9 +59,7 @@ def prepare_postgres(env: dict[str, str]) -> None:
             autocommit=True,
         ) as conn:
             if env["POSTGRES_SCHEMA"]:
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
-                )
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
     except psycopg.errors.UniqueViolation:
         pass  # another process created it a moment ago
     except psycopg.Error as problem:
@@ -112,9 +110,7 @@ def open_read_store_for(service: PostService) -> ReadStore:
         raise StoreUnavailable(f"cannot open the read tables: {first_line(problem)}") from problem
 
 
-def simulator_platforms(
-    base_url: str, session: aiohttp.ClientSession, clock: Clock, timeout: float
-) -> PlatformFor:
+def simulator_platforms(base_url: str, session: aiohttp.ClientSession, clock: Clock, timeout: float) -> PlatformFor:
     """Every platform and account served by the platform simulator at `base_url`."""
     adapter = SimulatedPlatform(base_url, session, clock, timeout=timeout)
     return lambda platform, account: adapter

@@ -27,9 +27,7 @@ class PydanticMapper(Mapper[UUID]):
     """Maps pydantic domain events to stored events (and back), with cipher and compressor."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        state = cast(BaseModel, domain_event).model_dump(
-            mode="json", exclude={"originator_id", "originator_version"}
-        )
+        state = cast(BaseModel, domain_event).model_dump(mode="json", exclude={"originator_id", "originator_version"})
         data = self.transcoder.encode(state)
         if self.compressor:
             data = self.compressor.compress(data)

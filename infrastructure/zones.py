@@ -51,9 +51,7 @@ def local_to_utc(local: datetime, tz: ZoneInfo, *, field: str) -> datetime:
     if early.utcoffset() != late.utcoffset():
         round_trip = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if round_trip != local:
-            raise InvalidInstant(
-                f"{local.isoformat()} does not exist in {tz.key}: the clocks skip it", field=field
-            )
+            raise InvalidInstant(f"{local.isoformat()} does not exist in {tz.key}: the clocks skip it", field=field)
         raise InvalidInstant(
             f"{local.isoformat()} happens twice in {tz.key} (the clocks go back); "
             "give an explicit offset to choose one",

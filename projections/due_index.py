@@ -1,7 +1,8 @@
 """The due-job index: which posts are due, whose leases ran out, what waits for the reconciler.
 
-A pure fold (`changes`) turns each event into column values; `DueIndex` writes them. It lags
-the event store a little, so the dispatcher re-checks the aggregate before acting.
+A pure fold (`changes`) turns each event into column values; `DueIndex` folds a batch in
+memory and writes one row per post. It lags the event store a little, so the dispatcher
+re-checks the aggregate before acting.
 """
 
 from __future__ import annotations
@@ -11,10 +12,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.post import Post
+from projections.facts import Fact, fixed
 from projections.read_store import Cursor
 
-TABLE = "due_index"
+COLUMNS = (
+    "workspace",
+    "account",
+    "platform",
+    "external_id",
+    "state",
+    "attempt",
+    "due_at",
+    "not_before",
+    "deadline",
+    "lease_until",
+    "version",
+)
 
 
 def instant(value: datetime | None) -> str | None:
@@ -24,40 +37,31 @@ def instant(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def changes(event: Any) -> dict[str, Any]:
+def changes(fact: Fact) -> dict[str, Any]:
     """The columns an event sets on its post's row (the pure fold)."""
-    if isinstance(event, Post.Drafted):
+    data, name = fact.data, fact.name
+    if name == "Drafted":
         return {
-            "workspace": event.workspace,
-            "account": event.account,
-            "platform": event.platform.value,
-            "external_id": event.external_id,
+            "workspace": data["workspace"],
+            "account": data["account"],
+            "platform": data["platform"],
+            "external_id": data["external_id"],
             "state": "draft",
             "attempt": 0,
         }
-    if isinstance(event, Post.Scheduled):
-        at = instant(event.due_at)
-        return {"state": "queued", "due_at": at, "not_before": at, "deadline": instant(event.deadline)}
-    if isinstance(event, Post.Rescheduled):
-        at = instant(event.due_at)
-        return {"due_at": at, "not_before": at, "deadline": instant(event.deadline)}
-    if isinstance(event, Post.DispatchClaimed):
-        return {
-            "state": "dispatched",
-            "attempt": event.attempt,
-            "lease_until": instant(event.lease_until),
-        }
-    if isinstance(event, Post.AttemptFailed | Post.ReleasedForRetry):
-        return {"state": "queued", "not_before": instant(event.next_attempt_at), "lease_until": None}
-    if isinstance(event, Post.OutcomeAmbiguous):
-        return {"state": "ambiguous", "lease_until": None}
-    if isinstance(event, Post.Delivered):
-        return {"state": "delivered", "lease_until": None}
-    if isinstance(event, Post.Failed):
-        return {"state": "failed", "lease_until": None}
-    if isinstance(event, Post.Canceled):
-        return {"state": "canceled"}
-    return {}
+    if name in ("Scheduled", "Rescheduled"):
+        due = fixed(data["due_at"])
+        return {"state": "queued", "due_at": due, "not_before": due, "deadline": fixed(data["deadline"])}
+    if name == "DispatchClaimed":
+        return {"state": "dispatched", "attempt": data["attempt"], "lease_until": fixed(data["lease_until"])}
+    if name in ("AttemptFailed", "ReleasedForRetry"):
+        return {"state": "queued", "not_before": fixed(data["next_attempt_at"]), "lease_until": None}
+    return {
+        "OutcomeAmbiguous": {"state": "ambiguous", "lease_until": None},
+        "Delivered": {"state": "delivered", "lease_until": None},
+        "Failed": {"state": "failed", "lease_until": None},
+        "Canceled": {"state": "canceled"},
+    }.get(name, {})
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,10 @@ class DueIndex:
     """The dispatcher's only query, over one table."""
 
     name = "due_index"
+    tables = ("due_index",)
 
-    def create(self, cursor: Cursor, table: str = TABLE) -> None:
+    def create(self, cursor: Cursor, suffix: str = "") -> None:
+        table = self.name + suffix
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ("
             " post_id TEXT PRIMARY KEY, workspace TEXT NOT NULL, account TEXT NOT NULL,"
@@ -83,33 +89,40 @@ class DueIndex:
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
 
-    def apply(self, cursor: Cursor, events: Sequence[Any], table: str = TABLE) -> None:
-        """Fold a batch of events into the table (rows and tracking share the transaction)."""
-        for event in events:
-            values = changes(event)
-            if not values:
+    def apply(self, cursor: Cursor, facts: Sequence[Fact], suffix: str = "") -> None:
+        """Fold a batch in memory, then write one row per post touched."""
+        table = self.name + suffix
+        rows: dict[str, dict[str, Any]] = {}
+        for fact in facts:
+            if fact.aggregate != "Post":
                 continue
-            post_id = str(event.originator_id)
-            version = event.originator_version
-            if isinstance(event, Post.Drafted):
-                names = [*values, "post_id", "version"]
-                cursor.execute(
-                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
-                    " ON CONFLICT (post_id) DO NOTHING",
-                    [*values.values(), post_id, version],
-                )
-            else:
-                assignments = ", ".join(f"{name} = %s" for name in values)
-                cursor.execute(
-                    f"UPDATE {table} SET {assignments}, version = %s WHERE post_id = %s AND version < %s",
-                    [*values.values(), version, post_id, version],
-                )
+            values = changes(fact)
+            if fact.name == "Drafted":
+                rows[fact.post_id] = dict.fromkeys(COLUMNS) | values
+            elif values:
+                rows.setdefault(fact.post_id, {}).update(values)
+            if fact.post_id in rows:
+                rows[fact.post_id]["version"] = fact.version
+        complete = [(post_id, row) for post_id, row in rows.items() if "workspace" in row]
+        partial = [(post_id, row) for post_id, row in rows.items() if "workspace" not in row]
+        if complete:
+            names = ", ".join(COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
+            cursor.executemany(
+                f"INSERT INTO {table} (post_id, {names}) VALUES (%s{', %s' * len(COLUMNS)})"
+                f" ON CONFLICT (post_id) DO UPDATE SET {updates}",
+                [[post_id, *(row[c] for c in COLUMNS)] for post_id, row in complete],
+            )
+        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+        for post_id, row in partial:
+            by_columns.setdefault(tuple(row), []).append([*row.values(), post_id])
+        for columns, params in by_columns.items():
+            assignments = ", ".join(f"{c} = %s" for c in columns)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE post_id = %s", params)
 
     # ── queries ───────────────────────────────────────────────────────────────
 
-    def due(
-        self, cursor: Cursor, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()
-    ) -> list[DuePost]:
+    def due(self, cursor: Cursor, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()) -> list[DuePost]:
         """Queued posts due at or before `now`, oldest first, spread fairly across accounts."""
         skip = ""
         params: list[Any] = [instant(now)]
@@ -120,7 +133,7 @@ class DueIndex:
             "SELECT post_id, account, platform FROM ("
             " SELECT post_id, account, platform, not_before,"
             "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn"
-            f" FROM {TABLE} WHERE state = 'queued' AND not_before <= %s{skip}"
+            f" FROM due_index WHERE state = 'queued' AND not_before <= %s{skip}"
             ") AS due ORDER BY turn, not_before LIMIT %s",
             [*params, limit],
         )
@@ -128,7 +141,7 @@ class DueIndex:
 
     def expired_leases(self, cursor: Cursor, now: datetime, limit: int) -> list[str]:
         cursor.execute(
-            f"SELECT post_id FROM {TABLE} WHERE state = 'dispatched' AND lease_until <= %s"
+            "SELECT post_id FROM due_index WHERE state = 'dispatched' AND lease_until <= %s"
             " ORDER BY lease_until LIMIT %s",
             [instant(now), limit],
         )
@@ -136,20 +149,20 @@ class DueIndex:
 
     def past_deadline(self, cursor: Cursor, now: datetime, limit: int) -> list[str]:
         cursor.execute(
-            f"SELECT post_id FROM {TABLE} WHERE state = 'queued' AND deadline < %s LIMIT %s",
+            "SELECT post_id FROM due_index WHERE state = 'queued' AND deadline < %s LIMIT %s",
             [instant(now), limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
     def ambiguous(self, cursor: Cursor, limit: int) -> list[str]:
-        cursor.execute(f"SELECT post_id FROM {TABLE} WHERE state = 'ambiguous' LIMIT %s", [limit])
+        cursor.execute("SELECT post_id FROM due_index WHERE state = 'ambiguous' LIMIT %s", [limit])
         return [row[0] for row in cursor.fetchall()]
 
     def next_due(self, cursor: Cursor) -> datetime | None:
-        cursor.execute(f"SELECT MIN(not_before) FROM {TABLE} WHERE state = 'queued'")
+        cursor.execute("SELECT MIN(not_before) FROM due_index WHERE state = 'queued'")
         row = cursor.fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def counts(self, cursor: Cursor) -> dict[str, int]:
-        cursor.execute(f"SELECT state, COUNT(*) FROM {TABLE} GROUP BY state")
+        cursor.execute("SELECT state, COUNT(*) FROM due_index GROUP BY state")
         return {state: int(count) for state, count in cursor.fetchall()}

@@ -22,9 +22,22 @@ class Cursor(Protocol):
 
 
 class ReadStore(Protocol):
+    dialect: str  # "sqlite" or "postgres"
+
     @contextmanager
     def transaction(self) -> Iterator[Cursor]: ...
     def close(self) -> None: ...
+
+
+def index_names(store: ReadStore, cursor: Cursor, table: str) -> list[str]:
+    """Names of the indexes on `table`, the primary key's included where it has a name."""
+    if store.dialect == "postgres":
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s", [table]
+        )
+    else:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s", [table])
+    return [found[0] for found in cursor.fetchall()]
 
 
 class _SQLiteCursor:
@@ -49,6 +62,8 @@ class _SQLiteCursor:
 
 
 class SQLiteReadStore:
+    dialect = "sqlite"
+
     def __init__(self, path: str) -> None:
         self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -71,6 +86,8 @@ class SQLiteReadStore:
 
 
 class PostgresReadStore:
+    dialect = "postgres"
+
     def __init__(self, env: dict[str, str]) -> None:
         import psycopg
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from eventsourcing.application import Application
 
+from projections.facts import Fact, decode
 from projections.read_store import Cursor, ReadStore
 
 TRACKING = "projection_tracking"
@@ -19,56 +20,76 @@ TRACKING = "projection_tracking"
 
 class Projection(Protocol):
     name: str
+    tables: tuple[str, ...]
 
-    def create(self, cursor: Cursor) -> None: ...
-    def apply(self, cursor: Cursor, events: Sequence[Any]) -> None: ...
+    def create(self, cursor: Cursor, suffix: str = "") -> None: ...
+    def apply(self, cursor: Cursor, facts: Sequence[Fact], suffix: str = "") -> None: ...
+
+
+def ensure_tracking(cursor: Cursor, name: str, position: int = 0) -> None:
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+    cursor.execute(
+        f"INSERT INTO {TRACKING} (name, position) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+        [name, position],
+    )
 
 
 class ProjectionRunner:
     def __init__(
-        self, app: Application[Any], store: ReadStore, projection: Projection, batch_size: int = 500
+        self,
+        app: Application[Any],
+        store: ReadStore,
+        projection: Projection,
+        batch_size: int = 1000,
+        suffix: str = "",
     ) -> None:
         self.app = app
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
+        self.suffix = suffix
+        self.tracking_name = projection.name + suffix
         with store.transaction() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-            )
-            cursor.execute(
-                f"INSERT INTO {TRACKING} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
-                [projection.name],
-            )
-            projection.create(cursor)
+            ensure_tracking(cursor, self.tracking_name)
+            projection.create(cursor, suffix)
 
     def position(self) -> int:
         with self.store.transaction() as cursor:
-            cursor.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", [self.projection.name])
+            cursor.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", [self.tracking_name])
             return int(cursor.fetchone()[0])
 
+    def read(self, position: int) -> list[Fact]:
+        notifications = self.app.recorder.select_notifications(
+            start=position, limit=self.batch_size, inclusive_of_start=False
+        )
+        return decode(notifications, self.app.mapper)
+
     def run_once(self) -> int:
-        """Apply at most one batch; return how many events it applied (0: caught up)."""
+        """Apply at most one batch; return how many events it read (0: caught up)."""
         while True:
             position = self.position()
-            notifications = self.app.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
+            facts = self.read(position)
+            if not facts:
                 return 0
-            events = [self.app.mapper.to_domain_event(n) for n in notifications]
-            with self.store.transaction() as cursor:
-                cursor.execute(
-                    f"UPDATE {TRACKING} SET position = %s WHERE name = %s AND position = %s",
-                    [notifications[-1].id, self.projection.name, position],
-                )
-                if cursor.rowcount == 1:
-                    self.projection.apply(cursor, events)
-                    return len(events)
+            if self.write(position, facts):
+                return len(facts)
             # another runner applied this batch first: read on from where it left off
 
+    def write(self, position: int, facts: Sequence[Fact], keep: Any = None) -> bool:
+        """Fold `facts` (those `keep` accepts) and move the position past them, atomically."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                f"UPDATE {TRACKING} SET position = %s WHERE name = %s AND position = %s",
+                [facts[-1].position, self.tracking_name, position],
+            )
+            if cursor.rowcount != 1:
+                return False
+            chosen = facts if keep is None else [fact for fact in facts if keep(fact)]
+            self.projection.apply(cursor, chosen, self.suffix)
+        return True
+
     def catch_up(self) -> int:
-        """Apply batches until the log has nothing new; return the events applied."""
+        """Apply batches until the log has nothing new; return the events read."""
         total = 0
         while applied := self.run_once():
             total += applied

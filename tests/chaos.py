@@ -14,11 +14,13 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from domain.content import Content
 from infrastructure.bootstrap import open_service
+from services.post_service import PostService
 from tests.processes import admin, start_dispatcher, start_simulator
 
 CHAOS_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,http_401=0.01,retry_after=1,latency_ms=5"
@@ -42,7 +44,8 @@ class ChaosResult:
     duplicates: int
     failed_but_published: int
     reconciled: int
-    attempts: int = 0
+    lag_p50: float = 0.0
+    lag_p99: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -52,6 +55,7 @@ class ChaosResult:
             f"dispatchers SIGKILLed: {self.kills}; reconciled deliveries: {self.reconciled}",
             f"simulator truth: {self.published} posts, duplicates {self.duplicates}, "
             f"failed-or-canceled yet published {self.failed_but_published}",
+            f"due-to-first-attempt delay: p50 {self.lag_p50 * 1000:.0f} ms, p99 {self.lag_p99 * 1000:.0f} ms",
         ]
 
 
@@ -73,19 +77,6 @@ def run_chaos(
     service = open_service(url)
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        ids = []
-        for start in range(0, posts, 500):
-            ids += service.schedule_many(
-                [
-                    {
-                        "account": f"acct-{n % accounts}",
-                        "platform": "mastodon",
-                        "content": Content(text=f"chaos {n}"),
-                    }
-                    for n in range(start, min(posts, start + 500))
-                ]
-            )
-        began = time.monotonic()
 
         def spawn(n: int) -> subprocess.Popen[bytes]:
             return start_dispatcher(
@@ -99,7 +90,22 @@ def run_chaos(
                 **WORKER_ENV,
             )
 
-        workers = [spawn(n) for n in range(dispatchers)]
+        workers = [spawn(n) for n in range(dispatchers)]  # running before the first post falls due
+        ids = []
+        for start in range(0, posts, 500):
+            due = datetime.now(UTC) + timedelta(seconds=5)  # after the dispatchers have booted
+            ids += service.schedule_many(
+                [
+                    {
+                        "account": f"acct-{n % accounts}",
+                        "platform": "mastodon",
+                        "content": Content(text=f"chaos {n}"),
+                        "scheduled_at": due,
+                    }
+                    for n in range(start, min(posts, start + 500))
+                ]
+            )
+        began = time.monotonic()
         kills = 0
         next_kill = time.monotonic() + (kill_every or 0)
         while time.monotonic() - began < limit_seconds:
@@ -131,11 +137,12 @@ def run_chaos(
             kills=kills,
             published=len(truth),
             duplicates=sum(n - 1 for n in published.values()),
-            failed_but_published=sum(
-                1 for v in views if v.state != "delivered" and v.publish_key in published
-            ),
+            failed_but_published=sum(1 for v in views if v.state != "delivered" and v.publish_key in published),
             reconciled=sum(1 for v in views if v.reconciled),
         )
+        lags = sorted(_first_attempt_lag(service, post_id) for post_id in ids)
+        result.lag_p50 = lags[len(lags) // 2]
+        result.lag_p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         missing = [v.id for v in views if v.state == "delivered" and published[v.publish_key] != 1]
         if missing:
             result.problems.append(f"{len(missing)} delivered posts not exactly once in the truth")
@@ -152,15 +159,27 @@ def run_chaos(
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _first_attempt_lag(service: PostService, post_id: uuid.UUID) -> float:
+    """Seconds from the due instant to the first claim (the attempt's start)."""
+    records = service.history(post_id)
+    due = next(r for r in records if r.name == "Scheduled").data["due_at"]
+    claims = [r.at for r in records if r.name == "DispatchClaimed"]
+    if not claims:
+        return 0.0
+    return (claims[0] - datetime.fromisoformat(due)).total_seconds()
+
+
 def _unsettled(url: str) -> int:
     """Posts not yet terminal, read from the event log (not from any projection)."""
     base, _, query = url.partition("?schema=")
     with psycopg.connect(base, autocommit=True) as conn:
         row = conn.execute(
-            f'SELECT COUNT(*) FROM (SELECT originator_id, MAX(originator_version) AS v FROM "{query}".herald_events'
-            " GROUP BY originator_id) AS last JOIN"
-            f' "{query}".herald_events e ON e.originator_id = last.originator_id AND e.originator_version = last.v'
-            " WHERE e.topic NOT LIKE '%%.Delivered' AND e.topic NOT LIKE '%%.Failed' AND e.topic NOT LIKE '%%.Canceled'"
+            "SELECT COUNT(*) FROM (SELECT originator_id, MAX(originator_version) AS v"
+            f' FROM "{query}".herald_events GROUP BY originator_id) AS last'
+            f' JOIN "{query}".herald_events e'
+            " ON e.originator_id = last.originator_id AND e.originator_version = last.v"
+            " WHERE e.topic NOT LIKE '%%.Delivered' AND e.topic NOT LIKE '%%.Failed'"
+            " AND e.topic NOT LIKE '%%.Canceled'"
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -170,9 +189,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000, help="posts to publish")
     parser.add_argument("--dispatchers", type=int, default=3, help="dispatcher processes")
     parser.add_argument("--faults", default=CHAOS_FAULTS, help="simulator faults")
-    parser.add_argument(
-        "--no-kill", action="store_true", help="no SIGKILLs (a fault-free drain with --faults '')"
-    )
+    parser.add_argument("--no-kill", action="store_true", help="no SIGKILLs (a fault-free drain with --faults '')")
     parser.add_argument("--limit-seconds", type=float, default=900, help="give up after this long")
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     args = parser.parse_args()

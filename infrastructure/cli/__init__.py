@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from domain.errors import HeraldError
-from infrastructure.cli import demo, dispatch, posts
+from infrastructure.cli import demo, dispatch, posts, projections
 
 err = Console(stderr=True, highlight=False)
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     posts.register(commands)
     dispatch.register(commands)
+    projections.register(commands)
     demo.register(commands)
     return parser
 

@@ -123,8 +123,7 @@ def _most_interesting(service: PostService, post_ids: list[UUID]) -> UUID:
         names = [r.name for r in records]
         reconciled = any(r.name == "Delivered" and r.data.get("reconciled") for r in records)
         rate_limited = any(
-            r.name == "AttemptFailed" and (r.data.get("observed") or {}).get("http_status") == 429
-            for r in records
+            r.name == "AttemptFailed" and (r.data.get("observed") or {}).get("http_status") == 429 for r in records
         )
         return (2 * reconciled + rate_limited, len(names))
 

@@ -27,9 +27,7 @@ def register(commands: Any) -> None:
         "SIGTERM or Ctrl-C: stop claiming, finish and record what is in flight, exit.",
     )
     _platform_argument(dispatch)
-    dispatch.add_argument(
-        "--worker", default=f"{socket.gethostname()}-{os.getpid()}", help="this worker's id"
-    )
+    dispatch.add_argument("--worker", default=f"{socket.gethostname()}-{os.getpid()}", help="this worker's id")
     dispatch.add_argument("--batch-size", type=int, default=100, help="posts claimed per transaction")
     dispatch.add_argument("--in-flight", type=int, default=64, help="requests in flight at most")
     dispatch.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is ambiguous")

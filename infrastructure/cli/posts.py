@@ -62,9 +62,7 @@ def register(commands: Any) -> None:
 
 def _content_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--text", required=required, help="the post's text")
-    parser.add_argument(
-        "--media", action="append", default=[], metavar="REF", help="a media id or URL (repeat)"
-    )
+    parser.add_argument("--media", action="append", default=[], metavar="REF", help="a media id or URL (repeat)")
 
 
 def _time_arguments(parser: argparse.ArgumentParser) -> None:

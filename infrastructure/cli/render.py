@@ -51,9 +51,7 @@ def events_table(records: list[EventRecord]) -> Table:
     for column in ("v", "at (UTC)", "event", "details"):
         table.add_column(column)
     for record in records:
-        details = ", ".join(
-            f"{key}={value}" for key, value in record.data.items() if value not in (None, [], {})
-        )
+        details = ", ".join(f"{key}={value}" for key, value in record.data.items() if value not in (None, [], {}))
         table.add_row(
             str(record.version),
             record.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],

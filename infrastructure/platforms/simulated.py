@@ -26,9 +26,7 @@ def classify(status: int, body: dict[str, object], retry_after: str | None, now:
         retry_at = None
         if retry_after and retry_after.strip().isdigit():
             retry_at = now + timedelta(seconds=int(retry_after))
-        return Observed(
-            kind=Observation.RATE_LIMITED, http_status=status, platform_code=code, retry_at=retry_at
-        )
+        return Observed(kind=Observation.RATE_LIMITED, http_status=status, platform_code=code, retry_at=retry_at)
     if status >= 500:
         return Observed(kind=Observation.SERVER_ERROR, http_status=status, platform_code=code)
     if status == 401:
@@ -70,9 +68,7 @@ class SimulatedPlatform:
 
     async def find(self, intent: PublishIntent) -> RemotePost | None:
         url = f"{self.base_url}/v1/accounts/{intent.account}/posts"
-        async with self.session.get(
-            url, params={"publish_key": intent.publish_key}, timeout=self.timeout
-        ) as answer:
+        async with self.session.get(url, params={"publish_key": intent.publish_key}, timeout=self.timeout) as answer:
             answer.raise_for_status()
             posts = (await answer.json())["posts"]
         if not posts:

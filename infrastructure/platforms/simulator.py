@@ -96,9 +96,7 @@ class Simulator:
             return web.json_response({"error": "internal"}, status=500)
         if fault == "http_429":
             retry_after = str(int(self.faults.get("retry_after", 1)))
-            return web.json_response(
-                {"error": "rate_limited"}, status=429, headers={"Retry-After": retry_after}
-            )
+            return web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": retry_after})
         if fault == "http_401":
             return web.json_response({"error": "token_revoked"}, status=401)
         if fault == "http_403":
@@ -115,9 +113,7 @@ class Simulator:
     async def list_posts(self, request: web.Request) -> web.Response:
         account = request.match_info["account"]
         key = request.query.get("publish_key")
-        found = [
-            p for p in self.posts if p["account"] == account and (key is None or p["publish_key"] == key)
-        ]
+        found = [p for p in self.posts if p["account"] == account and (key is None or p["publish_key"] == key)]
         return web.json_response({"posts": found})
 
     async def truth(self, _: web.Request) -> web.Response:

@@ -17,9 +17,7 @@ def _needs_postgres() -> None:
 
 
 def test_two_dispatchers_racing_publish_every_post_exactly_once() -> None:
-    result = run_chaos(
-        POSTGRES_URL, 400, dispatchers=2, faults="latency_ms=5", kill_every=None, limit_seconds=120
-    )
+    result = run_chaos(POSTGRES_URL, 400, dispatchers=2, faults="latency_ms=5", kill_every=None, limit_seconds=120)
     print("\n".join(result.lines()))
     assert result.states == {"delivered": 400}
     assert result.published == 400 and result.duplicates == 0 and not result.problems

@@ -41,9 +41,7 @@ def run(store_url: str, scenario: Scenario, *, port_override: int | None = None)
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{port_override or port}"
             platforms = simulator_platforms(url, session, clock, timeout=2.0)
-            dispatcher = Dispatcher(
-                service, open_read_store_for(service), platforms, DispatchSettings(worker="t")
-            )
+            dispatcher = Dispatcher(service, open_read_store_for(service), platforms, DispatchSettings(worker="t"))
             try:
                 await scenario(service, dispatcher, simulator, clock)
             finally:
@@ -66,9 +64,7 @@ def last(service: PostService, post_id: UUID) -> dict[str, Any]:
 
 
 def test_2xx_delivers_with_the_remote_id_and_permalink(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         await dispatcher.tick()
         post = service.get_post(post_id)
@@ -80,9 +76,7 @@ def test_2xx_delivers_with_the_remote_id_and_permalink(store_url: str) -> None:
 
 
 def test_a_connect_error_retries_with_the_same_key(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         await dispatcher.tick()  # nothing listens on port 9: refused before any byte was sent
         assert names(service, post_id)[-1] == "AttemptFailed"
@@ -93,9 +87,7 @@ def test_a_connect_error_retries_with_the_same_key(store_url: str) -> None:
 
 
 def test_accept_then_drop_is_ambiguous_and_reconciled_without_a_second_publish(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"accept_drop": 1.0}
         await dispatcher.tick()
@@ -111,9 +103,7 @@ def test_accept_then_drop_is_ambiguous_and_reconciled_without_a_second_publish(s
 
 
 def test_a_slow_answer_past_the_timeout_is_ambiguous_then_found(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"slow": 1.0, "slow_seconds": 3.0}  # the client gives up after 2 s
         await dispatcher.tick()
@@ -125,9 +115,7 @@ def test_a_slow_answer_past_the_timeout_is_ambiguous_then_found(store_url: str) 
 
 
 def test_ambiguous_and_not_on_the_platform_is_released_then_published_once(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"accept_drop": 1.0}
         await dispatcher.tick()
@@ -142,15 +130,13 @@ def test_ambiguous_and_not_on_the_platform_is_released_then_published_once(store
 
 
 def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         limited = due_post(service, clock, account="limited")
         sim.faults = {"http_429": 1.0, "retry_after": 30}
         await dispatcher.tick()
-        assert last(service, limited)["next_attempt_at"] == (
-            clock.now + timedelta(seconds=30)
-        ).isoformat().replace("+00:00", "Z")
+        assert last(service, limited)["next_attempt_at"] == (clock.now + timedelta(seconds=30)).isoformat().replace(
+            "+00:00", "Z"
+        )
         sim.faults = {}
         other = due_post(service, clock, account="other")
         same = due_post(service, clock, account="limited")
@@ -165,9 +151,7 @@ def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) 
 
 
 def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"http_500": 1.0}
         for wait in (10, 20):
@@ -183,9 +167,7 @@ def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
 
 
 def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         revoked = due_post(service, clock)
         sim.faults = {"http_401": 1.0}
         await dispatcher.tick()
@@ -204,9 +186,7 @@ def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -
 
 
 def test_a_post_past_its_deadline_fails_instead_of_going_out_late(store_url: str) -> None:
-    async def scenario(
-        service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock
-    ) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         clock.advance(minutes=31)  # the dispatcher was down past the 30-minute grace
         await dispatcher.tick()

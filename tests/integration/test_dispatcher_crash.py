@@ -34,9 +34,7 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
     service = open_service(store_url, clock=clock)
     try:
         post_id = service.publish_now(account="acme", platform="x", content=Content(text="once"))
-        worker = start_dispatcher(
-            store_url, platform_url, "doomed", "--timeout", "100", HERALD_LEASE_SECONDS="300"
-        )
+        worker = start_dispatcher(store_url, platform_url, "doomed", "--timeout", "100", HERALD_LEASE_SECONDS="300")
         wait_for_claim(service, post_id)
         deadline = time.monotonic() + 30
         while not admin(platform_url, "/admin/truth")["posts"]:  # the request reached the platform
@@ -53,9 +51,7 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
         async def reconcile() -> None:
             async with aiohttp.ClientSession() as session:
                 platforms = simulator_platforms(platform_url, session, clock, timeout=5)
-                dispatcher = Dispatcher(
-                    service, open_read_store_for(service), platforms, DispatchSettings("rescuer")
-                )
+                dispatcher = Dispatcher(service, open_read_store_for(service), platforms, DispatchSettings("rescuer"))
                 for _ in range(3):
                     await dispatcher.tick()
 

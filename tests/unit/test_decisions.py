@@ -28,9 +28,7 @@ def test_server_errors_retry_within_the_deadline_or_fail_with_a_reason(
     policy: RetryPolicy, failures: int, deadline: datetime, seed: int, status: int
 ) -> None:
     observed = Observed(kind=Observation.SERVER_ERROR, http_status=status)
-    decision = decide(
-        observed, failures_so_far=failures, deadline=deadline, policy=policy, now=NOW, seed=seed
-    )
+    decision = decide(observed, failures_so_far=failures, deadline=deadline, policy=policy, now=NOW, seed=seed)
     if failures + 1 >= policy.max_attempts:
         assert decision == Fail(reason="retries_exhausted", remediation=decision.remediation)  # type: ignore[union-attr]
     elif isinstance(decision, Retry):
@@ -48,9 +46,7 @@ def test_a_429_waits_for_the_reset_and_is_not_counted(
 ) -> None:
     reset = NOW + timedelta(seconds=reset_in)
     observed = Observed(kind=Observation.RATE_LIMITED, http_status=429, retry_at=reset)
-    decision = decide(
-        observed, failures_so_far=failures, deadline=deadline, policy=policy, now=NOW, seed=seed
-    )
+    decision = decide(observed, failures_so_far=failures, deadline=deadline, policy=policy, now=NOW, seed=seed)
     if reset > deadline:
         assert isinstance(decision, Fail) and decision.reason == "deadline_passed"
     else:

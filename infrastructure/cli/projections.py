@@ -1,0 +1,257 @@
+"""`herald timeline`, `herald stats`, `herald replay` and `herald projections run`."""
+
+from __future__ import annotations
+
+import argparse
+import select
+import signal
+import threading
+from datetime import datetime
+from typing import Any
+
+import orjson
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from domain.errors import HeraldError, PostNotFound
+from infrastructure.bootstrap import open_read_store_for, open_service
+from infrastructure.cli.render import STATE_STYLE, out
+from infrastructure.zones import parse_instant, zone
+from projections.catalog import PROJECTIONS
+from projections.replay import replay
+from projections.runner import ProjectionRunner
+from projections.stats import Stats
+from projections.timeline import Timeline, summary
+
+
+class UnknownProjection(HeraldError):
+    code = "unknown_projection"
+    field = "projection"
+
+
+def register(commands: Any) -> None:
+    timeline = commands.add_parser(
+        "timeline",
+        help="a post's support timeline: one readable row per event",
+        description="Shows the final state, remote id and permalink, lateness, and why it failed.",
+    )
+    timeline.add_argument("post_id", nargs="?", help="the post's id")
+    timeline.add_argument("--external-id", help="look the post up by the caller's external_id instead")
+    timeline.add_argument("--zone", default="UTC", help="also show instants in this IANA zone")
+    timeline.add_argument("--as-of", help="the post as it stood at this instant (ISO 8601 with offset)")
+    timeline.add_argument("--json", action="store_true", help="print for machines")
+    timeline.set_defaults(run=_timeline)
+
+    stats = commands.add_parser("stats", help="per account, platform and UTC day: counts and lateness")
+    stats.add_argument("--day", help="only this UTC day (YYYY-MM-DD)")
+    stats.add_argument("--json", action="store_true", help="print for machines")
+    stats.set_defaults(run=_stats)
+
+    again = commands.add_parser(
+        "replay",
+        help="rebuild a projection from event 0 and swap it in",
+        description="Rebuilds into fresh tables while the live projection keeps running, then swaps "
+        "them in. With --until, keeps the result beside the live tables as <table>_asof.",
+    )
+    again.add_argument("projection", help=f"one of: {', '.join(PROJECTIONS)}")
+    again.add_argument("--until", help="only events that happened at or before this instant")
+    again.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
+    again.set_defaults(run=_replay)
+
+    runner = commands.add_parser("projections", help="run the projections")
+    actions = runner.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="keep every projection up to date (SIGTERM/Ctrl-C: finish the batch, exit)",
+    )
+    run.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
+    run.add_argument("--until-caught-up", action="store_true", help="exit once nothing is left to apply")
+    run.add_argument("--poll", type=float, default=0.2, help="seconds between polls on SQLite")
+    run.set_defaults(run=_run_projections)
+
+
+def _timeline_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Timeline]:
+    service = open_service()
+    store = open_read_store_for(service)
+    runner = ProjectionRunner(service, store, Timeline())
+    runner.catch_up()
+    timeline = Timeline()
+    as_of = parse_instant(args.as_of, field="as_of").strftime("%Y-%m-%dT%H:%M:%S.%fZ") if args.as_of else None
+    with store.transaction() as cursor:
+        if args.external_id:
+            ids = timeline.post_ids_for_external_id(cursor, args.external_id)
+            if not ids:
+                raise PostNotFound(f"no post with external_id {args.external_id!r}", field="external_id")
+            post_id = ids[-1]
+        elif args.post_id:
+            post_id = args.post_id
+        else:
+            raise PostNotFound("give a post id or --external-id", field="post_id")
+        rows = timeline.rows(cursor, post_id, as_of)
+    if not rows:
+        raise PostNotFound(f"no post with id {post_id}" + (f" as of {args.as_of}" if as_of else ""))
+    return rows, timeline
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    tz = zone(args.zone)
+    rows, _ = _timeline_rows(args)
+    head = summary(rows)
+    if args.json:
+        print(orjson.dumps({"summary": head, "events": rows}, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    style = STATE_STYLE.get(head["state"], "")
+    out.print(f"post {head['post_id']}  external id {head['external_id']}  [{style}]{head['state']}[/{style}]")
+    if head["remote_id"]:
+        out.print(
+            f"on the platform as {head['remote_id']} {head['permalink'] or ''}, "
+            f"{head['late_by_seconds']}s after its due time"
+        )
+    if head["failure_reason"]:
+        out.print(f"[red]failed: {head['failure_reason']}[/red]. {head['remediation']}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("UTC", args.zone, "event", "state", "try", "worker", "status", "why"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        at = datetime.fromisoformat(r["at"])
+        table.add_row(
+            at.strftime("%m-%d %H:%M:%S.%f")[:-3],
+            at.astimezone(tz).strftime("%m-%d %H:%M:%S %Z"),
+            r["event"],
+            r["state"],
+            str(r["attempt"] or ""),
+            r["worker"] or "",
+            " ".join(str(x) for x in (r["http_status"], r["error_code"]) if x),
+            r["explanation"],
+        )
+    out.print(table)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    service = open_service()
+    store = open_read_store_for(service)
+    ProjectionRunner(service, store, Stats()).catch_up()
+    with store.transaction() as cursor:
+        report = Stats().report(cursor, args.day)
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    table = Table(title="posts per account, platform and UTC day")
+    for column in (
+        "day",
+        "account",
+        "platform",
+        "sched.",
+        "deliv.",
+        "failed",
+        "by reason",
+        "canceled",
+        "reconciled",
+        "attempts",
+        "late p50 s",
+        "late p99 s",
+    ):
+        table.add_column(column)
+    for e in report:
+        table.add_row(
+            e["day"],
+            e["account"],
+            e["platform"],
+            *(str(e[c]) for c in ("scheduled", "delivered", "failed")),
+            ", ".join(f"{k}={v}" for k, v in e["failed_by_reason"].items()),
+            *(str(e[c]) for c in ("canceled", "reconciled", "attempts")),
+            *("" if e[c] is None else f"{e[c]:.3f}" for c in ("lateness_p50", "lateness_p99")),
+        )
+    out.print(table)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if args.projection not in PROJECTIONS:
+        raise UnknownProjection(f"{args.projection!r} is not a projection; choose from {', '.join(PROJECTIONS)}")
+    until = parse_instant(args.until, field="until") if args.until else None
+    service = open_service()
+    store = open_read_store_for(service)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=out) as progress:
+        task = progress.add_task(f"replay {args.projection}", total=None, rate=0.0)
+
+        def advance(done: int, total: int) -> None:
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(task, completed=done, total=total, rate=done / elapsed)
+
+        read = replay(
+            service,
+            store,
+            PROJECTIONS[args.projection](),
+            until=until,
+            batch_size=args.batch_size,
+            progress=advance,
+        )
+    where = (
+        "swapped in"
+        if until is None
+        else f"kept as {', '.join(t + '_asof' for t in PROJECTIONS[args.projection].tables)}"
+    )
+    out.print(f"replayed {read} events into {args.projection}; {where}")
+    return 0
+
+
+def _run_projections(args: argparse.Namespace) -> int:
+    service = open_service()
+    store = open_read_store_for(service)
+    runners = [ProjectionRunner(service, store, cls(), batch_size=args.batch_size) for cls in PROJECTIONS.values()]
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    listener = _listen(service)
+    applied = 0
+    while not stopping.is_set():
+        worked = 0
+        for runner in runners:
+            if stopping.is_set():
+                break
+            worked += runner.run_once()  # one batch each, so a stop request waits for one batch at most
+        applied += worked
+        if worked:
+            continue
+        if args.until_caught_up:
+            break
+        _wait(listener, args.poll, stopping)
+    out.print(f"projections: {applied} events applied; stopped cleanly")
+    return 0
+
+
+def _listen(service: Any) -> Any:
+    """On PostgreSQL, LISTEN on the event table's channel, so new events wake us at once."""
+    if service.store_env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return None
+    import psycopg
+
+    env = service.store_env
+    conn = psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    )
+    conn.execute(f"LISTEN {service.recorder.channel_name}")
+    return conn
+
+
+def _wait(listener: Any, poll: float, stopping: threading.Event) -> None:
+    if listener is None:
+        stopping.wait(poll)
+        return
+    select.select([listener.fileno()], [], [], 1.0)  # a NOTIFY, or a second at most
+    for _ in listener.notifies(timeout=0):
+        pass
