@@ -81,7 +81,10 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
         observed = d["observed"]
         kind = observed["kind"]
         if kind == "rate_limited":
-            text = f"attempt {attempt} was rate-limited{_status(observed)}; waiting for the reset at {d['next_attempt_at']}"
+            text = (
+                f"attempt {attempt} was rate-limited{_status(observed)}; "
+                f"waiting for the reset at {d['next_attempt_at']}"
+            )
         elif kind == "connect_error":
             text = f"attempt {attempt} could not connect, so nothing was sent; retrying at {d['next_attempt_at']}"
         else:
