@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from eventsourcing.application import Application
 
-from projections.facts import Fact, decode
+from projections.facts import Fact, read_facts
 from projections.read_store import Cursor, ReadStore
 
 TRACKING = "projection_tracking"
@@ -59,10 +59,8 @@ class ProjectionRunner:
             return int(cursor.fetchone()[0])
 
     def read(self, position: int) -> list[Fact]:
-        notifications = self.app.recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False
-        )
-        return decode(notifications, self.app.mapper)
+        with self.store.transaction() as cursor:
+            return read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
 
     def run_once(self) -> int:
         """Apply at most one batch; return how many events it read (0: caught up)."""

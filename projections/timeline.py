@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.facts import Fact, fixed
-from projections.read_store import Cursor
+from projections.read_store import Cursor, insert_rows
 
 COLUMNS = (
     "post_id",
@@ -150,6 +150,8 @@ class Timeline:
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_external ON {table} (external_id)")
 
     def apply(self, cursor: Cursor, facts: Sequence[Fact], suffix: str = "") -> None:
+        """Append one row per event. The runner's tracking applies each batch once, so rows
+        are only ever appended (COPY on PostgreSQL)."""
         table = self.name + suffix
         last: dict[str, tuple[str, dict[str, Any]]] = {}  # post → (state, identity) within the batch
         rows = []
@@ -168,12 +170,7 @@ class Timeline:
                 {"workspace": new["workspace"], "external_id": new["external_id"]},
             )
             rows.append([new[c] for c in COLUMNS])
-        if rows:
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-                " ON CONFLICT (post_id, version) DO NOTHING",
-                rows,
-            )
+        insert_rows(cursor, table, COLUMNS, rows)
 
     @staticmethod
     def _last_known(cursor: Cursor, table: str, post_id: str) -> tuple[str | None, dict[str, Any]]:
