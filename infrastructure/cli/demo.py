@@ -14,8 +14,10 @@ from rich.table import Table
 from domain.content import Content
 from domain.decisions import RetryPolicy
 from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
-from infrastructure.cli.render import out, show_post
+from infrastructure.cli.render import out, print_timeline
 from infrastructure.platforms.simulator import Simulator, start
+from projections.runner import ProjectionRunner
+from projections.timeline import Timeline
 from services.dispatcher import Dispatcher, DispatchSettings
 from services.post_service import PostService
 from services.results import PostSettings
@@ -74,8 +76,10 @@ async def _run(seed: int) -> int:
         f"duplicates: {sum(n - 1 for n in keys.values())}; requests received: {simulator.requests}"
     )
     star = _most_interesting(service, post_ids)
-    out.rule("the most eventful post")
-    show_post(service.get_post(star), service.history(star))
+    out.rule("the support timeline of the most eventful post")
+    ProjectionRunner(service, store, Timeline()).catch_up()
+    with store.transaction() as cursor:
+        print_timeline(Timeline().rows(cursor, str(star)))
     return 0
 
 

@@ -6,7 +6,6 @@ import argparse
 import select
 import signal
 import threading
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from domain.errors import HeraldError, PostNotFound
 from infrastructure.bootstrap import open_read_store_for, open_service
-from infrastructure.cli.render import STATE_STYLE, out
+from infrastructure.cli.render import out, print_timeline
 from infrastructure.zones import parse_instant, zone
 from projections.catalog import PROJECTIONS
 from projections.replay import replay
@@ -94,37 +93,13 @@ def _timeline_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Time
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    tz = zone(args.zone)
+    zone(args.zone)  # refuse a bad zone before any work
     rows, _ = _timeline_rows(args)
     head = summary(rows)
     if args.json:
         print(orjson.dumps({"summary": head, "events": rows}, option=orjson.OPT_INDENT_2).decode())
         return 0
-    style = STATE_STYLE.get(head["state"], "")
-    out.print(f"post {head['post_id']}  external id {head['external_id']}  [{style}]{head['state']}[/{style}]")
-    if head["remote_id"]:
-        out.print(
-            f"on the platform as {head['remote_id']} {head['permalink'] or ''}, "
-            f"{head['late_by_seconds']}s after its due time"
-        )
-    if head["failure_reason"]:
-        out.print(f"[red]failed: {head['failure_reason']}[/red]. {head['remediation']}")
-    table = Table(box=None, pad_edge=False)
-    for column in ("UTC", args.zone, "event", "state", "try", "worker", "status", "why"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        at = datetime.fromisoformat(r["at"])
-        table.add_row(
-            at.strftime("%m-%d %H:%M:%S.%f")[:-3],
-            at.astimezone(tz).strftime("%m-%d %H:%M:%S %Z"),
-            r["event"],
-            r["state"],
-            str(r["attempt"] or ""),
-            r["worker"] or "",
-            " ".join(str(x) for x in (r["http_status"], r["error_code"]) if x),
-            r["explanation"],
-        )
-    out.print(table)
+    print_timeline(rows, args.zone)
     return 0
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
+from projections.timeline import summary
 from services.results import EventRecord, PostView
 
 out = Console(highlight=False)
@@ -64,3 +67,35 @@ def events_table(records: list[EventRecord]) -> Table:
 def show_post(post: PostView, records: list[EventRecord]) -> None:
     out.print(post_summary(post))
     out.print(events_table(records))
+
+
+def print_timeline(rows: list[dict[str, Any]], zone_name: str = "UTC") -> None:
+    """A post's support timeline: what it is now, then one sentence per event."""
+    tz = ZoneInfo(zone_name)
+    head = summary(rows)
+    style = STATE_STYLE.get(head["state"], "")
+    out.print(f"post {head['post_id']}  external id {head['external_id']}  [{style}]{head['state']}[/{style}]")
+    if head["remote_id"]:
+        out.print(
+            f"on the platform as {head['remote_id']} {head['permalink'] or ''}, "
+            f"{head['late_by_seconds']}s after its due time"
+        )
+    if head["failure_reason"]:
+        out.print(f"[red]failed: {head['failure_reason']}[/red]. {head['remediation']}")
+    table = Table(box=None, pad_edge=False)
+    local = [zone_name] if zone_name != "UTC" else []
+    for column in ("UTC", *local, "event", "state", "try", "worker", "status", "why"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        at = datetime.fromisoformat(r["at"])
+        table.add_row(
+            at.strftime("%m-%d %H:%M:%S.%f")[:-3],
+            *[at.astimezone(tz).strftime("%m-%d %H:%M:%S %Z") for _ in local],
+            r["event"],
+            r["state"],
+            str(r["attempt"] or ""),
+            r["worker"] or "",
+            " ".join(str(x) for x in (r["http_status"], r["error_code"]) if x),
+            r["explanation"],
+        )
+    out.print(table)
