@@ -78,6 +78,7 @@ class Simulator:
         app = web.Application()
         app.router.add_post("/v1/accounts/{account}/posts", self.create_post)
         app.router.add_get("/v1/accounts/{account}/posts", self.list_posts)
+        app.router.add_get("/v1/posts/{remote_id}", self.get_post)
         app.router.add_get("/admin/truth", self.truth)
         app.router.add_post("/admin/faults", self.set_faults)
         return app
@@ -115,6 +116,13 @@ class Simulator:
         key = request.query.get("publish_key")
         found = [p for p in self.posts if p["account"] == account and (key is None or p["publish_key"] == key)]
         return web.json_response({"posts": found})
+
+    async def get_post(self, request: web.Request) -> web.Response:
+        remote_id = request.match_info["remote_id"]
+        for post in self.posts:
+            if post["id"] == remote_id:
+                return web.json_response(post)
+        return web.json_response({"error": "not_found"}, status=404)
 
     async def truth(self, _: web.Request) -> web.Response:
         return web.json_response({"posts": self.posts, "requests": self.requests})

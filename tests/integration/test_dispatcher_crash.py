@@ -65,3 +65,23 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
     finally:
         simulator.kill()
         service.close()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -> None:
+    simulator, platform_url = start_simulator("slow=1.0,slow_seconds=1.5")  # every answer takes 1.5 s
+    clock = ManualClock(datetime.now(UTC))
+    service = open_service(store_url, clock=clock)
+    try:
+        ids = [service.publish_now(account=f"a{n}", platform="x", content=Content(text=f"{n}")) for n in range(30)]
+        worker = start_dispatcher(store_url, platform_url, "graceful", "--timeout", "10", "--batch-size", "10")
+        wait_for_claim(service, ids[0])
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        states = [service.get_post(post_id).state for post_id in ids]
+        assert "dispatched" not in states  # every claimed attempt has its outcome recorded
+        assert states.count("delivered") == 10 and states.count("queued") == 20  # no new claims after SIGTERM
+        assert len(admin(platform_url, "/admin/truth")["posts"]) == 10
+    finally:
+        simulator.kill()
+        service.close()
