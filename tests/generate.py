@@ -50,7 +50,7 @@ def lifecycle(rng: random.Random, start: datetime, accounts: int) -> Post:
         freeze=timedelta(minutes=1),
         now=now,
     )
-    due = now + timedelta(seconds=rng.randrange(60, 86_400))
+    due = now + timedelta(seconds=rng.randrange(120, 86_400))
     post.schedule(due, now=now)
     if rng.random() < 0.1:
         post.edit_content(Content(text="edited"), now=now)
