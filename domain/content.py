@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from domain.base import Immutable
 from domain.errors import EmptyContent
@@ -22,6 +23,7 @@ class MediaRef(Immutable):
 
     ref: str
     alt_text: str | None = None
+    kind: Literal["image", "video", "gif"] = "image"
 
 
 class ThreadPart(Immutable):

@@ -94,7 +94,7 @@ class Dispatcher:
         claims = await asyncio.to_thread(
             self.service.claim_many, [UUID(p.post_id) for p in chosen], worker=self.settings.worker
         )
-        claimed = [claim for claim in claims if claim.ok]
+        claimed = [claim for claim in claims if claim.ok and claim.state == "dispatched"]
         if not claimed:
             return bool(due)
         limit = asyncio.Semaphore(self.settings.in_flight)

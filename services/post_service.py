@@ -19,7 +19,8 @@ from domain.content import Content, Platform
 from domain.decisions import REMEDIATIONS, jitter_seed
 from domain.errors import ConcurrentChange, HeraldError, PostNotFound
 from domain.outcomes import Observed, RemotePost
-from domain.post import Post
+from domain.post import Post, PostState
+from domain.validation import Rules, check, rules_for, validate
 from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
@@ -81,6 +82,7 @@ class PostService(Application[UUID]):
     ) -> UUID:
         """A new post, queued to go out at `scheduled_at` (which must carry a zone)."""
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
+        self.check_content(post.platform, content)
         post.schedule(scheduled_at, now=self.clock())
         self._save(post)
         return post.id
@@ -97,6 +99,7 @@ class PostService(Application[UUID]):
     ) -> UUID:
         """A new post, due immediately."""
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
+        self.check_content(post.platform, content)
         now = self.clock()
         post.schedule(now, now=now, publish_now=True)
         self._save(post)
@@ -117,6 +120,7 @@ class PostService(Application[UUID]):
                 fields.get("workspace", "default"),
                 fields.get("post_id"),
             )
+            self.check_content(post.platform, post.content)
             post.schedule(due or now, now=now, publish_now=due is None)
             posts.append(post)
         self.save(*posts)
@@ -124,6 +128,7 @@ class PostService(Application[UUID]):
 
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime) -> None:
         post = self._get(post_id)
+        self.check_content(post.platform, post.content)
         post.schedule(scheduled_at, now=self.clock())
         self._save(post)
 
@@ -131,6 +136,8 @@ class PostService(Application[UUID]):
 
     def edit_content(self, post_id: UUID, content: Content) -> None:
         post = self._get(post_id)
+        if post.state is not PostState.DRAFT:
+            self.check_content(post.platform, content)
         post.edit_content(content, now=self.clock())
         self._save(post)
 
@@ -154,7 +161,16 @@ class PostService(Application[UUID]):
         """Claim many due posts in one transaction; posts that conflict are refused alone."""
         now = self.clock()
         lease = self.settings.lease
-        return self._change_many(post_ids, lambda post: post.claim(worker=worker, lease=lease, now=now))
+
+        def claim(post: Post) -> None:
+            problems = validate(post.content, self.rules_for(post.platform))
+            if problems and post.state is PostState.QUEUED:
+                # checked again before dispatch: a rejection is final, never a retry
+                post.fail("content_rejected", "; ".join(p.message for p in problems), now=now)
+                return
+            post.claim(worker=worker, lease=lease, now=now)
+
+        return self._change_many(post_ids, claim)
 
     def record_outcome(self, post_id: UUID, attempt: int, observed: Observed) -> CommandResult:
         return self.record_outcomes([OutcomeReport(post_id, attempt, observed)])[0]
@@ -197,6 +213,15 @@ class PostService(Application[UUID]):
         remedy = remediation or REMEDIATIONS.get(reason, "See the post's timeline.")
         post.fail(reason, remedy, now=self.clock())
         self._save(post)
+
+    # ── content rules ─────────────────────────────────────────────────────────
+
+    def rules_for(self, platform: Platform) -> Rules:
+        """The platform's content rules (the platforms' own limits)."""
+        return rules_for(platform)
+
+    def check_content(self, platform: Platform, content: Content) -> None:
+        check(content, self.rules_for(platform))
 
     # ── queries ───────────────────────────────────────────────────────────────
 

@@ -194,3 +194,18 @@ def test_a_post_past_its_deadline_fails_instead_of_going_out_late(store_url: str
         assert sim.requests == 0
 
     run(store_url, scenario)
+
+
+def test_content_invalid_at_dispatch_fails_without_a_request(store_url: str) -> None:
+    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+        # scheduled when the rules allowed it (here: written straight through the domain)
+        post = service._new_post("acme", "x", Content(text="a" * 300), None, "default", None)
+        post.schedule(clock.now, now=clock(), publish_now=True)
+        service.save(post)
+        await dispatcher.tick()
+        view = service.get_post(post.id)
+        assert (view.state, view.failure_reason) == ("failed", "content_rejected")
+        assert "part 1: text is 300 weighted characters, X allows 280" in (view.remediation or "")
+        assert sim.requests == 0
+
+    run(store_url, scenario)

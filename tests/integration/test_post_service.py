@@ -131,3 +131,19 @@ def test_refusals_are_named_and_change_nothing(service: PostService, clock: Manu
     with pytest.raises(PostFrozen):
         service.reschedule(post_id, clock.now + timedelta(hours=1))  # type: ignore[arg-type]
     assert len(service.history(post_id)) == 2  # type: ignore[arg-type]
+
+
+def test_content_the_platform_would_refuse_is_refused_at_schedule_time(
+    service: PostService, clock: ManualClock
+) -> None:
+    from domain.content import ThreadPart
+    from domain.validation import ContentInvalid
+
+    too_long = Content(text="ok", thread=(ThreadPart(text="a" * 301),))
+    with pytest.raises(ContentInvalid) as refusal:
+        service.schedule(account="a", platform="x", content=too_long, scheduled_at=clock.now + timedelta(hours=1))
+    assert [p.message for p in refusal.value.problems] == ["part 2: text is 301 weighted characters, X allows 280"]
+    post_id = schedule(service, clock, minutes=30)
+    with pytest.raises(ContentInvalid):
+        service.edit_content(post_id, Content(text="a" * 501))  # type: ignore[arg-type]
+    assert service.get_post(post_id).content.text == "Hello"  # type: ignore[arg-type]
