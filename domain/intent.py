@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from domain.base import Immutable
@@ -15,3 +16,5 @@ class PublishIntent(Immutable):
     publish_key: str
     content: Content
     attempt: int
+    due_at: datetime
+    container_id: str | None = None  # Threads/Instagram: the container an earlier attempt made

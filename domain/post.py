@@ -87,6 +87,7 @@ class Post(Aggregate):
             post.reconciled = False
             post.failure_reason = None
             post.remediation = None
+            post.container_id = None
 
     class Scheduled(Aggregate.Event):
         due_at: datetime
@@ -140,6 +141,16 @@ class Post(Aggregate):
             post.attempt = self.attempt
             post.worker = self.worker
             post.lease_until = self.lease_until
+
+    class ContainerPrepared(Aggregate.Event):
+        """Threads/Instagram: this attempt's container exists. Creating it has no visible effect;
+        only publishing it does, so a retry publishes this container and never makes another."""
+
+        attempt: int
+        container_id: str
+
+        def apply(self, post: Post) -> None:
+            post.container_id = self.container_id
 
     class Delivered(Aggregate.Event):
         attempt: int
@@ -236,6 +247,7 @@ class Post(Aggregate):
         reconciled: bool
         failure_reason: str | None
         remediation: str | None
+        container_id: str | None
 
     # ── commands ──────────────────────────────────────────────────────────────
 
@@ -394,6 +406,13 @@ class Post(Aggregate):
                 reason=decision.reason,
                 observed=observed,
             )
+
+    def prepare_container(self, *, attempt: int, container_id: str, now: datetime) -> None:
+        """Remember the container an attempt created, before publishing it."""
+        self._check_open_claim(attempt)
+        self.trigger_event(
+            self.ContainerPrepared, timestamp=require_utc(now, field="now"), attempt=attempt, container_id=container_id
+        )
 
     def expire_lease(self, *, now: datetime) -> None:
         """A claim whose lease ran out with no outcome: the worker died mid-attempt."""

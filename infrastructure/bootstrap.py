@@ -11,8 +11,10 @@ from eventsourcing.persistence import PersistenceError
 from domain.decisions import RetryPolicy
 from domain.errors import InvalidSetting
 from infrastructure.platforms.simulated import SimulatedPlatform
+from infrastructure.secrets import Sealer
 from infrastructure.store import StoreUnavailable, database_url, redact, store_env
 from projections.read_store import ReadStore, open_read_store
+from services.account_service import AccountService
 from services.dispatcher import PlatformFor
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
@@ -69,6 +71,20 @@ def prepare_postgres(env: dict[str, str]) -> None:
 def first_line(problem: BaseException) -> str:
     text = str(problem).strip() or type(problem).__name__
     return text.splitlines()[0]
+
+
+def open_accounts(url: str | None = None, *, clock: Clock = system_clock) -> AccountService:
+    """The account service on the same store; HERALD_SECRET_KEY is read when first needed."""
+    url = url or database_url()
+    env = store_env(url)
+    try:
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+            prepare_postgres(env)
+        return AccountService(env, sealer=Sealer.from_env, clock=clock)
+    except (PersistenceError, OSError) as problem:
+        raise StoreUnavailable(
+            f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
+        ) from problem
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:

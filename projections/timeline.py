@@ -72,6 +72,8 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
         text = f"canceled while {d['previous_state']}: {d['reason']}"
     elif name == "DispatchClaimed":
         text = f"attempt {attempt} claimed by {d['worker']}, lease until {d['lease_until']}"
+    elif name == "ContainerPrepared":
+        text = f"attempt {attempt} prepared container {d['container_id']}; only publishing it is visible"
     elif name == "Delivered":
         if d["reconciled"]:
             text = f"the reconciler confirmed attempt {attempt} is on the platform as {d['remote_id']}: {d['evidence']}"

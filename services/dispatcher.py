@@ -135,6 +135,8 @@ class Dispatcher:
             publish_key=post.publish_key or "",
             content=post.content,
             attempt=attempt,
+            due_at=post.due_at,
+            container_id=post.container_id,
         ), post.lease_until
 
     async def _idle(self) -> bool:

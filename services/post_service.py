@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 
 from domain.content import Content, Platform
 from domain.decisions import REMEDIATIONS, jitter_seed
@@ -21,7 +20,6 @@ from domain.errors import ConcurrentChange, HeraldError, PostNotFound
 from domain.outcomes import Observed, RemotePost
 from domain.post import Post, PostState
 from domain.validation import Rules, check, rules_for, validate
-from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
 Clock = Callable[[], datetime]
@@ -35,10 +33,6 @@ class PostService(Application[UUID]):
     """Herald's posts: drafting, scheduling, editing, claiming and recording outcomes."""
 
     name = "herald"
-    env: ClassVar[dict[str, str]] = {
-        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-    }
 
     def __init__(
         self,
@@ -192,6 +186,11 @@ class PostService(Application[UUID]):
             )
 
         return self._change_many(by_id, record)
+
+    def prepare_container(self, post_id: UUID, attempt: int, container_id: str) -> None:
+        post = self._get(post_id)
+        post.prepare_container(attempt=attempt, container_id=container_id, now=self.clock())
+        self._save(post)
 
     def expire_lease(self, post_id: UUID) -> None:
         post = self._get(post_id)

@@ -59,6 +59,8 @@ class Reconciler:
             publish_key=post.publish_key,
             content=post.content,
             attempt=post.attempt,
+            due_at=post.due_at,
+            container_id=post.container_id,
         )
         try:
             found = await self.platform_for(post.platform, post.account).find(intent)

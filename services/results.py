@@ -86,10 +86,11 @@ class PostView(BaseModel):
     reconciled: bool
     failure_reason: str | None
     remediation: str | None
+    container_id: str | None = None
 
     @classmethod
     def of(cls, post: Post) -> PostView:
-        fields = {name: getattr(post, name) for name in cls.model_fields if name != "id"}
+        fields = {name: getattr(post, name, None) for name in cls.model_fields if name != "id"}
         return cls(id=post.id, **fields)
 
 

@@ -45,6 +45,10 @@ class Simulator:
     seed: int = 0
     posts: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    # bearer token → {"user": remote user id, "expires_at": epoch or None}; empty: any token works
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → user
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)  # Threads containers
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -59,18 +63,61 @@ class Simulator:
             roll -= ratio
         return None
 
-    def accept(self, account: str, body: dict[str, Any]) -> dict[str, Any]:
-        remote_id = str(next(self._ids))
+    def accept(self, account: str, body: dict[str, Any], platform: str = "generic") -> dict[str, Any]:
+        remote_id = str(body.get("id") or next(self._ids))
         post = {
             "id": remote_id,
+            "platform": platform,
             "account": account,
             "text": body.get("text", ""),
             "publish_key": body.get("publish_key"),
+            "reply_to": body.get("reply_to"),
             "permalink": f"https://simulated.example/{account}/{remote_id}",
             "created_at": datetime.now(UTC).isoformat(),
         }
         self.posts.append(post)
         return post
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def user_for(self, request: web.Request) -> str | None:
+        """The user a bearer token belongs to; None when it is unknown, revoked or expired."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() or request.query.get("access_token", "")
+        if not self.tokens:
+            return token or "anonymous"
+        grant = self.tokens.get(token)
+        if grant is None:
+            return None
+        expires = grant.get("expires_at")
+        if expires is not None and expires <= datetime.now(UTC).timestamp():
+            return None
+        return str(grant["user"])
+
+    def grant(self, user: str, *, expires_in: float | None = None) -> dict[str, Any]:
+        """Issue a fresh access and refresh token for `user` (the platforms' refresh flows)."""
+        access, refresh = f"at-{user}-{next(self._ids)}", f"rt-{user}-{next(self._ids)}"
+        expires_at = datetime.now(UTC).timestamp() + expires_in if expires_in else None
+        self.tokens[access] = {"user": user, "expires_at": expires_at}
+        self.refresh_tokens[refresh] = user
+        return {"access_token": access, "refresh_token": refresh, "expires_in": expires_in}
+
+    async def fault_for(self, request: web.Request) -> str | None:
+        """Count the request, wait the configured latency, and draw this request's fault."""
+        self.requests += 1
+        if latency := self.faults.get("latency_ms"):
+            await asyncio.sleep(latency / 1000)
+        return self.draw()
+
+    async def after_accept(self, request: web.Request, fault: str | None) -> None:
+        """Accepted and stored: now maybe drop the connection, or answer too late."""
+        if fault == "accept_drop":
+            assert request.transport is not None
+            request.transport.abort()  # stored, but the client never hears back
+            raise asyncio.CancelledError
+        if fault == "slow":
+            await asyncio.sleep(self.faults.get("slow_seconds", 30.0))
 
     # ── HTTP ──────────────────────────────────────────────────────────────────
 
@@ -81,18 +128,18 @@ class Simulator:
         app.router.add_get("/v1/posts/{remote_id}", self.get_post)
         app.router.add_get("/admin/truth", self.truth)
         app.router.add_post("/admin/faults", self.set_faults)
+        from infrastructure.platforms.impersonation import add_platform_routes
+
+        add_platform_routes(self, app)
         return app
 
     async def create_post(self, request: web.Request) -> web.StreamResponse:
-        self.requests += 1
         account = request.match_info["account"]
         try:
             body = await request.json()
         except ValueError:
             return web.json_response({"error": "bad_json"}, status=400)
-        if latency := self.faults.get("latency_ms"):
-            await asyncio.sleep(latency / 1000)
-        fault = self.draw()
+        fault = await self.fault_for(request)
         if fault == "http_500":
             return web.json_response({"error": "internal"}, status=500)
         if fault == "http_429":
@@ -103,12 +150,7 @@ class Simulator:
         if fault == "http_403":
             return web.json_response({"error": "duplicate_content"}, status=403)
         post = self.accept(account, body)
-        if fault == "accept_drop":
-            assert request.transport is not None
-            request.transport.abort()  # stored, but the client never hears back
-            raise asyncio.CancelledError
-        if fault == "slow":
-            await asyncio.sleep(self.faults.get("slow_seconds", 30.0))
+        await self.after_accept(request, fault)
         return web.json_response({"id": post["id"], "permalink": post["permalink"]}, status=201)
 
     async def list_posts(self, request: web.Request) -> web.Response:

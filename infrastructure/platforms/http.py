@@ -1,0 +1,82 @@
+"""HTTP for adapters: one request, classified into what the dispatcher can decide on."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from domain.outcomes import Observation, Observed
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Http:
+    def __init__(self, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Answer | Observed:
+        """The platform's answer, or the observation when none came (connect error, timeout)."""
+        sent_headers = {**(headers or {}), **({"Content-Type": content_type} if body is not None else {})}
+        try:
+            async with self.session.request(
+                method, url, headers=sent_headers, data=body, params=params, timeout=self.timeout
+            ) as answer:
+                raw = await answer.read()
+                try:
+                    parsed = orjson.loads(raw) if raw else {}
+                except orjson.JSONDecodeError:
+                    parsed = {"raw": raw[:200].decode(errors="replace")}
+                return Answer(answer.status, parsed, {k.lower(): v for k, v in answer.headers.items()})
+        except aiohttp.ClientConnectorError as problem:
+            return Observed(kind=Observation.CONNECT_ERROR, message=str(problem)[:200])
+        except (TimeoutError, aiohttp.ClientError) as problem:
+            return Observed(kind=Observation.TIMEOUT_AFTER_SEND, message=type(problem).__name__)
+
+
+def json_body(value: Any) -> bytes:
+    """Deterministic JSON: the same intent always gives the same bytes."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def observed(
+    answer: Answer, kind: Observation, code: str | None = None, message: str | None = None, **extra: Any
+) -> Observed:
+    return Observed(kind=kind, http_status=answer.status, platform_code=code, message=message, **extra)
+
+
+def by_status(answer: Answer, code: str | None, message: str | None, retry_at: datetime | None) -> Observed:
+    """The outcome table for an error answer: 429 waits, 5xx retries, 401 revoked, 4xx rejected."""
+    if answer.status == 429:
+        return observed(answer, Observation.RATE_LIMITED, code, message, retry_at=retry_at)
+    if answer.status >= 500:
+        return observed(answer, Observation.SERVER_ERROR, code, message)
+    if answer.status == 401:
+        return observed(answer, Observation.AUTH_REVOKED, code, message)
+    return observed(answer, Observation.REJECTED, code, message)
+
+
+def fingerprint(text: str) -> str:
+    """Text as platforms echo it back: NFC, trimmed, whitespace folded, hashed."""
+    folded = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha256(folded.encode()).hexdigest()

@@ -1,0 +1,154 @@
+"""Accounts: connect, refresh, disconnect and reconnect, with credentials sealed before they
+are stored. The sealer is injected (AES-GCM, in infrastructure); this module never sees a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.utils import get_topic
+from pydantic import BaseModel
+
+from domain.account import Account, account_id
+from domain.content import Platform
+from domain.errors import HeraldError
+from services.post_service import Clock, system_clock
+
+DEFAULT_BASE_URLS = {
+    Platform.X: "https://api.x.com",
+    Platform.BLUESKY: "https://bsky.social",
+    Platform.LINKEDIN: "https://api.linkedin.com",
+    Platform.THREADS: "https://graph.threads.net",
+    Platform.INSTAGRAM: "https://graph.facebook.com",
+}
+
+
+class Sealer(Protocol):
+    def seal(self, credentials: dict[str, Any], bound_to: str) -> str: ...
+    def open(self, sealed: str, bound_to: str) -> dict[str, Any]: ...
+
+
+class AccountNotFound(HeraldError):
+    code = "account_not_found"
+    field = "account"
+
+
+class AccountView(BaseModel):
+    """An account as support sees it: never its credentials."""
+
+    id: UUID
+    workspace: str
+    name: str
+    platform: str
+    handle: str
+    remote_user_id: str
+    base_url: str
+    state: str
+    token_expires_at: datetime | None
+    disconnect_reason: str | None
+    remediation: str | None
+    settings: dict[str, Any]
+
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        fields = {name: getattr(account, name) for name in cls.model_fields if name != "id"}
+        return cls(id=account.id, **fields)
+
+
+class AccountService(Application[UUID]):
+    name = "herald"  # the same event store as the posts
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, sealer: Callable[[], Sealer], clock: Clock = system_clock
+    ) -> None:
+        super().__init__(env)
+        self._sealer_factory = sealer
+        self._sealer: Sealer | None = None
+        self.clock = clock
+
+    @property
+    def sealer(self) -> Sealer:
+        """Built on first use, so commands that need no key never ask for one."""
+        if self._sealer is None:
+            self._sealer = self._sealer_factory()
+        return self._sealer
+
+    def connect(
+        self,
+        *,
+        name: str,
+        platform: Platform | str,
+        handle: str,
+        remote_user_id: str,
+        credentials: dict[str, Any],
+        token_expires_at: datetime | None = None,
+        base_url: str | None = None,
+        settings: dict[str, Any] | None = None,
+        workspace: str = "default",
+    ) -> UUID:
+        platform = Platform(platform)
+        url = base_url or DEFAULT_BASE_URLS.get(platform)
+        if not url:
+            raise HeraldError(f"{platform.value} accounts need a base_url (the instance's address)", field="base_url")
+        identity = account_id(workspace, name)
+        account = Account.connect(
+            workspace=workspace,
+            name=name,
+            platform=platform,
+            handle=handle,
+            remote_user_id=remote_user_id,
+            base_url=url.rstrip("/"),
+            sealed_credentials=self.sealer.seal(credentials, str(identity)),
+            token_expires_at=token_expires_at,
+            settings=settings or {},
+            now=self.clock(),
+        )
+        self.save(account)
+        return account.id
+
+    def refresh(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
+        account = self._get(workspace, name)
+        account.refresh_token(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
+        self.save(account)
+
+    def disconnect(self, workspace: str, name: str, reason: str, remediation: str) -> None:
+        account = self._get(workspace, name)
+        account.disconnect(reason, remediation, now=self.clock())
+        self.save(account)
+
+    def reconnect(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
+        account = self._get(workspace, name)
+        account.reconnect(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
+        self.save(account)
+
+    def get(self, workspace: str, name: str) -> AccountView:
+        return AccountView.of(self._get(workspace, name))
+
+    def find(self, workspace: str, name: str) -> AccountView | None:
+        try:
+            return self.get(workspace, name)
+        except AccountNotFound:
+            return None
+
+    def credentials(self, workspace: str, name: str) -> dict[str, Any]:
+        """The account's credentials, unsealed, for the platform adapter only."""
+        account = self._get(workspace, name)
+        return self.sealer.open(account.sealed_credentials, str(account.id))
+
+    def all(self, workspace: str | None = None) -> list[AccountView]:
+        """Every account (of one workspace), from the log's Connected events."""
+        topic = get_topic(Account.Connected)
+        ids = {n.originator_id for n in self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])}
+        views = [AccountView.of(self.repository.get(i)) for i in ids]
+        return sorted((v for v in views if workspace in (None, v.workspace)), key=lambda v: (v.workspace, v.name))
+
+    def _get(self, workspace: str, name: str) -> Account:
+        try:
+            account: Account = self.repository.get(account_id(workspace, name))
+        except AggregateNotFoundError:
+            raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}") from None
+        return account
