@@ -63,6 +63,7 @@ REMEDIATIONS: dict[str, str] = {
     "auth_revoked": "The account's access was revoked; reconnect the account, then reschedule.",
     "content_rejected": "The platform refused this content; edit it as the platform's message says.",
     "account_disconnected": "The account was disconnected; reconnect it, then reschedule.",
+    "account_unknown": "No account with this name is connected; connect it (herald accounts add), then reschedule.",
 }
 
 

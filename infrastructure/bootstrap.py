@@ -8,16 +8,23 @@ from datetime import timedelta
 import aiohttp
 from eventsourcing.persistence import PersistenceError
 
+from domain.content import Platform
 from domain.decisions import RetryPolicy
 from domain.errors import InvalidSetting
+from infrastructure.platforms.adapters.bluesky import BlueskyAdapter
+from infrastructure.platforms.adapters.linkedin import LinkedInAdapter
+from infrastructure.platforms.adapters.mastodon import MastodonAdapter
+from infrastructure.platforms.adapters.threads import ThreadsAdapter
+from infrastructure.platforms.adapters.x import XAdapter
+from infrastructure.platforms.http import Http
 from infrastructure.platforms.simulated import SimulatedPlatform
 from infrastructure.secrets import Sealer
 from infrastructure.store import StoreUnavailable, database_url, redact, store_env
 from projections.read_store import ReadStore, open_read_store
 from services.account_service import AccountService
-from services.dispatcher import PlatformFor
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
+from services.routing import AccountRouter, FixedRouter
 
 
 def open_service(
@@ -126,7 +133,27 @@ def open_read_store_for(service: PostService) -> ReadStore:
         raise StoreUnavailable(f"cannot open the read tables: {first_line(problem)}") from problem
 
 
-def simulator_platforms(base_url: str, session: aiohttp.ClientSession, clock: Clock, timeout: float) -> PlatformFor:
-    """Every platform and account served by the platform simulator at `base_url`."""
-    adapter = SimulatedPlatform(base_url, session, clock, timeout=timeout)
-    return lambda platform, account: adapter
+def simulator_platforms(base_url: str, session: aiohttp.ClientSession, clock: Clock, timeout: float) -> FixedRouter:
+    """Every post to the generic platform simulator at `base_url`, whatever its account."""
+    return FixedRouter(SimulatedPlatform(base_url, session, clock, timeout=timeout))
+
+
+def account_router(
+    posts: PostService,
+    accounts: AccountService,
+    session: aiohttp.ClientSession,
+    *,
+    timeout: float = 10.0,
+    fallback_url: str | None = None,
+) -> AccountRouter:
+    """Each post to its account's platform adapter; unknown accounts to `fallback_url` if given."""
+    http = Http(session, timeout=timeout)
+    adapters = {
+        Platform.X: XAdapter(http, posts.clock),
+        Platform.MASTODON: MastodonAdapter(http),
+        Platform.BLUESKY: BlueskyAdapter(http),
+        Platform.LINKEDIN: LinkedInAdapter(http),
+        Platform.THREADS: ThreadsAdapter(http, posts.clock),
+    }
+    fallback = SimulatedPlatform(fallback_url, session, posts.clock, timeout=timeout) if fallback_url else None
+    return AccountRouter(accounts, posts, adapters, fallback=fallback)  # type: ignore[arg-type]

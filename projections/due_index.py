@@ -69,6 +69,7 @@ class DuePost:
     post_id: str
     account: str
     platform: str
+    workspace: str = "default"
 
 
 class DueIndex:
@@ -130,8 +131,8 @@ class DueIndex:
             skip = f" AND account NOT IN ({', '.join(['%s'] * len(exclude_accounts))})"
             params += list(exclude_accounts)
         cursor.execute(
-            "SELECT post_id, account, platform FROM ("
-            " SELECT post_id, account, platform, not_before,"
+            "SELECT post_id, account, platform, workspace FROM ("
+            " SELECT post_id, account, platform, workspace, not_before,"
             "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn"
             f" FROM due_index WHERE state = 'queued' AND not_before <= %s{skip}"
             ") AS due ORDER BY turn, not_before LIMIT %s",
@@ -147,12 +148,13 @@ class DueIndex:
         )
         return [row[0] for row in cursor.fetchall()]
 
-    def past_deadline(self, cursor: Cursor, now: datetime, limit: int) -> list[str]:
+    def past_deadline(self, cursor: Cursor, now: datetime, limit: int) -> list[DuePost]:
         cursor.execute(
-            "SELECT post_id FROM due_index WHERE state = 'queued' AND deadline < %s LIMIT %s",
+            "SELECT post_id, account, platform, workspace FROM due_index WHERE state = 'queued' AND deadline < %s"
+            " LIMIT %s",
             [instant(now), limit],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return [DuePost(*row) for row in cursor.fetchall()]
 
     def ambiguous(self, cursor: Cursor, limit: int) -> list[str]:
         cursor.execute("SELECT post_id FROM due_index WHERE state = 'ambiguous' LIMIT %s", [limit])

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 from uuid import UUID
 
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation
 from projections.due_index import DueIndex, DuePost
 from projections.read_store import ReadStore
 from projections.runner import ProjectionRunner
@@ -25,14 +23,7 @@ from services.pacing import Pacer
 from services.post_service import PostService
 from services.reconciler import Reconciler
 from services.results import OutcomeReport
-
-
-class Platform(Protocol):
-    async def publish(self, intent: PublishIntent) -> Observed: ...
-    async def find(self, intent: PublishIntent) -> RemotePost | None: ...
-
-
-PlatformFor = Callable[[str, str], Platform]  # (platform, account) → adapter
+from services.routing import Held, Route, Router
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,7 @@ class Dispatcher:
         self,
         service: PostService,
         read_store: ReadStore,
-        platform_for: PlatformFor,
+        router: Router,
         settings: DispatchSettings,
         pacer: Pacer | None = None,
     ) -> None:
@@ -57,10 +48,10 @@ class Dispatcher:
         self.store = read_store
         self.index = DueIndex()
         self.runner = ProjectionRunner(service, read_store, self.index)
-        self.platform_for = platform_for
+        self.router = router
         self.settings = settings
         self.pacer = pacer or Pacer()
-        self.reconciler = Reconciler(service, read_store, platform_for)
+        self.reconciler = Reconciler(service, read_store, router)
         self.stopping = asyncio.Event()
         self.sent = 0
 
@@ -77,7 +68,7 @@ class Dispatcher:
     async def tick(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
         worked = await self.reconciler.tick()
-        worked |= await asyncio.to_thread(self.reconciler.fail_past_deadline)
+        worked |= await self.reconciler.fail_past_deadline()
         if self.stopping.is_set():
             return worked
         return await self._dispatch_batch() or worked
@@ -88,16 +79,24 @@ class Dispatcher:
     async def _dispatch_batch(self) -> bool:
         now = self.service.clock()
         due = await asyncio.to_thread(self._due, now)
-        chosen = [post for post in due if self.pacer.take(post.account, post.platform, now)]
-        if not chosen:
+        routes: dict[str, Route] = {}
+        for post in due:
+            route = await self.router.route(post.workspace, post.account, post.platform)
+            if isinstance(route, Held):
+                continue  # held until the account is reconnected, or failed at its deadline
+            if self.pacer.take(post.account, post.platform, now):
+                routes[post.post_id] = route
+        if not routes:
             return False
         claims = await asyncio.to_thread(
-            self.service.claim_many, [UUID(p.post_id) for p in chosen], worker=self.settings.worker
+            self.service.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
         )
         claimed = [claim for claim in claims if claim.ok and claim.state == "dispatched"]
         if not claimed:
             return bool(due)
         limit = asyncio.Semaphore(self.settings.in_flight)
+
+        workspace_of = {UUID(post.post_id): post.workspace for post in due}
 
         async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
             async with limit:
@@ -106,9 +105,11 @@ class Dispatcher:
                     # too close to the lease's end: a reconciler may already be looking, so
                     # sending now could publish twice. Record nothing; the lease expiry decides.
                     return None
-                observed = await self.platform_for(intent.platform.value, intent.account).publish(intent)
+                observed = await routes[str(post_id)].publish(intent)
                 if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                     self.pacer.pause(intent.account, observed.retry_at)
+                if observed.kind is Observation.AUTH_REVOKED:
+                    await self.router.revoked(workspace_of[post_id], intent.account)
                 return OutcomeReport(post_id, attempt_no, observed)
 
         answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))

@@ -15,9 +15,10 @@ from uuid import UUID
 
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
-from projections.due_index import DueIndex
+from projections.due_index import DueIndex, DuePost
 from projections.read_store import ReadStore
 from services.post_service import PostService
+from services.routing import Held, Router
 
 
 class Reconciler:
@@ -25,13 +26,13 @@ class Reconciler:
         self,
         service: PostService,
         read_store: ReadStore,
-        platform_for: Callable[[str, str], Any],
+        router: Router,
         batch: int = 100,
     ) -> None:
         self.service = service
         self.store = read_store
         self.index = DueIndex()
-        self.platform_for = platform_for
+        self.router = router
         self.batch = batch
 
     async def tick(self) -> bool:
@@ -62,8 +63,11 @@ class Reconciler:
             due_at=post.due_at,
             container_id=post.container_id,
         )
+        route = await self.router.route(post.workspace, post.account, post.platform)
+        if isinstance(route, Held):
+            return False  # cannot look without the account: it stays visibly ambiguous
         try:
-            found = await self.platform_for(post.platform, post.account).find(intent)
+            found = await route.find(intent)
         except Exception:  # the platform did not answer: still ambiguous, look again next tick
             return False
         now = self.service.clock()
@@ -77,11 +81,20 @@ class Reconciler:
             action = lambda: self.service.fail(post_id, "deadline_passed")  # noqa: E731
         return await asyncio.to_thread(self._quietly, action)
 
-    def fail_past_deadline(self) -> bool:
-        """Queued posts whose deadline passed fail with `deadline_passed`, never go out late."""
+    async def fail_past_deadline(self) -> bool:
+        """Queued posts whose deadline passed fail, never go out late: with `deadline_passed`,
+        or with the reason their account held them (`account_disconnected`, `account_unknown`)."""
+        late = await asyncio.to_thread(self._late)
+        failed = False
+        for post in late:
+            route = await self.router.route(post.workspace, post.account, post.platform)
+            reason = route.reason if isinstance(route, Held) else "deadline_passed"
+            failed |= await asyncio.to_thread(self._quietly, self.service.fail, UUID(post.post_id), reason)
+        return failed
+
+    def _late(self) -> list[DuePost]:
         with self.store.transaction() as cursor:
-            late = self.index.past_deadline(cursor, self.service.clock(), self.batch)
-        return any([self._quietly(self.service.fail, UUID(post_id), "deadline_passed") for post_id in late])
+            return self.index.past_deadline(cursor, self.service.clock(), self.batch)
 
     @staticmethod
     def _quietly(command: Callable[..., Any], *args: Any) -> bool:
