@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from eventsourcing.persistence import PersistenceError
@@ -44,11 +45,47 @@ def open_service(
             prepare_postgres(env)
         service = PostService(env, clock=clock, settings=settings or settings_from_env())
         service.store_env = env
+        wire_quotas(service)
+        wire_account_settings(service, env, clock)
         return service
     except (PersistenceError, OSError) as problem:
         raise StoreUnavailable(
             f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
         ) from problem
+
+
+def wire_account_settings(service: PostService, env: dict[str, str], clock: Clock) -> None:
+    """Scheduling reads each account's own limits (quota_limit, Mastodon's max_characters)."""
+    accounts = AccountService(env, sealer=Sealer.from_env, clock=clock)
+
+    def settings(workspace: str, name: str) -> dict[str, Any]:
+        view = accounts.find(workspace, name)
+        return dict(view.settings) if view else {}
+
+    service.account_settings = settings
+
+
+def wire_quotas(service: PostService) -> None:
+    """Scheduling checks each account's posting windows against the due index."""
+    from projections.due_index import DueIndex, instant
+    from projections.runner import ProjectionRunner
+
+    state: dict[str, Any] = {}
+
+    def booked(workspace: str, account: str, since: datetime) -> list[datetime]:
+        if "runner" not in state:
+            store = open_read_store(service.store_env)
+            state["store"], state["runner"] = store, ProjectionRunner(service, store, DueIndex())
+        state["runner"].catch_up()
+        with state["store"].transaction() as cursor:
+            cursor.execute(
+                "SELECT due_at FROM due_index WHERE workspace = %s AND account = %s AND due_at >= %s"
+                " AND state IN ('queued', 'dispatched', 'ambiguous', 'delivered') ORDER BY due_at LIMIT 10000",
+                [workspace, account, instant(since)],
+            )
+            return [datetime.fromisoformat(row[0]) for row in cursor.fetchall()]
+
+    service.booked = booked
 
 
 def prepare_postgres(env: dict[str, str]) -> None:

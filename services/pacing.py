@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
-# (posts, window): DESIGN.md's platform facts; Bluesky's 5,000 points/h at 3 points a post.
-PLATFORM_LIMITS: dict[str, tuple[int, timedelta]] = {
-    "x": (200, timedelta(minutes=15)),
-    "mastodon": (300, timedelta(minutes=5)),
-    "bluesky": (1666, timedelta(hours=1)),
-    "linkedin": (150, timedelta(days=1)),
-    "threads": (250, timedelta(days=1)),
-    "instagram": (25, timedelta(days=1)),
-}
+from domain.quota import QUOTAS
+
+PLATFORM_LIMITS: dict[str, tuple[int, timedelta]] = {platform.value: limit for platform, limit in QUOTAS.items()}
 
 
 class Pacer:

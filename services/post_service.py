@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -17,12 +17,16 @@ from eventsourcing.persistence import IntegrityError
 from domain.content import Content, Platform
 from domain.decisions import REMEDIATIONS, jitter_seed
 from domain.errors import ConcurrentChange, HeraldError, PostNotFound
+from domain.instants import require_utc
 from domain.outcomes import Observed, RemotePost
 from domain.post import Post, PostState
+from domain.quota import QuotaExceeded, fits, next_free, quota_for
 from domain.validation import Rules, check, rules_for, validate
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
 Clock = Callable[[], datetime]
+Booked = Callable[[str, str, datetime], list[datetime]]
+WhenFull = Literal["refuse", "move"]
 
 
 def system_clock() -> datetime:
@@ -45,6 +49,10 @@ class PostService(Application[UUID]):
         self.clock = clock
         self.settings = settings or PostSettings()
         self.store_env: dict[str, str] = dict(env or {})
+        # (workspace, account, from) → instants already booked for the account; set by bootstrap
+        self.booked: Booked | None = None
+        # (workspace, account) → the account's settings (e.g. Mastodon's max_characters); ditto
+        self.account_settings: Callable[[str, str], dict[str, Any]] | None = None
 
     # ── creating ──────────────────────────────────────────────────────────────
 
@@ -73,11 +81,16 @@ class PostService(Application[UUID]):
         external_id: str | None = None,
         workspace: str = "default",
         post_id: UUID | None = None,
+        when_full: WhenFull = "refuse",
     ) -> UUID:
-        """A new post, queued to go out at `scheduled_at` (which must carry a zone)."""
+        """A new post, queued to go out at `scheduled_at` (which must carry a zone).
+
+        If the account's posting window is full then, it is refused with the next free
+        instant, or moved to that instant when `when_full="move"`.
+        """
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
-        self.check_content(post.platform, content)
-        post.schedule(scheduled_at, now=self.clock())
+        self.check_content(post.platform, content, workspace, account)
+        post.schedule(self._fit(post, require_utc(scheduled_at, field="scheduled_at"), when_full), now=self.clock())
         self._save(post)
         return post.id
 
@@ -90,12 +103,17 @@ class PostService(Application[UUID]):
         external_id: str | None = None,
         workspace: str = "default",
         post_id: UUID | None = None,
+        when_full: WhenFull = "refuse",
     ) -> UUID:
-        """A new post, due immediately."""
+        """A new post, due immediately (or at the next free instant, with `when_full="move"`)."""
         post = self._new_post(account, platform, content, external_id, workspace, post_id)
-        self.check_content(post.platform, content)
+        self.check_content(post.platform, content, workspace, account)
         now = self.clock()
-        post.schedule(now, now=now, publish_now=True)
+        due = self._fit(post, now, when_full)
+        if due == now:
+            post.schedule(now, now=now, publish_now=True)
+        else:
+            post.schedule(due, now=now)
         self._save(post)
         return post.id
 
@@ -114,7 +132,7 @@ class PostService(Application[UUID]):
                 fields.get("workspace", "default"),
                 fields.get("post_id"),
             )
-            self.check_content(post.platform, post.content)
+            self.check_content(post.platform, post.content, post.workspace, post.account)
             post.schedule(due or now, now=now, publish_now=due is None)
             posts.append(post)
         self.save(*posts)
@@ -122,7 +140,7 @@ class PostService(Application[UUID]):
 
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime) -> None:
         post = self._get(post_id)
-        self.check_content(post.platform, post.content)
+        self.check_content(post.platform, post.content, post.workspace, post.account)
         post.schedule(scheduled_at, now=self.clock())
         self._save(post)
 
@@ -131,13 +149,14 @@ class PostService(Application[UUID]):
     def edit_content(self, post_id: UUID, content: Content) -> None:
         post = self._get(post_id)
         if post.state is not PostState.DRAFT:
-            self.check_content(post.platform, content)
+            self.check_content(post.platform, content, post.workspace, post.account)
         post.edit_content(content, now=self.clock())
         self._save(post)
 
-    def reschedule(self, post_id: UUID, scheduled_at: datetime) -> None:
+    def reschedule(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
         post = self._get(post_id)
-        post.reschedule(scheduled_at, now=self.clock())
+        due = require_utc(scheduled_at, field="scheduled_at")
+        post.reschedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
 
     def cancel(self, post_id: UUID, reason: str = "canceled by request") -> None:
@@ -157,7 +176,7 @@ class PostService(Application[UUID]):
         lease = self.settings.lease
 
         def claim(post: Post) -> None:
-            problems = validate(post.content, self.rules_for(post.platform))
+            problems = validate(post.content, self.rules_for(post.platform, post.workspace, post.account))
             if problems and post.state is PostState.QUEUED:
                 # checked again before dispatch: a rejection is final, never a retry
                 post.fail("content_rejected", "; ".join(p.message for p in problems), now=now)
@@ -215,12 +234,38 @@ class PostService(Application[UUID]):
 
     # ── content rules ─────────────────────────────────────────────────────────
 
-    def rules_for(self, platform: Platform) -> Rules:
-        """The platform's content rules (the platforms' own limits)."""
-        return rules_for(platform)
+    def rules_for(self, platform: Platform, workspace: str = "default", account: str = "") -> Rules:
+        """The platform's content rules, with the account's own limits (a Mastodon instance's)."""
+        limit = None
+        if self.account_settings is not None and account:
+            limit = self.account_settings(workspace, account).get("max_characters")
+        return rules_for(platform, max_characters=int(limit) if limit else None)
 
-    def check_content(self, platform: Platform, content: Content) -> None:
-        check(content, self.rules_for(platform))
+    def check_content(
+        self, platform: Platform, content: Content, workspace: str = "default", account: str = ""
+    ) -> None:
+        check(content, self.rules_for(platform, workspace, account))
+
+    def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
+        """`due`, if the account's posting window has room then; else refuse, or move."""
+        if self.booked is None:
+            return due
+        limit = None
+        if self.account_settings is not None:
+            limit = self.account_settings(post.workspace, post.account).get("quota_limit")
+        quota = quota_for(post.platform, int(limit) if limit else None)
+        book = [t for t in self.booked(post.workspace, post.account, due - quota.window)]
+        if fits(due, book, quota):
+            return due
+        free = next_free(due, book, quota)
+        if when_full == "move":
+            return free
+        raise QuotaExceeded(
+            f"{post.account} already has {quota.limit} posts on {post.platform.value} within "
+            f"{quota.window} of {due.isoformat()}; the next free instant is {free.isoformat()} "
+            "(ask to move the post there with when_full=move)",
+            free,
+        )
 
     # ── queries ───────────────────────────────────────────────────────────────
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from domain.errors import HeraldError
-from infrastructure.cli import demo, dispatch, posts, projections
+from infrastructure.cli import accounts, demo, dispatch, posts, projections
 
 err = Console(stderr=True, highlight=False)
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     posts.register(commands)
+    accounts.register(commands)
     dispatch.register(commands)
     projections.register(commands)
     demo.register(commands)

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from domain.errors import InvalidSetting
-from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service
 from infrastructure.cli.render import out
 from infrastructure.platforms.simulator import BadFaults, Simulator, parse_faults, start
 from services.dispatcher import Dispatcher, DispatchSettings
@@ -61,19 +61,14 @@ def _platform_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform-url",
         default=os.environ.get("HERALD_PLATFORM_URL"),
-        help="base URL of the platform simulator (default: HERALD_PLATFORM_URL)",
+        help="the generic platform simulator, for posts whose account is not connected "
+        "(default: HERALD_PLATFORM_URL; without it such posts are held as account_unknown)",
     )
 
 
-def _platform_url(args: argparse.Namespace) -> str:
-    if not args.platform_url:
-        raise InvalidSetting("give --platform-url or set HERALD_PLATFORM_URL", field="HERALD_PLATFORM_URL")
-    return str(args.platform_url)
-
-
 def _dispatch(args: argparse.Namespace) -> int:
-    url = _platform_url(args)
     service = open_service()
+    accounts = open_accounts(clock=service.clock)
     store = open_read_store_for(service)
     settings = DispatchSettings(
         worker=args.worker,
@@ -90,8 +85,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with aiohttp.ClientSession() as session:
-            platforms = simulator_platforms(url, session, service.clock, args.timeout)
-            dispatcher = Dispatcher(service, store, platforms, settings)
+            router = account_router(service, accounts, session, timeout=args.timeout, fallback_url=args.platform_url)
+            dispatcher = Dispatcher(service, store, router, settings)
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, dispatcher.stop)
@@ -103,14 +98,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    url = _platform_url(args)
     service = open_service()
+    accounts = open_accounts(clock=service.clock)
     store = open_read_store_for(service)
 
     async def main() -> int:
         async with aiohttp.ClientSession() as session:
-            platforms = simulator_platforms(url, session, service.clock, args.timeout)
-            dispatcher = Dispatcher(service, store, platforms, DispatchSettings(worker="reconciler"))
+            router = account_router(service, accounts, session, timeout=args.timeout, fallback_url=args.platform_url)
+            dispatcher = Dispatcher(service, store, router, DispatchSettings(worker="reconciler"))
             rounds = 0
             await asyncio.to_thread(dispatcher.runner.catch_up)
             while await dispatcher.reconciler.tick():

@@ -1,0 +1,249 @@
+"""Accounts end to end on both stores: credentials sealed at rest, refresh before expiry, a
+revoked token, hold-and-release of a disconnected account's posts, Threads' recorded
+container, and quota refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import pytest
+
+from domain.content import Content
+from domain.decisions import RetryPolicy
+from domain.quota import QuotaExceeded
+from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service
+from infrastructure.platforms.simulator import Simulator, start
+from infrastructure.secrets import SecretKeyMissing
+from services.account_service import AccountService
+from services.dispatcher import Dispatcher, DispatchSettings
+from services.post_service import PostService
+from services.results import PostSettings
+from tests.clock import ManualClock
+from tests.conftest import POSTGRES_URL
+
+SECRET = "tok-SECRET-7f3a9"
+SETTINGS = PostSettings(grace=timedelta(minutes=30), retry_policy=RetryPolicy(base_seconds=10, max_attempts=3))
+
+
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERALD_SECRET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+
+
+@dataclass
+class World:
+    posts: PostService
+    accounts: AccountService
+    dispatcher: Dispatcher
+    sim: Simulator
+    clock: ManualClock
+    base_url: str
+
+    def connect(self, name: str, platform: str, user: str, *, expires_in: float | None = None, **extra: Any) -> None:
+        grant = self.sim.grant(user, expires_in=3600)
+        credentials = {
+            "access_token": grant["access_token"],
+            "refresh_token": grant["refresh_token"],
+            "access_jwt": grant["access_token"],
+            "refresh_jwt": grant["refresh_token"],
+            "client_id": "c",
+        }
+        expires = self.clock.now + timedelta(seconds=expires_in) if expires_in else None
+        self.accounts.connect(
+            name=name,
+            platform=platform,
+            handle=name,
+            remote_user_id=user,
+            credentials=credentials,
+            token_expires_at=expires,
+            base_url=self.base_url,
+            **extra,
+        )
+
+    def post(self, account: str, platform: str, text: str = "Hello") -> Any:
+        return self.posts.publish_now(account=account, platform=platform, content=Content(text=text))
+
+
+def run(store_url: str, scenario: Callable[[World], Awaitable[None]]) -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        posts = open_service(store_url, clock=clock, settings=SETTINGS)
+        accounts = open_accounts(store_url, clock=clock)
+        sim = Simulator(seed=2)
+        runner, port = await start(sim)
+        async with aiohttp.ClientSession() as session:
+            router = account_router(posts, accounts, session, timeout=2)
+            dispatcher = Dispatcher(posts, open_read_store_for(posts), router, DispatchSettings(worker="w"))
+            try:
+                await scenario(World(posts, accounts, dispatcher, sim, clock, f"http://127.0.0.1:{port}"))
+            finally:
+                await runner.cleanup()
+                posts.close()
+                accounts.close()
+
+    asyncio.run(main())
+
+
+def events(world: World, post_id: Any) -> list[str]:
+    return [record.name for record in world.posts.history(post_id)]
+
+
+def test_no_token_appears_in_plain_text_in_the_store(store_url: str, tmp_path: Path) -> None:
+    accounts = open_accounts(store_url)
+    accounts.connect(
+        name="acme-x",
+        platform="x",
+        handle="acme",
+        remote_user_id="1",
+        credentials={"access_token": SECRET, "refresh_token": SECRET + "-r"},
+    )
+    assert accounts.credentials("default", "acme-x")["access_token"] == SECRET
+    accounts.close()
+    if store_url.startswith("sqlite"):
+        folder = Path(store_url.removeprefix("sqlite:///")).parent
+        stored = b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("herald.db"))
+    else:
+        schema = store_url.rpartition("schema=")[2]
+        with psycopg.connect(POSTGRES_URL) as conn:
+            rows = conn.execute(f'SELECT originator_id::text, topic, state FROM "{schema}".herald_events').fetchall()
+        stored = b"".join(str(r[0]).encode() + r[1].encode() + bytes(r[2]) for r in rows)
+    assert b"acme-x" in stored or b"acme" in stored  # we did look at the right bytes
+    assert SECRET.encode() not in stored
+
+
+def test_a_missing_secret_key_is_a_clear_refusal(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERALD_SECRET_KEY")
+    accounts = open_accounts(sqlite_url)
+    with pytest.raises(SecretKeyMissing) as refusal:
+        accounts.connect(name="a", platform="x", handle="a", remote_user_id="1", credentials={"access_token": "t"})
+    assert "HERALD_SECRET_KEY" in refusal.value.message
+    assert accounts.find("default", "a") is None  # nothing was stored
+
+
+def test_a_token_about_to_expire_is_refreshed_before_publishing(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001", expires_in=60)  # inside the 5-minute margin
+        before = world.accounts.credentials("default", "acme-x")["access_token"]
+        post_id = world.post("acme-x", "x")
+        await world.dispatcher.tick()
+        assert world.posts.get_post(post_id).state == "delivered"
+        after = world.accounts.credentials("default", "acme-x")["access_token"]
+        assert after != before
+        view = world.accounts.get("default", "acme-x")
+        assert view.state == "connected" and view.token_expires_at > world.clock.now + timedelta(minutes=60)
+
+    run(store_url, scenario)
+
+
+def test_a_revoked_token_fails_the_post_and_disconnects_the_account(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-m", "mastodon", "2002")
+        world.sim.tokens.clear()
+        world.sim.grant("someone-else")  # the account's token is no longer known: revoked
+        post_id = world.post("acme-m", "mastodon")
+        await world.dispatcher.tick()
+        post = world.posts.get_post(post_id)
+        assert (post.state, post.failure_reason) == ("failed", "auth_revoked")
+        view = world.accounts.get("default", "acme-m")
+        assert (view.state, view.disconnect_reason) == ("disconnected", "auth_revoked")
+
+    run(store_url, scenario)
+
+
+def test_linkedin_without_refresh_disconnects_with_a_reconnect_remedy(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-in", "linkedin", "abc", expires_in=30)
+        post_id = world.post("acme-in", "linkedin")
+        await world.dispatcher.tick()
+        view = world.accounts.get("default", "acme-in")
+        assert (view.state, view.disconnect_reason) == ("disconnected", "refresh_unavailable")
+        assert "econnect" in (view.remediation or "")
+        assert world.posts.get_post(post_id).state == "queued"  # held, not burned
+        assert world.sim.requests == 0
+
+    run(store_url, scenario)
+
+
+def test_a_disconnected_accounts_posts_are_held_then_released_or_failed(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("back-soon", "bluesky", "did:plc:soon")
+        world.connect("gone", "bluesky", "did:plc:gone")
+        for name in ("back-soon", "gone"):
+            world.accounts.disconnect("default", name, "by_request", "reconnect")
+        comes_back = world.post("back-soon", "bluesky", "held then sent")
+        never = world.post("gone", "bluesky", "held then failed")
+        await world.dispatcher.tick()
+        assert {world.posts.get_post(p).state for p in (comes_back, never)} == {"queued"}
+        assert world.sim.requests == 0
+
+        grant = world.sim.grant("did:plc:soon")
+        world.accounts.reconnect(
+            "default", "back-soon", {"access_jwt": grant["access_token"], "refresh_jwt": grant["refresh_token"]}, None
+        )
+        world.clock.advance(minutes=10)
+        await world.dispatcher.tick()
+        assert world.posts.get_post(comes_back).state == "delivered"
+
+        world.clock.advance(minutes=25)  # past the 30-minute grace
+        await world.dispatcher.tick()
+        post = world.posts.get_post(never)
+        assert (post.state, post.failure_reason) == ("failed", "account_disconnected")
+        assert [p["text"] for p in world.sim.posts] == ["held then sent"]
+
+    run(store_url, scenario)
+
+
+def test_threads_keeps_the_container_in_an_event_and_never_publishes_twice(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-t", "threads", "3003")
+        post_id = world.post("acme-t", "threads", "two steps")
+        world.sim.faults = {"accept_drop": 1.0}
+        await world.dispatcher.tick()
+        assert events(world, post_id)[-2:] == ["ContainerPrepared", "OutcomeAmbiguous"]
+        world.sim.faults = {}
+        await world.dispatcher.tick()
+        post = world.posts.get_post(post_id)
+        assert post.state == "delivered" and post.reconciled and len(world.sim.posts) == 1
+
+    run(store_url, scenario)
+
+
+def test_an_overbooked_window_is_refused_with_the_next_free_instant_or_moved(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("busy", "x", "4004", settings={"quota_limit": 3})
+        at = world.clock.now + timedelta(hours=1)
+        for n in range(3):
+            world.posts.schedule(account="busy", platform="x", content=Content(text=f"{n}"), scheduled_at=at)
+        with pytest.raises(QuotaExceeded) as refusal:
+            world.posts.schedule(account="busy", platform="x", content=Content(text="3"), scheduled_at=at)
+        assert refusal.value.next_free == at + timedelta(minutes=15)
+        assert "next free instant" in refusal.value.message
+        moved = world.posts.schedule(
+            account="busy", platform="x", content=Content(text="3"), scheduled_at=at, when_full="move"
+        )
+        assert world.posts.get_post(moved).due_at == at + timedelta(minutes=15)
+
+    run(store_url, scenario)
+
+
+def test_the_mastodon_instance_limit_is_the_accounts_own(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("big", "mastodon", "5005", settings={"max_characters": 1000})
+        world.connect("small", "mastodon", "5006")
+        long_text = Content(text="a" * 700)
+        world.posts.publish_now(account="big", platform="mastodon", content=long_text)
+        from domain.validation import ContentInvalid
+
+        with pytest.raises(ContentInvalid):
+            world.posts.publish_now(account="small", platform="mastodon", content=long_text)
+
+    run(store_url, scenario)
