@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def run_projections(store_url: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*HERALD, "projections", "run", "--batch-size", "40", *extra],
+        [*HERALD, "projections", "run", "--batch-size", "20", *extra],
         env={**os.environ, "HERALD_DATABASE_URL": store_url},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -39,13 +39,13 @@ def positions(store: object) -> dict[str, int]:
 
 def test_killed_mid_run_and_restarted_applies_each_event_once(store_url: str) -> None:
     service = open_service(store_url)
-    total = generate(service, 8000, accounts=50)
+    total = generate(service, 16000, accounts=50)
     store = open_read_store_for(service)
     for cls in PROJECTIONS.values():
         ProjectionRunner(service, store, cls())  # tables and tracking rows, at position 0
     for round_no in range(1, 4):
         worker = run_projections(store_url)
-        goal = round_no * total // 4
+        goal = round_no * total // 6  # kill early, so each kill lands mid-run
         deadline = time.monotonic() + 60
         while min(positions(store).get(name, 0) for name in PROJECTIONS) < goal:
             assert time.monotonic() < deadline and worker.poll() is None, worker.stderr.read() if worker.stderr else ""
