@@ -63,6 +63,13 @@ class ConcurrentChange(HeraldError):
     field = "version"
 
 
+class VersionMismatch(HeraldError):
+    """The caller's view of the post is stale (If-Match)."""
+
+    code = "version_mismatch"
+    field = "If-Match"
+
+
 class NoOpenClaim(HeraldError):
     """An outcome arrived that does not match the post's open claim."""
 

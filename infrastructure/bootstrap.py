@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from eventsourcing.persistence import PersistenceError
@@ -26,6 +27,9 @@ from services.account_service import AccountService
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
 from services.routing import AccountRouter, FixedRouter
+from services.workspace_service import WorkspaceService
+
+T = TypeVar("T")
 
 
 def open_service(
@@ -38,20 +42,16 @@ def open_service(
 
     Raises `StoreUnavailable` with one readable line if the store cannot be used.
     """
-    url = url or database_url()
-    env = store_env(url)
-    try:
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-            prepare_postgres(env)
+    env, url = _store(url)
+
+    def make() -> PostService:
         service = PostService(env, clock=clock, settings=settings or settings_from_env())
         service.store_env = env
         wire_quotas(service)
         wire_account_settings(service, env, clock)
         return service
-    except (PersistenceError, OSError) as problem:
-        raise StoreUnavailable(
-            f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
-        ) from problem
+
+    return _opened(url, make)
 
 
 def wire_account_settings(service: PostService, env: dict[str, str], clock: Clock) -> None:
@@ -119,12 +119,27 @@ def first_line(problem: BaseException) -> str:
 
 def open_accounts(url: str | None = None, *, clock: Clock = system_clock) -> AccountService:
     """The account service on the same store; HERALD_SECRET_KEY is read when first needed."""
+    env, url = _store(url)
+    return _opened(url, lambda: AccountService(env, sealer=Sealer.from_env, clock=clock))
+
+
+def open_workspaces(url: str | None = None, *, clock: Clock = system_clock) -> WorkspaceService:
+    env, url = _store(url)
+    return _opened(url, lambda: WorkspaceService(env, clock=clock))
+
+
+def _store(url: str | None) -> tuple[dict[str, str], str]:
     url = url or database_url()
+    return store_env(url), url
+
+
+def _opened(url: str, make: Callable[[], T]) -> T:
+    """Build an application on the store, turning any refusal into one readable line."""
     env = store_env(url)
     try:
         if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
             prepare_postgres(env)
-        return AccountService(env, sealer=Sealer.from_env, clock=clock)
+        return make()
     except (PersistenceError, OSError) as problem:
         raise StoreUnavailable(
             f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
@@ -194,3 +209,21 @@ def account_router(
     }
     fallback = SimulatedPlatform(fallback_url, session, posts.clock, timeout=timeout) if fallback_url else None
     return AccountRouter(accounts, posts, adapters, fallback=fallback)  # type: ignore[arg-type]
+
+
+def api_context(url: str | None = None, *, clock: Clock = system_clock, creations_per_minute: int | None = None) -> Any:
+    """Everything the HTTP API needs, on one store."""
+    from infrastructure.api.context import Context
+    from infrastructure.api.guards import IdempotencyStore, RateLimiter
+
+    posts = open_service(url, clock=clock)
+    store = open_read_store_for(posts)
+    limit = creations_per_minute or int(os.environ.get("HERALD_API_CREATIONS_PER_MINUTE", "120"))
+    return Context(
+        posts=posts,
+        accounts=open_accounts(url, clock=clock),
+        workspaces=open_workspaces(url, clock=clock),
+        store=store,
+        idempotency=IdempotencyStore(store, clock),
+        limiter=RateLimiter(limit=limit, clock=clock),
+    )

@@ -77,7 +77,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": query.get("schema", [""])[0],
             "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["2"])[0],
         }
     raise StoreUnavailable(
         f"{SETTING}={redact(url)!r} has scheme {parts.scheme!r}; "

@@ -16,6 +16,7 @@ from projections.facts import Fact, fixed
 from projections.read_store import Cursor
 
 COLUMNS = (
+    "created",
     "workspace",
     "account",
     "platform",
@@ -82,13 +83,14 @@ class DueIndex:
         table = self.name + suffix
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ("
-            " post_id TEXT PRIMARY KEY, workspace TEXT NOT NULL, account TEXT NOT NULL,"
+            " post_id TEXT PRIMARY KEY, created BIGINT NOT NULL, workspace TEXT NOT NULL, account TEXT NOT NULL,"
             " platform TEXT NOT NULL, external_id TEXT, state TEXT NOT NULL,"
             " attempt INTEGER NOT NULL, due_at TEXT, not_before TEXT, deadline TEXT,"
             " lease_until TEXT, version INTEGER NOT NULL)"
         )
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_listing ON {table} (workspace, created)")
 
     def apply(self, cursor: Cursor, facts: Sequence[Fact], suffix: str = "") -> None:
         """Fold a batch in memory, then write one row per post touched."""
@@ -99,7 +101,7 @@ class DueIndex:
                 continue
             values = changes(fact)
             if fact.name == "Drafted":
-                rows[fact.post_id] = dict.fromkeys(COLUMNS) | values
+                rows[fact.post_id] = dict.fromkeys(COLUMNS) | values | {"created": fact.position}
             elif values:
                 rows.setdefault(fact.post_id, {}).update(values)
             if fact.post_id in rows:
@@ -164,6 +166,30 @@ class DueIndex:
         cursor.execute("SELECT MIN(not_before) FROM due_index WHERE state = 'queued'")
         row = cursor.fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def page(
+        self, cursor: Cursor, workspace: str, after: int, limit: int, filters: dict[str, Any]
+    ) -> list[tuple[str, int]]:
+        """(post id, position) for one page of a workspace's posts, in creation order.
+
+        Keyset pagination on the creation position: a page never repeats or skips a post,
+        whatever is written meanwhile."""
+        clauses, params = ["workspace = %s", "created > %s"], [workspace, after]
+        for column in ("state", "account", "platform", "external_id"):
+            if filters.get(column) is not None:
+                clauses.append(f"{column} = %s")
+                params.append(filters[column])
+        if filters.get("scheduled_from") is not None:
+            clauses.append("due_at >= %s")
+            params.append(instant(filters["scheduled_from"]))
+        if filters.get("scheduled_to") is not None:
+            clauses.append("due_at < %s")
+            params.append(instant(filters["scheduled_to"]))
+        cursor.execute(
+            f"SELECT post_id, created FROM due_index WHERE {' AND '.join(clauses)} ORDER BY created LIMIT %s",
+            [*params, limit],
+        )
+        return [(row[0], int(row[1])) for row in cursor.fetchall()]
 
     def counts(self, cursor: Cursor) -> dict[str, int]:
         cursor.execute("SELECT state, COUNT(*) FROM due_index GROUP BY state")

@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.content import Content, Platform
 from domain.decisions import REMEDIATIONS, jitter_seed
-from domain.errors import ConcurrentChange, HeraldError, PostNotFound
+from domain.errors import ConcurrentChange, HeraldError, PostNotFound, VersionMismatch
 from domain.instants import require_utc
 from domain.outcomes import Observed, RemotePost
 from domain.post import Post, PostState
@@ -157,6 +157,29 @@ class PostService(Application[UUID]):
         post = self._get(post_id)
         due = require_utc(scheduled_at, field="scheduled_at")
         post.reschedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
+        self._save(post)
+
+    def revise(
+        self,
+        post_id: UUID,
+        *,
+        expected_version: int | None,
+        content: Content | None = None,
+        scheduled_at: datetime | None = None,
+        when_full: WhenFull = "refuse",
+    ) -> None:
+        """Edit and/or reschedule in one save, if the post is still at `expected_version`."""
+        post = self._get(post_id)
+        if expected_version is not None and post.version != expected_version:
+            raise VersionMismatch(f"the post is at version {post.version}, not {expected_version}; read it again")
+        now = self.clock()
+        if content is not None:
+            if post.state is not PostState.DRAFT:
+                self.check_content(post.platform, content, post.workspace, post.account)
+            post.edit_content(content, now=now)
+        if scheduled_at is not None:
+            due = require_utc(scheduled_at, field="scheduled_at")
+            post.reschedule(self._fit(post, due, when_full) if due >= now else due, now=now)
         self._save(post)
 
     def cancel(self, post_id: UUID, reason: str = "canceled by request") -> None:

@@ -1,0 +1,1 @@
+"""The HTTP API for domain services (aiohttp, pydantic models, orjson bodies)."""

@@ -1,0 +1,159 @@
+"""The API application: one route table (which the OpenAPI document is generated from),
+and the middlewares every request passes: JSON errors, authentication confined to the
+workspace, idempotency for POSTs, and the rate-limit headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from domain.errors import HeraldError
+from infrastructure.api import accounts, plans, posts
+from infrastructure.api.context import Context
+from infrastructure.api.errors import ApiError, errors_as_json, from_refusal, from_validation, json_response
+from infrastructure.api.guards import authenticate, idempotent, workspace_of
+from infrastructure.api.models import (
+    AccountList,
+    AccountOut,
+    ConnectAccount,
+    CreatePost,
+    DryRun,
+    DryRunOut,
+    PatchPost,
+    PostOut,
+    PostPage,
+    Reconnect,
+    TimelineOut,
+)
+from infrastructure.api.openapi import document
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+W = "/v1/workspaces/{workspace_id}"
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None
+    answers: dict[int, type[BaseModel]]
+    query: tuple[str, ...] = ()
+
+
+ROUTES = [
+    Route(
+        "POST",
+        f"{W}/posts",
+        posts.create,
+        "Create a post: scheduled, draft, or publish-now",
+        CreatePost,
+        {201: PostOut},
+    ),
+    Route(
+        "GET",
+        f"{W}/posts",
+        posts.list_posts,
+        "List posts, by cursor",
+        None,
+        {200: PostPage},
+        ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "cursor", "limit"),
+    ),
+    Route("GET", f"{W}/posts/{{post_id}}", posts.get_post, "Read one post", None, {200: PostOut}),
+    Route(
+        "PATCH",
+        f"{W}/posts/{{post_id}}",
+        posts.patch_post,
+        "Edit or reschedule (If-Match: version)",
+        PatchPost,
+        {200: PostOut},
+    ),
+    Route("DELETE", f"{W}/posts/{{post_id}}", posts.delete_post, "Cancel a post", None, {200: PostOut}),
+    Route(
+        "GET",
+        f"{W}/posts/{{post_id}}/timeline",
+        posts.timeline,
+        "The post's support timeline",
+        None,
+        {200: TimelineOut},
+    ),
+    Route("GET", f"{W}/accounts", accounts.list_accounts, "List accounts", None, {200: AccountList}),
+    Route("POST", f"{W}/accounts", accounts.connect, "Connect an account", ConnectAccount, {201: AccountOut}),
+    Route("GET", f"{W}/accounts/{{name}}", accounts.get_account, "Read an account", None, {200: AccountOut}),
+    Route(
+        "POST",
+        f"{W}/accounts/{{name}}/reconnect",
+        accounts.reconnect,
+        "Reconnect an account",
+        Reconnect,
+        {200: AccountOut},
+    ),
+    Route(
+        "POST",
+        f"{W}/accounts/{{name}}/disconnect",
+        accounts.disconnect,
+        "Disconnect an account",
+        None,
+        {200: AccountOut},
+    ),
+    Route(
+        "POST", f"{W}/plans/dry-run", plans.dry_run, "Assess planned posts, writing nothing", DryRun, {200: DryRunOut}
+    ),
+]
+
+PUBLIC = {"/v1/openapi.json"}
+
+
+@web.middleware
+async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authentication, scopes and workspace, idempotency, rate-limit headers."""
+    if request.path in PUBLIC or request.match_info.route.resource is None:
+        return await handler(request)
+    ctx: Context = request.app["ctx"]
+    request["caller"] = await authenticate(ctx.workspaces, request)
+    workspace = workspace_of(request)
+
+    async def answered(request: web.Request) -> web.StreamResponse:
+        """The handler's answer, refusals included (so a replay repeats a 4xx too)."""
+        try:
+            return await handler(request)
+        except ApiError as refusal:
+            response = from_refusal(refusal)
+            if refusal.status == 429:
+                response.headers["Retry-After"] = str(refusal.extra.get("retry_after", 60))
+            return response
+        except HeraldError as refusal:
+            return from_refusal(refusal)
+        except ValidationError as problem:
+            return from_validation(problem)
+
+    try:
+        response = await (
+            idempotent(ctx.idempotency, request, answered) if request.method == "POST" else answered(request)
+        )
+    except HeraldError as refusal:  # the idempotency guard's own refusals
+        response = from_refusal(refusal)
+    response.headers.update(ctx.limiter.headers(workspace))
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(request.app["openapi"])
+
+
+def make_app(ctx: Context) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json, guarded], client_max_size=MAX_BODY)
+    app["ctx"] = ctx
+    app["openapi"] = document(ROUTES)
+    app.router.add_get("/v1/openapi.json", openapi)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    return app
+
+
+__all__ = ["ROUTES", "Route", "make_app"]

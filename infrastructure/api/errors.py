@@ -1,0 +1,97 @@
+"""Every error is JSON {code, message, field}; refusals map to statuses here and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from domain.errors import (
+    AlreadyClaimed,
+    ConcurrentChange,
+    HeraldError,
+    InvalidTransition,
+    PostFrozen,
+    PostNotFound,
+)
+from domain.quota import QuotaExceeded
+from domain.validation import ContentInvalid
+from infrastructure.store import StoreUnavailable
+from services.account_service import AccountNotFound
+from services.workspace_service import Unauthenticated, WorkspaceNotFound
+
+log = logging.getLogger("herald.api")
+
+STATUS: list[tuple[type[HeraldError], int]] = [
+    (Unauthenticated, 401),
+    (PostNotFound, 404),
+    (AccountNotFound, 404),
+    (WorkspaceNotFound, 404),
+    (PostFrozen, 409),
+    (InvalidTransition, 409),
+    (AlreadyClaimed, 409),
+    (ConcurrentChange, 409),
+    (StoreUnavailable, 503),
+]
+
+
+class ApiError(HeraldError):
+    """A refusal of the HTTP layer itself, carrying its status."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message, field=field)
+        self.status = status
+        self.code = code
+        self.extra = extra
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def error_body(code: str, message: str, field: str | None, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "field": field, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def from_refusal(refusal: HeraldError) -> web.Response:
+    if isinstance(refusal, ApiError):
+        return json_response(error_body(refusal.code, refusal.message, refusal.field, **refusal.extra), refusal.status)
+    extra: dict[str, Any] = {}
+    if isinstance(refusal, ContentInvalid):
+        extra["problems"] = [p.model_dump() for p in refusal.problems]
+    if isinstance(refusal, QuotaExceeded):
+        extra["next_free"] = refusal.next_free.isoformat()
+    status = next((code for kind, code in STATUS if isinstance(refusal, kind)), 422)
+    return json_response(error_body(refusal.code, refusal.message, refusal.field, **extra), status)
+
+
+def from_validation(problem: ValidationError) -> web.Response:
+    """A body of the wrong shape: 422, naming the first field at fault (all of them in problems)."""
+    errors = problem.errors(include_url=False)
+    fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
+    first = errors[0]
+    code = "unknown_field" if first["type"] == "extra_forbidden" else "invalid_field"
+    message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))[:2000]
+    return json_response(error_body(code, message, fields[0]), 422)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
+    """No input gets a traceback: refusals become their status, and a bug a logged 500 in JSON."""
+    try:
+        return await handler(request)
+    except HeraldError as refusal:
+        return from_refusal(refusal)
+    except ValidationError as problem:
+        return from_validation(problem)
+    except web.HTTPRequestEntityTooLarge:
+        return json_response(error_body("payload_too_large", "the body is larger than 1 MiB", "body"), 413)
+    except web.HTTPException as http:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
+        return json_response(error_body(code, http.reason or code, None), http.status)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return json_response(error_body("internal_error", "an unexpected error; it has been logged", None), 500)

@@ -1,0 +1,202 @@
+"""The API's request and response bodies. The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.content import Content, MediaRef, Platform, ThreadPart
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MediaIn(Strict):
+    ref: str = Field(min_length=1, max_length=2048, description="a media id in your library, or a URL")
+    alt_text: str | None = Field(default=None, max_length=5000)
+    kind: Literal["image", "video", "gif"] = "image"
+
+
+class ThreadPartIn(Strict):
+    text: str = Field(max_length=10_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+
+
+class ContentIn(Strict):
+    text: str = Field(max_length=10_000)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    thread: list[ThreadPartIn] = Field(default_factory=list, max_length=50, description="follow-up parts, in order")
+
+    def to_domain(self) -> Content:
+        return Content(
+            text=self.text,
+            media=tuple(MediaRef(**m.model_dump()) for m in self.media),
+            thread=tuple(
+                ThreadPart(text=p.text, media=tuple(MediaRef(**m.model_dump()) for m in p.media)) for p in self.thread
+            ),
+        )
+
+
+class CreatePost(Strict):
+    account: str = Field(min_length=1, max_length=200, description="the connected account's name")
+    platform: Platform
+    content: ContentIn
+    mode: Literal["scheduled", "draft", "now"] = "scheduled"
+    scheduled_at: str | None = Field(
+        default=None,
+        max_length=64,
+        description="ISO 8601 with an offset (2026-12-01T09:00:00+01:00), or a local time with `timezone`",
+    )
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
+    external_id: str | None = Field(default=None, max_length=200)
+    when_full: Literal["refuse", "move"] = Field(
+        default="refuse",
+        description="if the account's posting window is full: refuse, or move to the next free instant",
+    )
+
+
+class PatchPost(Strict):
+    content: ContentIn | None = None
+    scheduled_at: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64)
+    when_full: Literal["refuse", "move"] = "refuse"
+
+
+class PostOut(BaseModel):
+    id: UUID
+    version: int
+    account: str
+    platform: str
+    state: str
+    content: Content
+    content_version: int
+    external_id: str | None
+    due_at: datetime | None
+    deadline: datetime | None
+    attempt: int
+    remote_id: str | None
+    permalink: str | None
+    reconciled: bool
+    failure_reason: str | None
+    remediation: str | None
+
+
+class PostPage(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None
+
+
+class ProblemOut(BaseModel):
+    code: str
+    part: int
+    field: str
+    limit: int | None
+    actual: int | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    code: str = Field(description="stable, searchable: post_frozen, idempotency_key_reused, …")
+    message: str
+    field: str | None
+    problems: list[ProblemOut] | None = None
+    next_free: datetime | None = None
+
+
+class TimelineRow(BaseModel):
+    at: str
+    event: str
+    state: str
+    attempt: int | None
+    worker: str | None
+    http_status: int | None
+    error_code: str | None
+    explanation: str
+
+
+class TimelineOut(BaseModel):
+    summary: dict[str, Any]
+    events: list[TimelineRow]
+
+
+class ConnectAccount(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    platform: Platform
+    handle: str = Field(min_length=1, max_length=200)
+    remote_user_id: str = Field(min_length=1, max_length=200)
+    base_url: str | None = Field(default=None, max_length=500)
+    credentials: dict[str, str] = Field(min_length=1, max_length=20)
+    expires_in: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+    settings: dict[str, int] = Field(default_factory=dict, max_length=20)
+
+
+class Reconnect(Strict):
+    credentials: dict[str, str] = Field(min_length=1, max_length=20)
+    expires_in: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+class AccountOut(BaseModel):
+    name: str
+    platform: str
+    handle: str
+    remote_user_id: str
+    base_url: str
+    state: str
+    token_expires_at: datetime | None
+    disconnect_reason: str | None
+    remediation: str | None
+
+
+class AccountList(BaseModel):
+    items: list[AccountOut]
+
+
+class DryRun(Strict):
+    items: list[CreatePost] = Field(min_length=1, max_length=1000)
+
+
+class PlanIssue(BaseModel):
+    index: int
+    code: str
+    message: str
+    post_id: UUID | None = None
+    next_free: datetime | None = None
+    problems: list[ProblemOut] | None = None
+
+
+class DryRunOut(BaseModel):
+    earliest: datetime | None
+    latest: datetime | None
+    per_platform: dict[str, int]
+    per_account: dict[str, int]
+    per_day: dict[str, int]
+    collisions: list[PlanIssue]
+    quota_violations: list[PlanIssue]
+    problems: list[PlanIssue]
+
+
+class AddEndpoint(Strict):
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    events: list[
+        Literal["post.delivered", "post.failed", "post.ambiguous", "post.canceled", "account.disconnected"]
+    ] = Field(min_length=1, max_length=5)
+
+
+class EndpointOut(BaseModel):
+    endpoint_id: str
+    url: str
+    events: list[str]
+    secret: str | None = Field(default=None, description="shown once, when the endpoint is added")
+
+
+class EndpointList(BaseModel):
+    items: list[EndpointOut]
+
+
+class InboundAck(BaseModel):
+    accepted: bool
+    duplicate: bool

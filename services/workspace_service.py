@@ -1,0 +1,102 @@
+"""Workspaces and their API keys. A key is shown once, when issued; only its hash is stored.
+
+A key reads `hk_<workspace id>_<key id>_<secret>`: the workspace and key ids find the stored
+hash, and the secret is compared with it in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from domain.errors import HeraldError
+from domain.workspace import KeyRecord, Scope, Workspace
+from services.post_service import Clock, system_clock
+
+SCOPES: tuple[Scope, ...] = ("read", "write")
+
+
+class Unauthenticated(HeraldError):
+    code = "unauthenticated"
+    field = "Authorization"
+
+
+class WorkspaceNotFound(HeraldError):
+    code = "workspace_not_found"
+    field = "workspace_id"
+
+
+@dataclass(frozen=True)
+class Caller:
+    workspace_id: UUID
+    key_id: str
+    scopes: tuple[Scope, ...]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class WorkspaceService(Application[UUID]):
+    name = "herald"  # the same event store as the posts
+
+    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = system_clock) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def create(self, name: str) -> tuple[UUID, str]:
+        """A new workspace and its first key (read and write): (workspace id, api key)."""
+        workspace = Workspace.create(workspace_id=uuid.uuid4(), name=name, now=self.clock())
+        key = self._issue(workspace, SCOPES)
+        self.save(workspace)
+        return workspace.id, key
+
+    def create_key(self, workspace_id: UUID, scopes: Sequence[str] = SCOPES) -> str:
+        unknown = set(scopes) - set(SCOPES)
+        if unknown or not scopes:
+            raise HeraldError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(scopes)}", field="scopes")
+        workspace = self.get(workspace_id)
+        key = self._issue(workspace, tuple(s for s in SCOPES if s in scopes))
+        self.save(workspace)
+        return key
+
+    def revoke_key(self, workspace_id: UUID, key_id: str) -> None:
+        workspace = self.get(workspace_id)
+        workspace.revoke_key(key_id, now=self.clock())
+        self.save(workspace)
+
+    def authenticate(self, api_key: str) -> Caller:
+        """Who is calling, or `Unauthenticated` (the same answer for every kind of bad key)."""
+        refusal = Unauthenticated("the API key is missing, malformed, unknown or revoked")
+        parts = api_key.split("_")
+        if len(parts) != 4 or parts[0] != "hk":
+            raise refusal
+        try:
+            workspace = self.get(UUID(hex=parts[1]))
+        except (ValueError, WorkspaceNotFound):
+            raise refusal from None
+        record = workspace.keys.get(parts[2])
+        if record is None or record.revoked or not hmac.compare_digest(record.key_hash, _hash(parts[3])):
+            raise refusal
+        return Caller(workspace.id, record.key_id, record.scopes)
+
+    def get(self, workspace_id: UUID) -> Workspace:
+        try:
+            workspace: Workspace = self.repository.get(workspace_id)
+        except AggregateNotFoundError:
+            raise WorkspaceNotFound(f"no workspace {workspace_id}") from None
+        if not isinstance(workspace, Workspace):
+            raise WorkspaceNotFound(f"no workspace {workspace_id}")
+        return workspace
+
+    def _issue(self, workspace: Workspace, scopes: tuple[Scope, ...]) -> str:
+        key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(24).replace("_", "-")
+        workspace.issue_key(KeyRecord(key_id=key_id, key_hash=_hash(secret), scopes=scopes), now=self.clock())
+        return f"hk_{workspace.id.hex}_{key_id}_{secret}"
