@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 HERALD = [sys.executable, "-m", "infrastructure.cli"]
@@ -57,3 +59,15 @@ def start_dispatcher(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@contextlib.contextmanager
+def reaped(*processes: subprocess.Popen[Any]) -> Iterator[None]:
+    """Whatever the test's fate, no process it started outlives it (nor its connections)."""
+    try:
+        yield
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)

@@ -75,7 +75,8 @@ def assess(ctx: Context, workspace: str, plan: DryRun) -> DryRunOut:
                     code="quota_exceeded",
                     next_free=free,
                     message=(
-                        f"{item.account} would exceed {quota.limit} posts per {quota.window}; next free {free.isoformat()}"
+                        f"{item.account} would exceed {quota.limit} posts per {quota.window}; "
+                        f"next free {free.isoformat()}"
                     ),
                 )
             )

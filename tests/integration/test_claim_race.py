@@ -18,10 +18,15 @@ POSTS = 8
 
 
 def claim_all(url: str, now: Any, post_ids: list[UUID], worker: str, barrier: Any, results: Any) -> None:
-    service = open_service(url, clock=ManualClock(now))
-    for post_id in post_ids:
-        service.get_post(post_id)  # warm up: everyone has read the post before the race
-    barrier.wait()
+    try:
+        service = open_service(url, clock=ManualClock(now))
+        for post_id in post_ids:
+            service.get_post(post_id)  # warm up: everyone has read the post before the race
+    except Exception as problem:
+        barrier.abort()  # the others must not wait for a racer that will never come
+        results.put(("error", worker, False, repr(problem)))
+        raise
+    barrier.wait(timeout=60)
     for post_id in post_ids:
         result = service.claim(post_id, worker=worker)
         results.put((str(post_id), worker, result.ok, result.code))
@@ -51,7 +56,11 @@ def test_racing_processes_make_exactly_one_claim_per_post(store_url: str, clock:
     ]
     for process in workers:
         process.start()
-    answers = [results.get(timeout=120) for _ in range(PROCESSES * POSTS)]
+    answers = []
+    while len(answers) < PROCESSES * POSTS:
+        answer = results.get(timeout=120)
+        assert answer[0] != "error", f"a racer could not start: {answer}"
+        answers.append(answer)
     for process in workers:
         process.join(timeout=60)
         assert process.exitcode == 0

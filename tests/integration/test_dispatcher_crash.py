@@ -4,6 +4,7 @@ reconciler settles it, and the simulator's truth shows no second publish."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from infrastructure.bootstrap import open_read_store_for, open_service, simulato
 from services.dispatcher import Dispatcher, DispatchSettings
 from services.post_service import PostService
 from tests.clock import ManualClock
-from tests.processes import admin, start_dispatcher, start_simulator
+from tests.processes import admin, reaped, start_dispatcher, start_simulator
 
 
 def wait_for_claim(service: PostService, post_id: object, seconds: float = 30) -> None:
@@ -32,7 +33,9 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
     simulator, platform_url = start_simulator("slow=1.0,slow_seconds=120")
     clock = ManualClock(datetime.now(UTC))  # starts with the worker's real clock; then moved by hand
     service = open_service(store_url, clock=clock)
-    try:
+    stack = contextlib.ExitStack()
+    stack.enter_context(reaped(simulator))
+    with stack:
         post_id = service.publish_now(account="acme", platform="x", content=Content(text="once"))
         worker = start_dispatcher(store_url, platform_url, "doomed", "--timeout", "100", HERALD_LEASE_SECONDS="300")
         wait_for_claim(service, post_id)
@@ -62,9 +65,7 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
         assert service.get_post(post_id).reconciled
         truth = admin(platform_url, "/admin/truth")["posts"]
         assert len(truth) == 1 and truth[0]["publish_key"] == service.get_post(post_id).publish_key
-    finally:
-        simulator.kill()
-        service.close()
+    service.close()
 
 
 @pytest.mark.slow
@@ -72,9 +73,12 @@ def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -
     simulator, platform_url = start_simulator("slow=1.0,slow_seconds=1.5")  # every answer takes 1.5 s
     clock = ManualClock(datetime.now(UTC))
     service = open_service(store_url, clock=clock)
-    try:
+    stack = contextlib.ExitStack()
+    stack.enter_context(reaped(simulator))
+    with stack:
         ids = [service.publish_now(account=f"a{n}", platform="x", content=Content(text=f"{n}")) for n in range(30)]
         worker = start_dispatcher(store_url, platform_url, "graceful", "--timeout", "10", "--batch-size", "10")
+        stack.enter_context(reaped(worker))
         wait_for_claim(service, ids[0])
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
@@ -82,6 +86,4 @@ def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -
         assert "dispatched" not in states  # every claimed attempt has its outcome recorded
         assert states.count("delivered") == 10 and states.count("queued") == 20  # no new claims after SIGTERM
         assert len(admin(platform_url, "/admin/truth")["posts"]) == 10
-    finally:
-        simulator.kill()
-        service.close()
+    service.close()

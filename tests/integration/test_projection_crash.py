@@ -16,7 +16,7 @@ from projections.replay import replay
 from projections.runner import TRACKING, ProjectionRunner
 from tests.generate import generate
 from tests.integration.history import table_rows
-from tests.processes import HERALD
+from tests.processes import HERALD, reaped
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +45,18 @@ def test_killed_mid_run_and_restarted_applies_each_event_once(store_url: str) ->
         ProjectionRunner(service, store, cls())  # tables and tracking rows, at position 0
     for round_no in range(1, 4):
         worker = run_projections(store_url)
-        goal = round_no * total // 6  # kill early, so each kill lands mid-run
-        deadline = time.monotonic() + 60
-        while min(positions(store).get(name, 0) for name in PROJECTIONS) < goal:
-            assert time.monotonic() < deadline and worker.poll() is None, worker.stderr.read() if worker.stderr else ""
-            time.sleep(0.02)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
+        with reaped(worker):
+            goal = round_no * total // 6  # kill early, so each kill lands mid-run
+            deadline = time.monotonic() + 60
+            while min(positions(store).get(name, 0) for name in PROJECTIONS) < goal:
+                assert time.monotonic() < deadline and worker.poll() is None
+                time.sleep(0.02)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
         assert min(positions(store).values()) < total  # it really died mid-run
     final = run_projections(store_url, "--until-caught-up")
-    assert final.wait(timeout=120) == 0, final.stderr.read() if final.stderr else ""
+    with reaped(final):
+        assert final.wait(timeout=120) == 0, final.stderr.read() if final.stderr else ""
 
     live = {t: table_rows(store, t) for cls in PROJECTIONS.values() for t in cls.tables}
     for cls in PROJECTIONS.values():
@@ -70,12 +72,13 @@ def test_sigterm_finishes_the_batch_and_exits_cleanly(sqlite_url: str) -> None:
     store = open_read_store_for(service)
     ProjectionRunner(service, store, PROJECTIONS["stats"]())
     worker = run_projections(sqlite_url)
-    deadline = time.monotonic() + 60
-    while positions(store).get("stats", 0) == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    worker.send_signal(signal.SIGTERM)
-    stdout, _ = worker.communicate(timeout=30)
+    with reaped(worker):
+        deadline = time.monotonic() + 60
+        while positions(store).get("stats", 0) == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGTERM)
+        stdout, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0 and "stopped cleanly" in stdout
     store.close()
     service.close()
