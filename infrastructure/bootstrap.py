@@ -27,6 +27,7 @@ from services.account_service import AccountService
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
 from services.routing import AccountRouter, FixedRouter
+from services.webhooks import WebhookService
 from services.workspace_service import WorkspaceService
 
 T = TypeVar("T")
@@ -57,6 +58,7 @@ def open_service(
 def wire_account_settings(service: PostService, env: dict[str, str], clock: Clock) -> None:
     """Scheduling reads each account's own limits (quota_limit, Mastodon's max_characters)."""
     accounts = AccountService(env, sealer=Sealer.from_env, clock=clock)
+    service.closers.append(accounts.close)
 
     def settings(workspace: str, name: str) -> dict[str, Any]:
         view = accounts.find(workspace, name)
@@ -74,7 +76,7 @@ def wire_quotas(service: PostService) -> None:
 
     def booked(workspace: str, account: str, since: datetime) -> list[datetime]:
         if "runner" not in state:
-            store = open_read_store(service.store_env)
+            store = open_read_store_for(service)
             state["store"], state["runner"] = store, ProjectionRunner(service, store, DueIndex())
         state["runner"].catch_up()
         with state["store"].transaction() as cursor:
@@ -126,6 +128,11 @@ def open_accounts(url: str | None = None, *, clock: Clock = system_clock) -> Acc
 def open_workspaces(url: str | None = None, *, clock: Clock = system_clock) -> WorkspaceService:
     env, url = _store(url)
     return _opened(url, lambda: WorkspaceService(env, clock=clock))
+
+
+def open_webhooks(url: str | None = None, *, clock: Clock = system_clock) -> WebhookService:
+    env, url = _store(url)
+    return _opened(url, lambda: WebhookService(env, clock=clock))
 
 
 def _store(url: str | None) -> tuple[dict[str, str], str]:
@@ -180,7 +187,9 @@ def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
 def open_read_store_for(service: PostService) -> ReadStore:
     """The projections' tables, in the same database as the service's events."""
     try:
-        return open_read_store(service.store_env)
+        store = open_read_store(service.store_env)
+        service.closers.append(store.close)
+        return store
     except Exception as problem:  # psycopg or sqlite3 refusing: one line, naming the setting
         raise StoreUnavailable(f"cannot open the read tables: {first_line(problem)}") from problem
 
@@ -224,6 +233,7 @@ def api_context(url: str | None = None, *, clock: Clock = system_clock, creation
         accounts=open_accounts(url, clock=clock),
         workspaces=open_workspaces(url, clock=clock),
         store=store,
+        webhooks=open_webhooks(url, clock=clock),
         idempotency=IdempotencyStore(store, clock),
         limiter=RateLimiter(limit=limit, clock=clock),
     )

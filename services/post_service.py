@@ -20,7 +20,7 @@ from domain.errors import ConcurrentChange, HeraldError, PostNotFound, VersionMi
 from domain.instants import require_utc
 from domain.outcomes import Observed, RemotePost
 from domain.post import Post, PostState
-from domain.quota import QuotaExceeded, fits, next_free, quota_for
+from domain.quota import Quota, QuotaExceeded, fits, next_free, quota_for
 from domain.validation import Rules, check, rules_for, validate
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
@@ -53,6 +53,13 @@ class PostService(Application[UUID]):
         self.booked: Booked | None = None
         # (workspace, account) → the account's settings (e.g. Mastodon's max_characters); ditto
         self.account_settings: Callable[[str, str], dict[str, Any]] | None = None
+        self.closers: list[Callable[[], None]] = []  # what the wiring opened for this service
+
+    def close(self) -> None:
+        """Close the store's connections, and whatever the wiring opened alongside."""
+        while self.closers:
+            self.closers.pop()()
+        super().close()
 
     # ── creating ──────────────────────────────────────────────────────────────
 
@@ -269,14 +276,18 @@ class PostService(Application[UUID]):
     ) -> None:
         check(content, self.rules_for(platform, workspace, account))
 
+    def quota_of(self, workspace: str, account: str, platform: Platform) -> Quota:
+        """The account's posting window: the platform's, or the account's own limit."""
+        limit = None
+        if self.account_settings is not None:
+            limit = self.account_settings(workspace, account).get("quota_limit")
+        return quota_for(platform, int(limit) if limit else None)
+
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
         """`due`, if the account's posting window has room then; else refuse, or move."""
         if self.booked is None:
             return due
-        limit = None
-        if self.account_settings is not None:
-            limit = self.account_settings(post.workspace, post.account).get("quota_limit")
-        quota = quota_for(post.platform, int(limit) if limit else None)
+        quota = self.quota_of(post.workspace, post.account, post.platform)
         book = [t for t in self.booked(post.workspace, post.account, due - quota.window)]
         if fits(due, book, quota):
             return due

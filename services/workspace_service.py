@@ -12,12 +12,13 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.errors import HeraldError
-from domain.workspace import KeyRecord, Scope, Workspace
+from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
 from services.post_service import Clock, system_clock
 
 SCOPES: tuple[Scope, ...] = ("read", "write")
@@ -86,6 +87,33 @@ class WorkspaceService(Application[UUID]):
         if record is None or record.revoked or not hmac.compare_digest(record.key_hash, _hash(parts[3])):
             raise refusal
         return Caller(workspace.id, record.key_id, record.scopes)
+
+    def add_endpoint(self, workspace_id: UUID, url: str, events: Sequence[str], sealer: Any) -> tuple[str, str]:
+        """A webhook endpoint with its own signing secret: (endpoint id, secret shown once)."""
+        workspace = self.get(workspace_id)
+        endpoint_id, secret = "we_" + secrets.token_hex(6), "whsec_" + secrets.token_urlsafe(32)
+        sealed = sealer.seal({"secret": secret}, f"{workspace_id}/{endpoint_id}")
+        workspace.add_endpoint(
+            Endpoint(endpoint_id=endpoint_id, url=url, sealed_secret=sealed, events=tuple(events)), now=self.clock()
+        )
+        self.save(workspace)
+        return endpoint_id, secret
+
+    def remove_endpoint(self, workspace_id: UUID, endpoint_id: str) -> None:
+        workspace = self.get(workspace_id)
+        workspace.remove_endpoint(endpoint_id, now=self.clock())
+        self.save(workspace)
+
+    def endpoints(self, workspace: str) -> list[Endpoint]:
+        """The workspace's endpoints; none for a workspace that is not an API workspace."""
+        try:
+            return list(self.get(UUID(workspace)).endpoints.values())
+        except (ValueError, WorkspaceNotFound):
+            return []
+
+    def endpoint_secret(self, workspace: str, endpoint_id: str, sealer: Any) -> str:
+        endpoint = self.get(UUID(workspace)).endpoints[endpoint_id]
+        return str(sealer.open(endpoint.sealed_secret, f"{workspace}/{endpoint_id}")["secret"])
 
     def get(self, workspace_id: UUID) -> Workspace:
         try:

@@ -11,6 +11,7 @@ from aiohttp import web
 from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
 from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.keys import CTX
 from infrastructure.api.models import AccountList, AccountOut, ConnectAccount, Reconnect
 from services.account_service import AccountView
 
@@ -24,7 +25,7 @@ def expiry(ctx: Context, seconds: float | None) -> Any:
 
 
 async def connect(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     body = ConnectAccount.model_validate(body_json(await request.read()))
     workspace = workspace_of(request)
 
@@ -46,20 +47,20 @@ async def connect(request: web.Request) -> web.Response:
 
 
 async def list_accounts(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     views = await asyncio.to_thread(ctx.accounts.all, workspace_of(request))
     page = AccountList(items=[AccountOut.model_validate(v.model_dump()) for v in views])
     return json_response(page.model_dump(mode="json"))
 
 
 async def get_account(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     view = await asyncio.to_thread(ctx.accounts.get, workspace_of(request), request.match_info["name"])
     return json_response(account_out(view))
 
 
 async def reconnect(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     body = Reconnect.model_validate(body_json(await request.read()))
     workspace, name = workspace_of(request), request.match_info["name"]
 
@@ -71,7 +72,7 @@ async def reconnect(request: web.Request) -> web.Response:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     workspace, name = workspace_of(request), request.match_info["name"]
 
     def run() -> AccountView:

@@ -11,21 +11,26 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import HeraldError
-from infrastructure.api import accounts, plans, posts
+from infrastructure.api import accounts, plans, posts, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, errors_as_json, from_refusal, from_validation, json_response
 from infrastructure.api.guards import authenticate, idempotent, workspace_of
+from infrastructure.api.keys import CALLER, CTX, OPENAPI
 from infrastructure.api.models import (
     AccountList,
     AccountOut,
+    AddEndpoint,
     ConnectAccount,
     CreatePost,
     DryRun,
     DryRunOut,
+    EndpointList,
+    EndpointOut,
     PatchPost,
     PostOut,
     PostPage,
     Reconnect,
+    Removed,
     TimelineOut,
 )
 from infrastructure.api.openapi import document
@@ -104,18 +109,36 @@ ROUTES = [
     Route(
         "POST", f"{W}/plans/dry-run", plans.dry_run, "Assess planned posts, writing nothing", DryRun, {200: DryRunOut}
     ),
+    Route(
+        "POST",
+        f"{W}/webhooks",
+        webhooks.add_endpoint,
+        "Register a webhook endpoint (secret shown once)",
+        AddEndpoint,
+        {201: EndpointOut},
+    ),
+    Route("GET", f"{W}/webhooks", webhooks.list_endpoints, "List webhook endpoints", None, {200: EndpointList}),
+    Route(
+        "DELETE",
+        f"{W}/webhooks/{{endpoint_id}}",
+        webhooks.remove_endpoint,
+        "Remove a webhook endpoint",
+        None,
+        {200: Removed},
+    ),
 ]
-
+INBOUND = "/v1/inbound/{source}"
 PUBLIC = {"/v1/openapi.json"}
 
 
 @web.middleware
 async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authentication, scopes and workspace, idempotency, rate-limit headers."""
-    if request.path in PUBLIC or request.match_info.route.resource is None:
+    resource = request.match_info.route.resource
+    if request.path in PUBLIC or resource is None or resource.canonical == INBOUND:
         return await handler(request)
-    ctx: Context = request.app["ctx"]
-    request["caller"] = await authenticate(ctx.workspaces, request)
+    ctx: Context = request.app[CTX]
+    request[CALLER] = await authenticate(ctx.workspaces, request)
     workspace = workspace_of(request)
 
     async def answered(request: web.Request) -> web.StreamResponse:
@@ -143,14 +166,15 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(request.app["openapi"])
+    return json_response(request.app[OPENAPI])
 
 
 def make_app(ctx: Context) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, guarded], client_max_size=MAX_BODY)
-    app["ctx"] = ctx
-    app["openapi"] = document(ROUTES)
+    app[CTX] = ctx
+    app[OPENAPI] = document(ROUTES)
     app.router.add_get("/v1/openapi.json", openapi)
+    app.router.add_post(INBOUND, webhooks.inbound)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     return app

@@ -13,6 +13,7 @@ from projections.runner import ProjectionRunner
 from projections.timeline import Timeline
 from services.account_service import AccountService
 from services.post_service import PostService
+from services.webhooks import WebhookService
 from services.workspace_service import WorkspaceService
 
 
@@ -22,6 +23,7 @@ class Context:
     accounts: AccountService
     workspaces: WorkspaceService
     store: ReadStore
+    webhooks: WebhookService
     idempotency: IdempotencyStore
     limiter: RateLimiter
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
@@ -47,3 +49,7 @@ class Context:
         self.caught_up("timeline")
         with self.store.transaction() as cursor:
             return Timeline().rows(cursor, post_id)
+
+    def close(self) -> None:
+        for service in (self.posts, self.accounts, self.workspaces, self.webhooks):
+            service.close()

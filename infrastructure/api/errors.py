@@ -21,12 +21,14 @@ from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
 from infrastructure.store import StoreUnavailable
 from services.account_service import AccountNotFound
+from services.webhooks import SignatureInvalid
 from services.workspace_service import Unauthenticated, WorkspaceNotFound
 
 log = logging.getLogger("herald.api")
 
 STATUS: list[tuple[type[HeraldError], int]] = [
     (Unauthenticated, 401),
+    (SignatureInvalid, 401),
     (PostNotFound, 404),
     (AccountNotFound, 404),
     (WorkspaceNotFound, 404),

@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from infrastructure.api.errors import ApiError, json_response
+from infrastructure.api.keys import CALLER
 from projections.read_store import ReadStore
 from services.post_service import Clock
 from services.workspace_service import Caller, WorkspaceService
@@ -24,7 +25,7 @@ KEEP_FOR = timedelta(hours=48)  # responses are replayed for at least 24 hours
 
 
 def workspace_of(request: web.Request) -> str:
-    return str(request["caller"].workspace_id)
+    return str(request[CALLER].workspace_id)
 
 
 async def authenticate(workspaces: WorkspaceService, request: web.Request) -> Caller:

@@ -197,6 +197,10 @@ class EndpointList(BaseModel):
     items: list[EndpointOut]
 
 
+class Removed(BaseModel):
+    removed: str
+
+
 class InboundAck(BaseModel):
     accepted: bool
     duplicate: bool

@@ -11,11 +11,12 @@ from aiohttp import web
 
 from domain.content import Platform
 from domain.errors import HeraldError
-from domain.quota import fits, next_free, quota_for
+from domain.quota import fits, next_free
 from domain.validation import validate
 from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
 from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.keys import CTX
 from infrastructure.api.models import DryRun, DryRunOut, PlanIssue, ProblemOut
 from infrastructure.zones import parse_instant
 
@@ -52,7 +53,7 @@ def assess(ctx: Context, workspace: str, plan: DryRun) -> DryRunOut:
         per_platform[item.platform.value] += 1
         per_account[item.account] += 1
         per_day[at.date().isoformat()] += 1
-        quota = quota_for(Platform(item.platform))
+        quota = ctx.posts.quota_of(workspace, item.account, Platform(item.platform))
         booked = ctx.posts.booked(workspace, item.account, at - quota.window) if ctx.posts.booked else []
         for existing in booked:
             if abs(existing - at) < COLLIDES_WITHIN:
@@ -94,7 +95,7 @@ def assess(ctx: Context, workspace: str, plan: DryRun) -> DryRunOut:
 
 
 async def dry_run(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     plan = DryRun.model_validate(body_json(await request.read()))
     result: Any = await asyncio.to_thread(assess, ctx, workspace_of(request), plan)
     return json_response(result.model_dump(mode="json"))

@@ -13,6 +13,7 @@ from domain.errors import PostNotFound
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.keys import CTX
 from infrastructure.api.models import CreatePost, PatchPost, PostOut, PostPage, TimelineOut
 from infrastructure.zones import parse_instant
 from projections.timeline import summary
@@ -47,7 +48,7 @@ def instant_of(text: str | None, timezone: str | None) -> Any:
 
 
 async def create(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     body = CreatePost.model_validate(body_json(await request.read()))
     ctx.limiter.take(workspace_of(request))
     common = {
@@ -73,7 +74,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_posts(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     query = request.query
     try:
         limit = int(query.get("limit", "50"))
@@ -100,11 +101,11 @@ async def list_posts(request: web.Request) -> web.Response:
 
 
 async def get_post(request: web.Request) -> web.Response:
-    return json_response(post_out(await load(request.app["ctx"], request)))
+    return json_response(post_out(await load(request.app[CTX], request)))
 
 
 async def patch_post(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     view = await load(ctx, request)
     match = request.headers.get("If-Match", "").strip().strip('"').removeprefix("W/").strip('"')
     if not match:
@@ -129,14 +130,14 @@ async def patch_post(request: web.Request) -> web.Response:
 
 
 async def delete_post(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     view = await load(ctx, request)
     await asyncio.to_thread(ctx.posts.cancel, view.id, "canceled through the API")
     return json_response(post_out(await asyncio.to_thread(ctx.posts.get_post, view.id)))
 
 
 async def timeline(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     view = await load(ctx, request)
     rows = await asyncio.to_thread(ctx.timeline_rows, str(view.id))
     out = TimelineOut(summary=summary(rows), events=rows)  # type: ignore[arg-type]

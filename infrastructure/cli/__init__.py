@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, posts, projections
+from infrastructure.cli import accounts, demo, dispatch, posts, projections, serve
 
 err = Console(stderr=True, highlight=False)
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     dispatch.register(commands)
     projections.register(commands)
+    serve.register(commands)
     demo.register(commands)
     return parser
 

@@ -1,0 +1,15 @@
+"""Typed keys for what the API keeps on its application and requests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from infrastructure.api.context import Context
+    from services.workspace_service import Caller
+
+CTX: web.AppKey[Context] = web.AppKey("ctx")
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
