@@ -4,6 +4,7 @@ records every attempt as an event. Retries back off; `replay` sends again what w
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -38,9 +39,34 @@ class WebhookSender:
             )
             return [row[0] for row in cursor.fetchall()]
 
+    def plan_pending(self) -> int:
+        """Turn pending announcements into deliveries (each planned once, whatever happens)."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "SELECT delivery_id, workspace, endpoint_id, url, event_type, subject, payload FROM webhook_pending"
+                " LIMIT %s",
+                [self.batch * 4],
+            )
+            pending = cursor.fetchall()
+        for _, workspace, endpoint_id, url, event_type, subject, payload in pending:
+            self.webhooks.plan(
+                workspace=workspace,
+                endpoint_id=endpoint_id,
+                url=url,
+                event_type=event_type,
+                subject=subject,
+                payload=json.loads(payload),
+            )
+        if pending:
+            with self.store.transaction() as cursor:
+                cursor.executemany("DELETE FROM webhook_pending WHERE delivery_id = %s", [[row[0]] for row in pending])
+        return len(pending)
+
     async def tick(self, session: aiohttp.ClientSession) -> int:
         """Plan from new events, then send every due delivery once; return how many were sent."""
         await asyncio.to_thread(self.runner.catch_up)
+        if await asyncio.to_thread(self.plan_pending):
+            await asyncio.to_thread(self.runner.catch_up)
         due = await asyncio.to_thread(self.due, self.webhooks.clock())
         sent = await asyncio.gather(*(self._deliver(session, UUID(d)) for d in due))
         await asyncio.to_thread(self.runner.catch_up)

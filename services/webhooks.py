@@ -152,7 +152,7 @@ class Webhooks:
     """
 
     name = "webhooks"
-    tables = ("webhook_subjects", "webhook_outbox")
+    tables = ("webhook_subjects", "webhook_pending", "webhook_outbox")
 
     def __init__(self, service: WebhookService, endpoints_of: Any) -> None:
         self.service = service
@@ -169,6 +169,12 @@ class Webhooks:
         )
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS webhook_outbox{suffix}_due ON webhook_outbox{suffix} (state, next_attempt_at)"
+        )
+        # announcements waiting to be planned: planning appends events, which on SQLite must wait
+        # until this projection's transaction has committed
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS webhook_pending{suffix} (delivery_id TEXT PRIMARY KEY, workspace TEXT,"
+            " endpoint_id TEXT, url TEXT, event_type TEXT, subject TEXT, payload TEXT)"
         )
 
     def apply(self, cursor: Cursor, facts: list[Fact], suffix: str = "") -> None:
@@ -199,13 +205,18 @@ class Webhooks:
         )
         for endpoint_id, url, events in self.endpoints_of(workspace):
             if event_type in events:
-                self.service.plan(
-                    workspace=workspace,
-                    endpoint_id=endpoint_id,
-                    url=url,
-                    event_type=event_type,
-                    subject=subject,
-                    payload=payload,
+                cursor.execute(
+                    f"INSERT INTO webhook_pending{suffix} (delivery_id, workspace, endpoint_id, url, event_type,"
+                    " subject, payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id) DO NOTHING",
+                    [
+                        str(delivery_id(endpoint_id, subject, event_type)),
+                        workspace,
+                        endpoint_id,
+                        url,
+                        event_type,
+                        subject,
+                        json.dumps(payload),
+                    ],
                 )
 
     @staticmethod
