@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -141,16 +143,31 @@ def _store(url: str | None) -> tuple[dict[str, str], str]:
 
 
 def _opened(url: str, make: Callable[[], T]) -> T:
-    """Build an application on the store, turning any refusal into one readable line."""
+    """Build an application on the store, turning any refusal into one readable line.
+
+    Several processes starting at once all run the library's CREATE … IF NOT EXISTS and
+    CREATE OR REPLACE FUNCTION; PostgreSQL can refuse such concurrent DDL ("tuple concurrently
+    updated"), so a refusal of that kind is retried a few times before it is reported.
+    """
     env = store_env(url)
-    try:
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-            prepare_postgres(env)
-        return make()
-    except (PersistenceError, OSError) as problem:
-        raise StoreUnavailable(
-            f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
-        ) from problem
+    for attempt in range(6):
+        try:
+            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+                prepare_postgres(env)
+            return make()
+        except (PersistenceError, OSError) as problem:
+            if attempt < 5 and _concurrent_ddl(problem):
+                time.sleep(0.05 * 2**attempt * (1 + random.random()))
+                continue
+            raise StoreUnavailable(
+                f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
+            ) from problem
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _concurrent_ddl(problem: BaseException) -> bool:
+    text = " ".join(str(p) for p in (problem, problem.__cause__, problem.__context__) if p)
+    return "concurrently updated" in text or 'duplicate key value violates unique constraint "pg_' in text
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:

@@ -111,7 +111,7 @@ def test_a_client_retrying_after_a_timeout_creates_one_post(store_url: str) -> N
         writer.close()  # the client gives up before any answer: it timed out
         await asyncio.sleep(0)
         for _ in range(100):  # the retry: replayed once the first finished, 409 while it is in flight
-            status, body, headers = await api.call("POST", "/posts", post_body(external_id="once"), idem="retry-1")
+            status, body, _ = await api.call("POST", "/posts", post_body(external_id="once"), idem="retry-1")
             if status != 409:
                 break
             await asyncio.sleep(0.05)

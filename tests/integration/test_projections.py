@@ -90,8 +90,8 @@ def test_the_due_queries_use_the_indexes_on_postgresql(postgres_url: str) -> Non
     try:
         with made.store.transaction() as cursor:
             cursor.execute(
-                "INSERT INTO due_index (post_id, workspace, account, platform, state, attempt, not_before,"
-                " lease_until, version) SELECT 'x' || n, 'w', 'a' || (n % 50), 'x',"
+                "INSERT INTO due_index (post_id, created, workspace, account, platform, state, attempt, not_before,"
+                " lease_until, version) SELECT 'x' || n, 1000 + n, 'w', 'a' || (n % 50), 'x',"
                 " CASE WHEN n % 10 = 0 THEN 'queued' WHEN n % 10 = 1 THEN 'dispatched' ELSE 'delivered' END,"
                 " 1, to_char(now() + n * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
                 " to_char(now() + n * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 1"
