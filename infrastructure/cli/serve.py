@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from uuid import UUID
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from domain.errors import HeraldError
 from infrastructure.api.app import make_app
@@ -112,7 +114,18 @@ def _replay_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp answers a malformed HTTP message with 400 itself; log one line, not a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], BadHttpMessage):
+            record.msg, record.args, record.exc_info = "refused a malformed request: %s", (record.exc_info[1],), None
+        return True
+
+
 def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
     parts = set(args.only or PARTS)
     ctx = api_context()
     return asyncio.run(_run(ctx, parts, args))
