@@ -1,0 +1,123 @@
+"""Schedule requests per second through the HTTP API, with idempotency keys, on PostgreSQL.
+
+Run: .venv/bin/python scripts/bench_api.py [--requests 5000] [--concurrency 32] [--repeats 3]
+Starts `herald serve --only api` on a fresh PostgreSQL schema, then a load generator in its
+own process on loopback; prints requests/s and latency p50/p99 (medians of the repeats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from tests.processes import HERALD, free_port, reaped  # noqa: E402
+
+
+def load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, list[float], int]:
+    import aiohttp
+
+    async def main() -> tuple[float, list[float], int]:
+        latencies: list[float] = []
+        errors = 0
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(requests):
+            queue.put_nowait(n)
+
+        async def worker(session: aiohttp.ClientSession) -> None:
+            nonlocal errors
+            while not queue.empty():
+                n = queue.get_nowait()
+                body = {
+                    "account": f"acct-{n % 1000}",
+                    "platform": "mastodon",
+                    "content": {"text": f"post {n}"},
+                    "scheduled_at": "2030-01-01T09:00:00Z",
+                    "external_id": f"b{n}",
+                }
+                headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
+                start = time.perf_counter()
+                async with session.post(url, json=body, headers=headers) as answer:
+                    await answer.read()
+                    errors += answer.status != 201
+                latencies.append(time.perf_counter() - start)
+
+        began = time.perf_counter()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        return time.perf_counter() - began, latencies, errors
+
+    return asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    schema = f"bench_api_{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "HERALD_DATABASE_URL": f"{args.postgres}?schema={schema}",
+        "HERALD_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "HERALD_API_CREATIONS_PER_MINUTE": str(10**9),
+    }
+    try:
+        made = json.loads(
+            subprocess.run(
+                [*HERALD, "workspaces", "create", "Bench"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [*HERALD, "serve", "--only", "api", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
+        )
+        with reaped(server):
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(base + "/v1/openapi.json", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            url = f"{base}/v1/workspaces/{made['workspace_id']}/posts"
+            rates, p50s, p99s = [], [], []
+            for _ in range(args.repeats):
+                seconds, latencies, errors = load(url, made["api_key"], args.requests, args.concurrency)
+                assert errors == 0, f"{errors} requests were not 201"
+                latencies.sort()
+                rates.append(args.requests / seconds)
+                p50s.append(latencies[len(latencies) // 2] * 1000)
+                p99s.append(latencies[int(len(latencies) * 0.99)] * 1000)
+        print(
+            f"| api schedule, {args.concurrency} concurrent | {statistics.median(rates):,.0f} req/s | "
+            f"p50 {statistics.median(p50s):.1f} ms | p99 {statistics.median(p99s):.1f} ms |"
+        )
+    finally:
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
