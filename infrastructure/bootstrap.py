@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from uuid import UUID
 
 import aiohttp
 from eventsourcing.persistence import PersistenceError
@@ -69,7 +70,7 @@ def wire_account_settings(service: PostService, env: dict[str, str], clock: Cloc
     service.account_settings = settings
 
 
-CATCH_UP_EVERY = 0.2  # seconds: how stale the quota check's view of the due index may be
+CATCH_UP_EVERY = 0.2  # seconds between the quota check's folds of the due index, per process
 
 
 def wire_quotas(service: PostService) -> None:
@@ -79,7 +80,7 @@ def wire_quotas(service: PostService) -> None:
 
     state: dict[str, Any] = {}
 
-    def booked(workspace: str, account: str, since: datetime) -> list[datetime]:
+    def booked(workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         if "runner" not in state:
             store = open_read_store_for(service)
             state["store"], state["runner"], state["caught_up"] = (
@@ -87,16 +88,16 @@ def wire_quotas(service: PostService) -> None:
                 ProjectionRunner(service, store, DueIndex()),
                 0.0,
             )
-        if time.monotonic() - state["caught_up"] > CATCH_UP_EVERY:  # a busy API folds new events at most 5x/s
-            state["runner"].catch_up()
+        if time.monotonic() - state["caught_up"] > CATCH_UP_EVERY:
+            state["runner"].catch_up()  # this process's own bookings are added by the service meanwhile
             state["caught_up"] = time.monotonic()
         with state["store"].transaction() as cursor:
             cursor.execute(
-                "SELECT due_at FROM due_index WHERE workspace = %s AND account = %s AND due_at >= %s"
+                "SELECT post_id, due_at FROM due_index WHERE workspace = %s AND account = %s AND due_at >= %s"
                 " AND state IN ('queued', 'dispatched', 'ambiguous', 'delivered') ORDER BY due_at LIMIT 10000",
                 [workspace, account, instant(since)],
             )
-            return [datetime.fromisoformat(row[0]) for row in cursor.fetchall()]
+            return {UUID(row[0]): datetime.fromisoformat(row[1]) for row in cursor.fetchall()}
 
     service.booked = booked
 

@@ -6,6 +6,7 @@ version; when two workers race, the store's unique (originator_id, version) reje
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -25,7 +26,8 @@ from domain.validation import Rules, check, rules_for, validate
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
 Clock = Callable[[], datetime]
-Booked = Callable[[str, str, datetime], list[datetime]]
+Booked = Callable[[str, str, datetime], dict[UUID, datetime]]
+RECENT_FOR = 5.0  # seconds this process remembers its own bookings, covering the due index's lag
 WhenFull = Literal["refuse", "move"]
 
 
@@ -49,8 +51,10 @@ class PostService(Application[UUID]):
         self.clock = clock
         self.settings = settings or PostSettings()
         self.store_env: dict[str, str] = dict(env or {})
-        # (workspace, account, from) → instants already booked for the account; set by bootstrap
+        # (workspace, account, from) → {post id: due} already booked for the account; set by bootstrap
         self.booked: Booked | None = None
+        # what this process booked lately, which the (lagging) due index may not show yet
+        self._recent: dict[tuple[str, str], dict[UUID, tuple[datetime, float]]] = {}
         # (workspace, account) → the account's settings (e.g. Mastodon's max_characters); ditto
         self.account_settings: Callable[[str, str], dict[str, Any]] | None = None
         self.closers: list[Callable[[], None]] = []  # what the wiring opened for this service
@@ -276,6 +280,23 @@ class PostService(Application[UUID]):
     ) -> None:
         check(content, self.rules_for(platform, workspace, account))
 
+    def book_of(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
+        """{post id: due} of the account's booked posts: the due index's, and this process's own
+        latest bookings (which the index may not have folded yet)."""
+        book = dict(self.booked(workspace, account, since)) if self.booked else {}
+        horizon = time.monotonic() - RECENT_FOR
+        recent = self._recent.get((workspace, account), {})
+        for post_id, (due, at) in list(recent.items()):
+            if at < horizon:
+                del recent[post_id]
+            elif due >= since:
+                book.setdefault(post_id, due)
+        return book
+
+    def _remember_booking(self, post: Post) -> None:
+        if post.due_at is not None and self.booked is not None:
+            self._recent.setdefault((post.workspace, post.account), {})[post.id] = (post.due_at, time.monotonic())
+
     def quota_of(self, workspace: str, account: str, platform: Platform) -> Quota:
         """The account's posting window: the platform's, or the account's own limit."""
         limit = None
@@ -288,7 +309,7 @@ class PostService(Application[UUID]):
         if self.booked is None:
             return due
         quota = self.quota_of(post.workspace, post.account, post.platform)
-        book = [t for t in self.booked(post.workspace, post.account, due - quota.window)]
+        book = list(self.book_of(post.workspace, post.account, due - quota.window).values())
         if fits(due, book, quota):
             return due
         free = next_free(due, book, quota)
@@ -346,6 +367,7 @@ class PostService(Application[UUID]):
     def _save(self, post: Post) -> None:
         try:
             self.save(post)
+            self._remember_booking(post)
         except IntegrityError:
             raise ConcurrentChange(
                 f"post {post.id} was changed by someone else at the same moment; read it and retry"

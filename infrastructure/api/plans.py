@@ -54,7 +54,7 @@ def assess(ctx: Context, workspace: str, plan: DryRun) -> DryRunOut:
         per_account[item.account] += 1
         per_day[at.date().isoformat()] += 1
         quota = ctx.posts.quota_of(workspace, item.account, Platform(item.platform))
-        booked = ctx.posts.booked(workspace, item.account, at - quota.window) if ctx.posts.booked else []
+        booked = list(ctx.posts.book_of(workspace, item.account, at - quota.window).values())
         for existing in booked:
             if abs(existing - at) < COLLIDES_WITHIN:
                 collisions.append(
