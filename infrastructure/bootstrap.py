@@ -262,5 +262,5 @@ def api_context(url: str | None = None, *, clock: Clock = system_clock, creation
         store=store,
         webhooks=open_webhooks(url, clock=clock),
         idempotency=IdempotencyStore(store, clock),
-        limiter=RateLimiter(limit=limit, clock=clock),
+        limiter=RateLimiter(limit=limit, clock=clock, store=store),
     )

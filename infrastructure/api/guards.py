@@ -139,11 +139,21 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
 
 @dataclass
 class RateLimiter:
-    """Creations per workspace per minute, in fixed one-minute windows (per API process)."""
+    """Creations per workspace per minute, in fixed one-minute windows counted in the database,
+    so any number of API processes share one limit."""
 
     limit: int
     clock: Clock
-    windows: dict[tuple[str, int], int] = field(default_factory=dict)
+    store: ReadStore | None = None
+    seen: dict[tuple[str, int], int] = field(default_factory=dict)  # last counts this process saw
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            with self.store.transaction() as cursor:
+                cursor.execute(
+                    "CREATE TABLE IF NOT EXISTS api_rate (workspace TEXT NOT NULL, minute BIGINT NOT NULL,"
+                    " used INTEGER NOT NULL, PRIMARY KEY (workspace, minute))"
+                )
 
     def _window(self) -> tuple[int, float]:
         now = self.clock().timestamp()
@@ -152,7 +162,7 @@ class RateLimiter:
 
     def headers(self, workspace: str) -> dict[str, str]:
         start, left = self._window()
-        used = self.windows.get((workspace, start), 0)
+        used = self.seen.get((workspace, start), 0)
         return {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(max(0, self.limit - used)),
@@ -160,9 +170,12 @@ class RateLimiter:
         }
 
     def take(self, workspace: str) -> None:
+        """Count one creation, or refuse it with 429 when the window is spent (blocking: call in a thread)."""
         start, left = self._window()
-        used = self.windows.get((workspace, start), 0)
-        if used >= self.limit:
+        used = self._count(workspace, start)
+        self.seen = {k: v for k, v in self.seen.items() if k[1] >= start}
+        self.seen[(workspace, start)] = min(used, self.limit)
+        if used > self.limit:
             raise ApiError(
                 429,
                 "rate_limited",
@@ -170,8 +183,19 @@ class RateLimiter:
                 None,
                 retry_after=math.ceil(left),
             )
-        self.windows = {k: v for k, v in self.windows.items() if k[1] >= start}  # forget old windows
-        self.windows[(workspace, start)] = used + 1
+
+    def _count(self, workspace: str, start: int) -> int:
+        if self.store is None:
+            return self.seen.get((workspace, start), 0) + 1
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO api_rate (workspace, minute, used) VALUES (%s, %s, 1) ON CONFLICT (workspace, minute)"
+                " DO UPDATE SET used = api_rate.used + 1 RETURNING used",
+                [workspace, start],
+            )
+            used = int(cursor.fetchone()[0])
+            cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
+        return used
 
 
 def body_json(raw: bytes) -> Any:

@@ -50,7 +50,7 @@ def instant_of(text: str | None, timezone: str | None) -> Any:
 async def create(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     body = CreatePost.model_validate(body_json(await request.read()))
-    ctx.limiter.take(workspace_of(request))
+    await asyncio.to_thread(ctx.limiter.take, workspace_of(request))
     common = {
         "account": body.account,
         "platform": body.platform,

@@ -141,3 +141,30 @@ def test_inbound_callbacks_are_checked_deduplicated_and_settle_ambiguity(store_u
         assert len(api.ctx.posts.history(uuid.UUID(post_id))) == len(events_after_first)
 
     run_api(store_url, scenario)
+
+
+def test_an_account_disconnection_is_announced(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        receiver = Receiver([])
+        hook_runner, hook_url = await receiver.start()
+        await api.call("POST", "/webhooks", {"url": hook_url, "events": ["account.disconnected"]})
+        await api.call(
+            "POST",
+            "/accounts",
+            {
+                "name": "acme-x",
+                "platform": "x",
+                "handle": "acme",
+                "remote_user_id": "1",
+                "credentials": {"access_token": "t"},
+            },
+        )
+        status, account, _ = await api.call("POST", "/accounts/acme-x/disconnect")
+        assert (status, account["state"]) == (200, "disconnected")
+        async with aiohttp.ClientSession() as session:
+            assert await webhook_sender(api.ctx).tick(session) == 1
+        ((headers, body),) = receiver.received
+        assert headers["Herald-Event"] == "account.disconnected" and b'"account":"acme-x"' in body
+        await hook_runner.cleanup()
+
+    run_api(store_url, scenario)
