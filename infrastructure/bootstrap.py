@@ -264,3 +264,29 @@ def api_context(url: str | None = None, *, clock: Clock = system_clock, creation
         idempotency=IdempotencyStore(store, clock),
         limiter=RateLimiter(limit=limit, clock=clock, store=store),
     )
+
+
+async def postgres_wake(service: PostService) -> Any:
+    """A dispatcher's wake-up on PostgreSQL: LISTEN on the events table's channel, so a post
+    that is scheduled, retried or released wakes an idle dispatcher at once (no fixed poll).
+    None on SQLite, where the dispatcher sleeps until the next due instant (at most idle_poll)."""
+    env = service.store_env
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return None
+    import psycopg
+
+    conn = await psycopg.AsyncConnection.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    )
+    await conn.execute(f"LISTEN {service.recorder.channel_name}")  # type: ignore[attr-defined]
+
+    async def wake(timeout: float) -> None:
+        async for _ in conn.notifies(timeout=timeout, stop_after=1):
+            return
+
+    return wake

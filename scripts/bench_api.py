@@ -71,6 +71,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     args = parser.parse_args()
+    result = measure(args.postgres, args.requests, args.concurrency, args.repeats)
+    print(
+        f"| api schedule, {args.concurrency} concurrent | {result['req_per_s']:,.0f} req/s | "
+        f"p50 {result['p50_ms']:.1f} ms | p99 {result['p99_ms']:.1f} ms |"
+    )
+
+
+def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[str, float]:
+    """Median requests/s and latency percentiles of `repeats` runs against a fresh API."""
+    args = argparse.Namespace(postgres=postgres, requests=requests, concurrency=concurrency, repeats=repeats)
     schema = f"bench_api_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
@@ -110,10 +120,12 @@ def main() -> None:
                 rates.append(args.requests / seconds)
                 p50s.append(latencies[len(latencies) // 2] * 1000)
                 p99s.append(latencies[int(len(latencies) * 0.99)] * 1000)
-        print(
-            f"| api schedule, {args.concurrency} concurrent | {statistics.median(rates):,.0f} req/s | "
-            f"p50 {statistics.median(p50s):.1f} ms | p99 {statistics.median(p99s):.1f} ms |"
-        )
+        return {
+            "requests": requests,
+            "req_per_s": statistics.median(rates),
+            "p50_ms": statistics.median(p50s),
+            "p99_ms": statistics.median(p99s),
+        }
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]

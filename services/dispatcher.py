@@ -9,7 +9,7 @@ only ever waits on the network.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -24,6 +24,8 @@ from services.post_service import PostService
 from services.reconciler import Reconciler
 from services.results import OutcomeReport
 from services.routing import Held, Route, Router
+
+Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ class Dispatcher:
         router: Router,
         settings: DispatchSettings,
         pacer: Pacer | None = None,
+        wake: Wake | None = None,
     ) -> None:
         self.service = service
+        self.wake = wake
         self.store = read_store
         self.index = DueIndex()
         self.runner = ProjectionRunner(service, read_store, self.index)
@@ -150,5 +154,10 @@ class Dispatcher:
         wait = self.settings.idle_poll
         if next_due is not None:
             wait = min(wait, max(0.0, (next_due - self.service.clock()).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=max(wait, 0.01))
+        stopped = asyncio.ensure_future(self.stopping.wait())
+        waiters = {stopped}
+        if self.wake is not None:  # new events (PostgreSQL's NOTIFY) end the wait at once
+            waiters.add(asyncio.ensure_future(self.wake(max(wait, 0.01))))
+        _, pending = await asyncio.wait(waiters, timeout=max(wait, 0.01), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()

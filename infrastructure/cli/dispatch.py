@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from domain.errors import InvalidSetting
-from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service
+from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service, postgres_wake
 from infrastructure.cli.render import out
 from infrastructure.platforms.simulator import BadFaults, Simulator, parse_faults, start
 from services.dispatcher import Dispatcher, DispatchSettings
@@ -86,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with aiohttp.ClientSession() as session:
             router = account_router(service, accounts, session, timeout=args.timeout, fallback_url=args.platform_url)
-            dispatcher = Dispatcher(service, store, router, settings)
+            dispatcher = Dispatcher(service, store, router, settings, wake=await postgres_wake(service))
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, dispatcher.stop)

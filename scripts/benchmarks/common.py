@@ -1,0 +1,81 @@
+"""What every scenario shares: a fresh PostgreSQL schema, the simulator, the truth, timing."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from tests.processes import admin, reaped, start_simulator
+
+POSTGRES = "postgresql://root@127.0.0.1:5432/test"
+
+
+@dataclass
+class Result:
+    scenario: str
+    system: str  # herald, raw, peer
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def fresh_schema(base: str = POSTGRES, prefix: str = "bench") -> Iterator[str]:
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def simulator(faults: str = "latency_ms=2") -> Iterator[str]:
+    process, url = start_simulator(faults)
+    with reaped(process):
+        yield url
+
+
+def duplicates(platform_url: str) -> tuple[int, int]:
+    """(posts the simulator holds, how many of them repeat an earlier one's key or text)."""
+    posts = admin(platform_url, "/admin/truth")["posts"]
+    keys = Counter(p["publish_key"] or p["text"] for p in posts)
+    return len(posts), sum(n - 1 for n in keys.values())
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
+
+
+def wait_until(done: Any, limit: float, poll: float = 0.05) -> float:
+    """Seconds until `done()` is true (a completion probe for long runs, bounded by `limit`)."""
+    began = time.monotonic()
+    while not done():
+        if time.monotonic() - began > limit:
+            raise TimeoutError(f"not finished within {limit:.0f}s")
+        time.sleep(poll)
+    return time.monotonic() - began
+
+
+def stop_all(processes: list[subprocess.Popen[Any]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+        if process.poll() is None:
+            process.kill()

@@ -1,0 +1,127 @@
+"""Herald's side of each scenario: real dispatcher processes on PostgreSQL, the simulator."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from domain.content import Content
+from infrastructure.bootstrap import open_service
+from scripts.benchmarks.common import POSTGRES, Result, duplicates, percentile, stop_all, wait_until
+from services.results import PostSettings
+from tests.processes import start_dispatcher
+
+WORKER_ENV = {"HERALD_LEASE_SECONDS": "60"}
+
+
+def settled(schema: str) -> int:
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT COUNT(*) FROM \"{schema}\".herald_events WHERE topic LIKE '%%Post.Delivered'"  # type: ignore[arg-type]
+            " OR topic LIKE '%%Post.Failed'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def dispatchers(url: str, platform_url: str, count: int) -> list[Any]:
+    return [
+        start_dispatcher(
+            url,
+            platform_url,
+            f"bench-{n}",
+            "--batch-size",
+            "200",
+            "--in-flight",
+            "128",
+            "--timeout",
+            "10",
+            **WORKER_ENV,
+        )
+        for n in range(count)
+    ]
+
+
+def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -> Result:
+    """N posts due at one instant across many accounts: time until all are delivered."""
+    url = f"{POSTGRES}?schema={schema}"
+    service = open_service(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
+    service.booked = None  # the burst is planned in bulk; quotas are not what is measured
+    due = datetime.now(UTC) + timedelta(seconds=3 + n / 4000)
+    for start in range(0, n, 1000):
+        service.schedule_many(
+            [
+                {
+                    "account": f"acct-{i % accounts}",
+                    "platform": "mastodon",
+                    "content": Content(text=f"burst {i}"),
+                    "scheduled_at": due,
+                }
+                for i in range(start, min(n, start + 1000))
+            ]
+        )
+    processes = dispatchers(url, platform_url, workers)
+    try:
+        time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))  # until the burst falls due
+        seconds = wait_until(lambda: settled(schema) >= n, limit=1800, poll=0.2)
+    finally:
+        stop_all(processes)
+        service.close()
+    held, repeats = duplicates(platform_url)
+    return Result(
+        "burst",
+        "herald",
+        {"posts": n, "seconds": seconds, "posts_per_s": n / seconds, "published": held, "duplicates": repeats},
+    )
+
+
+def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int) -> Result:
+    """A steady arrival of `rate` posts due now, every 10 ms: attempt instant minus due instant."""
+    url = f"{POSTGRES}?schema={schema}"
+    service = open_service(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
+    service.booked = None
+    processes = dispatchers(url, platform_url, workers)
+    ids: list[UUID] = []
+    try:
+        time.sleep(3)  # the dispatchers boot
+        began = time.monotonic()
+        sent = 0
+        while (elapsed := time.monotonic() - began) < seconds:
+            owed = int(elapsed * rate) - sent
+            if owed > 0:
+                ids += service.schedule_many(
+                    [
+                        {
+                            "account": f"acct-{(sent + i) % 500}",
+                            "platform": "mastodon",
+                            "content": Content(text=f"steady {sent + i}"),
+                        }
+                        for i in range(owed)
+                    ]
+                )
+                sent += owed
+            time.sleep(0.01)
+        wait_until(lambda: settled(schema) >= len(ids), limit=600, poll=0.2)
+    finally:
+        stop_all(processes)
+    lags = []
+    for post_id in ids:
+        records = service.history(post_id)
+        due = datetime.fromisoformat(next(r for r in records if r.name == "Scheduled").data["due_at"])
+        claim = next(r.at for r in records if r.name == "DispatchClaimed")
+        lags.append((claim - due).total_seconds() * 1000)
+    service.close()
+    return Result(
+        "lag",
+        "herald",
+        {
+            "posts": len(ids),
+            "rate": rate,
+            "p50_ms": percentile(lags, 0.5),
+            "p99_ms": percentile(lags, 0.99),
+            "max_ms": max(lags),
+        },
+    )
