@@ -58,18 +58,36 @@ class Dispatcher:
         self.reconciler = Reconciler(service, read_store, router)
         self.stopping = asyncio.Event()
         self.sent = 0
+        self.in_flight: set[asyncio.Task[None]] = set()  # batches being sent and recorded
+        self.busy = 0  # posts claimed and not yet recorded
 
     async def run(self, *, until_idle: bool = False) -> None:
-        """Tick until stopped (SIGTERM: finish and record what is in flight), or until idle."""
-        while not self.stopping.is_set():
-            worked = await self.tick()
-            if worked:
-                continue
-            if until_idle and await self._idle():
-                return
-            await self._sleep_until_next_due()
+        """Step until stopped (SIGTERM: stop claiming, finish and record what is in flight), or
+        until idle. A batch is sent and recorded in the background while the next is claimed."""
+        try:
+            while not self.stopping.is_set():
+                if await self.step():
+                    continue
+                if until_idle:
+                    await self.drain()
+                    if await self._idle():
+                        return
+                await self._sleep_until_next_due()
+        finally:
+            await self.drain()
 
     async def tick(self) -> bool:
+        """One full round, waiting for its sends to be recorded (for tests and scripts)."""
+        worked = await self.step()
+        await self.drain()
+        return worked
+
+    async def drain(self) -> None:
+        """Wait until every claimed attempt is sent and its outcome recorded."""
+        while self.in_flight:
+            await asyncio.gather(*list(self.in_flight))
+
+    async def step(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
         worked = await self.reconciler.tick()
         worked |= await self.reconciler.fail_past_deadline()
@@ -81,8 +99,12 @@ class Dispatcher:
         self.stopping.set()
 
     async def _dispatch_batch(self) -> bool:
+        room = min(self.settings.batch_size, self.settings.in_flight - self.busy)
+        if room <= 0:
+            await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+            return True  # claim no more than can be sent at once: a claim's lease is ticking
         now = self.service.clock()
-        due = await asyncio.to_thread(self._due, now)
+        due = await asyncio.to_thread(self._due, now, room)
         routes: dict[str, Route] = {}
         for post in due:
             route = await self.router.route(post.workspace, post.account, post.platform)
@@ -116,15 +138,24 @@ class Dispatcher:
                     await self.router.revoked(workspace_of[post_id], intent.account)
                 return OutcomeReport(post_id, attempt_no, observed)
 
-        answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
-        reports = [report for report in answers if report is not None]
-        await asyncio.to_thread(self.service.record_outcomes, reports)
-        self.sent += len(reports)
+        async def send_and_record() -> None:
+            try:
+                answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+                reports = [report for report in answers if report is not None]
+                await asyncio.to_thread(self.service.record_outcomes, reports)
+                self.sent += len(reports)
+            finally:
+                self.busy -= len(claimed)
+
+        self.busy += len(claimed)
+        task = asyncio.create_task(send_and_record())
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
         return True
 
-    def _due(self, now: datetime) -> list[DuePost]:
+    def _due(self, now: datetime, limit: int) -> list[DuePost]:
         with self.store.transaction() as cursor:
-            return self.index.due(cursor, now, self.settings.batch_size, self.pacer.paused_accounts(now))
+            return self.index.due(cursor, now, limit, self.pacer.paused_accounts(now))
 
     def _counts_and_next_due(self) -> tuple[dict[str, int], datetime | None]:
         with self.store.transaction() as cursor:

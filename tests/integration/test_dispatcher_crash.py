@@ -77,7 +77,9 @@ def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -
     stack.enter_context(reaped(simulator))
     with stack:
         ids = [service.publish_now(account=f"a{n}", platform="x", content=Content(text=f"{n}")) for n in range(30)]
-        worker = start_dispatcher(store_url, platform_url, "graceful", "--timeout", "10", "--batch-size", "10")
+        worker = start_dispatcher(
+            store_url, platform_url, "graceful", "--timeout", "10", "--batch-size", "10", "--in-flight", "10"
+        )
         stack.enter_context(reaped(worker))
         wait_for_claim(service, ids[0])
         worker.send_signal(signal.SIGTERM)
