@@ -6,6 +6,7 @@ scripts/test found no server outside CI (HERALD_SKIP_POSTGRES=1); with CI=true i
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -47,3 +48,11 @@ def postgres_url() -> Iterator[str]:
 def store_url(request: pytest.FixtureRequest) -> str:
     """The same scenario on both stores."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh HERALD_SECRET_KEY for tests that seal credentials."""
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("HERALD_SECRET_KEY", key)
+    return key

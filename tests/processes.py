@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -71,3 +72,40 @@ def reaped(*processes: subprocess.Popen[Any]) -> Iterator[None]:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def herald_env(store_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a herald process on `store_url`, with a fresh secret key."""
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    return {**os.environ, "HERALD_DATABASE_URL": store_url, "HERALD_SECRET_KEY": key, **extra}
+
+
+def create_workspace(env: dict[str, str], name: str) -> dict[str, str]:
+    """`herald workspaces create NAME`: {"workspace_id", "api_key"}."""
+    done = subprocess.run(
+        [*HERALD, "workspaces", "create", name], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    return dict(json.loads(done.stdout))
+
+
+def start_serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`herald serve ARGS` on a free port, once its API answers: (process, base URL)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*HERALD, "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:  # readiness probe
+        try:
+            urllib.request.urlopen(base + "/v1/openapi.json", timeout=2).close()
+            return process, base
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.1)

@@ -50,7 +50,7 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -
     url = f"{POSTGRES}?schema={schema}"
     service = open_service(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
     service.booked = None  # the burst is planned in bulk; quotas are not what is measured
-    due = datetime.now(UTC) + timedelta(seconds=3 + n / 4000)
+    due = datetime.now(UTC) + timedelta(seconds=5 + n / 800)  # scheduling runs at ~2,000 posts/s
     for start in range(0, n, 1000):
         service.schedule_many(
             [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from tests.clock import ManualClock
 
 
 @pytest.fixture(autouse=True)
-def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HERALD_SECRET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+def _sealing(secret_key: str) -> None:
+    """Every API test may connect accounts or add webhook endpoints: both seal secrets."""
 
 
 @dataclass

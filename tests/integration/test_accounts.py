@@ -5,8 +5,6 @@ container, and quota refusals."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,9 +32,7 @@ SECRET = "tok-SECRET-7f3a9"
 SETTINGS = PostSettings(grace=timedelta(minutes=30), retry_policy=RetryPolicy(base_seconds=10, max_attempts=3))
 
 
-@pytest.fixture(autouse=True)
-def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HERALD_SECRET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+pytestmark = pytest.mark.usefixtures("secret_key")
 
 
 @dataclass
