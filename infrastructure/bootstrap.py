@@ -16,6 +16,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.content import Platform
 from domain.decisions import RetryPolicy
 from domain.errors import InvalidSetting
+from infrastructure.batch_reads import events_of
 from infrastructure.platforms.adapters.bluesky import BlueskyAdapter
 from infrastructure.platforms.adapters.linkedin import LinkedInAdapter
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
@@ -51,6 +52,7 @@ def open_service(
     def make() -> PostService:
         service = PostService(env, clock=clock, settings=settings or settings_from_env())
         service.store_env = env
+        service.read_many = lambda ids: events_of(service.recorder, ids)
         wire_quotas(service)
         wire_account_settings(service, env, clock)
         return service

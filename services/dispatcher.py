@@ -22,7 +22,7 @@ from projections.runner import ProjectionRunner
 from services.pacing import Pacer
 from services.post_service import PostService
 from services.reconciler import Reconciler
-from services.results import OutcomeReport
+from services.results import OutcomeReport, PostView
 from services.routing import Held, Route, Router
 
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
@@ -124,9 +124,12 @@ class Dispatcher:
 
         workspace_of = {UUID(post.post_id): post.workspace for post in due}
 
+        views = {claim.post_id: claim.view for claim in claimed}
+
         async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
             async with limit:
-                intent, lease_until = await asyncio.to_thread(self._intent, post_id, attempt_no)
+                view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
+                intent, lease_until = self._intent(view, attempt_no)
                 if self.service.clock() + self.settings.send_margin >= lease_until:
                     # too close to the lease's end: a reconciler may already be looking, so
                     # sending now could publish twice. Record nothing; the lease expiry decides.
@@ -161,11 +164,11 @@ class Dispatcher:
         with self.store.transaction() as cursor:
             return self.index.counts(cursor), self.index.next_due(cursor)
 
-    def _intent(self, post_id: UUID, attempt: int) -> tuple[PublishIntent, datetime]:
-        post = self.service.get_post(post_id)
+    @staticmethod
+    def _intent(post: PostView, attempt: int) -> tuple[PublishIntent, datetime]:
         assert post.lease_until is not None
         return PublishIntent(
-            post_id=post_id,
+            post_id=post.id,
             account=post.account,
             platform=post.platform,  # type: ignore[arg-type]
             publish_key=post.publish_key or "",

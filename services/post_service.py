@@ -58,6 +58,8 @@ class PostService(Application[UUID]):
         # (workspace, account) → the account's settings (e.g. Mastodon's max_characters); ditto
         self.account_settings: Callable[[str, str], dict[str, Any]] | None = None
         self.closers: list[Callable[[], None]] = []  # what the wiring opened for this service
+        # ids → their stored events, in one query (set by bootstrap); else one read per post
+        self.read_many: Callable[[Sequence[UUID]], dict[UUID, list[Any]]] | None = None
 
     def close(self) -> None:
         """Close the store's connections, and whatever the wiring opened alongside."""
@@ -364,6 +366,19 @@ class PostService(Application[UUID]):
             raise PostNotFound(f"no post with id {post_id}") from None
         return post
 
+    def _get_many(self, ids: Sequence[UUID]) -> dict[UUID, Post]:
+        """Many posts, folded from one query's events when the wiring offers it."""
+        if self.read_many is None or len(ids) < 2:
+            return {}
+        posts: dict[UUID, Post] = {}
+        for post_id, stored in self.read_many(ids).items():
+            post = None
+            for record in stored:
+                post = self.mapper.to_domain_event(record).mutate(post)
+            if isinstance(post, Post):
+                posts[post_id] = post
+        return posts
+
     def _save(self, post: Post) -> None:
         try:
             self.save(post)
@@ -381,15 +396,17 @@ class PostService(Application[UUID]):
         """
         results: dict[UUID, CommandResult] = {}
         pending: dict[UUID, list[Any]] = {}
-        for post_id in post_ids:
+        ids = list(dict.fromkeys(post_ids))
+        loaded = self._get_many(ids)
+        for post_id in ids:
             try:
-                post = self._get(post_id)
+                post = loaded.get(post_id) or self._get(post_id)
                 change(post)
             except HeraldError as refusal:
                 results[post_id] = CommandResult.refused(post_id, refusal)
                 continue
             pending[post_id] = list(post.collect_events())
-            results[post_id] = CommandResult.done(post_id, post)
+            results[post_id] = CommandResult.done(post_id, post, view=PostView.of(post))
         if pending:
             try:
                 self.save(*(event for events in pending.values() for event in events))

@@ -43,10 +43,11 @@ class CommandResult:
     attempt: int | None = None
     code: str | None = None
     message: str | None = None
+    view: PostView | None = None  # the post as this command left it
 
     @classmethod
-    def done(cls, post_id: UUID, post: Post) -> CommandResult:
-        return cls(post_id, True, state=post.state.value, attempt=post.attempt)
+    def done(cls, post_id: UUID, post: Post, view: PostView | None = None) -> CommandResult:
+        return cls(post_id, True, state=post.state.value, attempt=post.attempt, view=view)
 
     @classmethod
     def refused(cls, post_id: UUID, error: HeraldError) -> CommandResult:

@@ -98,6 +98,7 @@ def test_a_conflict_in_a_batch_refuses_only_that_post(
     monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "100")
     monkeypatch.setenv("AGGREGATE_CACHE_FASTFORWARD", "n")
     stale = open_service(store_url, clock=clock)
+    stale.read_many = None  # read through the (stale) repository cache, as a lagging worker would
     for post_id in ids:
         stale.get_post(post_id)  # type: ignore[arg-type]
     clock.advance(minutes=1)
