@@ -29,13 +29,14 @@ def settled(schema: str) -> int:
 
 
 def dispatchers(url: str, platform_url: str, count: int) -> list[Any]:
+    batch = os.environ.get("HERALD_BENCH_BATCH", "200")  # posts claimed per transaction
     return [
         start_dispatcher(
             url,
             platform_url,
             f"bench-{n}",
             "--batch-size",
-            "200",
+            batch,
             "--in-flight",
             "128",
             "--timeout",
