@@ -9,6 +9,7 @@ only ever waits on the network.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ class DispatchSettings:
     in_flight: int = 64
     idle_poll: float = 0.5  # longest sleep when nothing is due (the next due instant wakes sooner)
     send_margin: timedelta = timedelta(seconds=12)  # never start a send this close to the lease's end
+    reconcile_every: float = 0.25  # seconds between looks for expired leases, ambiguity, deadlines
 
 
 class Dispatcher:
@@ -60,6 +62,7 @@ class Dispatcher:
         self.sent = 0
         self.in_flight: set[asyncio.Task[None]] = set()  # batches being sent and recorded
         self.busy = 0  # posts claimed and not yet recorded
+        self.reconciled_at = -1e9
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Step until stopped (SIGTERM: stop claiming, finish and record what is in flight), or
@@ -77,7 +80,8 @@ class Dispatcher:
             await self.drain()
 
     async def tick(self) -> bool:
-        """One full round, waiting for its sends to be recorded (for tests and scripts)."""
+        """One full round, reconciliation included, waiting for its sends to be recorded."""
+        self.reconciled_at = -1e9
         worked = await self.step()
         await self.drain()
         return worked
@@ -89,8 +93,13 @@ class Dispatcher:
 
     async def step(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
-        worked = await self.reconciler.tick()
-        worked |= await self.reconciler.fail_past_deadline()
+        worked = False
+        if time.monotonic() - self.reconciled_at >= self.settings.reconcile_every:
+            # leases and deadlines are seconds apart: looking a few times a second is plenty,
+            # and keeps those queries off the path of every batch
+            self.reconciled_at = time.monotonic()
+            worked = await self.reconciler.tick()
+            worked |= await self.reconciler.fail_past_deadline()
         if self.stopping.is_set():
             return worked
         return await self._dispatch_batch() or worked
