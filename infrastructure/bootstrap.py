@@ -257,13 +257,14 @@ def api_context(url: str | None = None, *, clock: Clock = system_clock, creation
     posts = open_service(url, clock=clock)
     store = open_read_store_for(posts)
     limit = creations_per_minute or int(os.environ.get("HERALD_API_CREATIONS_PER_MINUTE", "120"))
+    accounts = open_accounts(url, clock=clock)
     return Context(
         posts=posts,
-        accounts=open_accounts(url, clock=clock),
+        accounts=accounts,
         workspaces=open_workspaces(url, clock=clock),
         store=store,
         webhooks=open_webhooks(url, clock=clock),
-        idempotency=IdempotencyStore(store, clock),
+        idempotency=IdempotencyStore(store, clock, sealer=lambda: accounts.sealer),
         limiter=RateLimiter(limit=limit, clock=clock, store=store),
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from domain.errors import HeraldError
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.keys import CALLER
 from projections.read_store import ReadStore
@@ -46,11 +48,16 @@ async def authenticate(workspaces: WorkspaceService, request: web.Request) -> Ca
 
 
 class IdempotencyStore:
-    """(workspace, key) → the first request's hash and its stored response."""
+    """(workspace, key) → the first request's hash and its stored response.
 
-    def __init__(self, store: ReadStore, clock: Clock) -> None:
+    Stored responses are sealed when a secret key is configured: a first answer may carry a
+    secret shown once (a webhook endpoint's signing secret), and no secret is kept in plain text.
+    """
+
+    def __init__(self, store: ReadStore, clock: Clock, sealer: Callable[[], Any] | None = None) -> None:
         self.store = store
         self.clock = clock
+        self._sealer = sealer
         with store.transaction() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS api_idempotency (workspace TEXT NOT NULL, key TEXT NOT NULL,"
@@ -87,14 +94,27 @@ class IdempotencyStore:
                         "Idempotency-Key",
                     )
                 else:
-                    return int(status), str(body)
+                    return int(status), self._open(str(body), workspace, key)
             cursor.execute(
                 "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)",
                 [workspace, key, request_hash, now.isoformat()],
             )
         return None
 
+    def _seal(self, body: str, workspace: str, key: str) -> str:
+        try:
+            sealer = self._sealer() if self._sealer else None
+        except HeraldError:
+            sealer = None  # no key configured: then no answer can carry a secret either
+        return "sealed:" + sealer.seal({"body": body}, f"{workspace}/{key}") if sealer else body
+
+    def _open(self, body: str, workspace: str, key: str) -> str:
+        if not body.startswith("sealed:") or self._sealer is None:
+            return body
+        return str(self._sealer().open(body.removeprefix("sealed:"), f"{workspace}/{key}")["body"])
+
     def finish(self, workspace: str, key: str, status: int, body: str) -> None:
+        body = self._seal(body, workspace, key)
         with self.store.transaction() as cursor:
             cursor.execute(
                 "UPDATE api_idempotency SET status = %s, body = %s WHERE workspace = %s AND key = %s",

@@ -168,3 +168,17 @@ def test_an_account_disconnection_is_announced(store_url: str) -> None:
         await hook_runner.cleanup()
 
     run_api(store_url, scenario)
+
+
+def test_an_endpoint_secret_is_not_kept_in_plain_text_even_for_replays(sqlite_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        body = {"url": "http://127.0.0.1:9/hook", "events": ["post.failed"]}
+        first = await api.call("POST", "/webhooks", body, idem="hook-1")
+        again = await api.call("POST", "/webhooks", body, idem="hook-1")
+        assert first[1] == again[1] and again[2]["Idempotent-Replayed"] == "true"  # the replay still shows it
+        secret = first[1]["secret"].encode()
+        folder = sqlite_url.removeprefix("sqlite:///").rsplit("/", 1)[0]
+        stored = b"".join(p.read_bytes() for p in __import__("pathlib").Path(folder).iterdir())
+        assert secret not in stored
+
+    run_api(sqlite_url, scenario)
