@@ -6,12 +6,11 @@ events: a replay over millions of events then costs a JSON decode per event, no 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.persistence import Mapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +74,3 @@ def _fact(mapper: Mapper[Any], position: int, post_id: str, version: int, topic:
     data = mapper.transcoder.decode(bytes(state))
     aggregate, _, name = topic.partition(":")[2].rpartition(".")
     return Fact(position, post_id, version, aggregate, name, fixed(data["timestamp"]) or "", data)
-
-
-def decode(notifications: Sequence[Notification], mapper: Mapper[Any]) -> list[Fact]:
-    facts = []
-    decode_json = mapper.transcoder.decode
-    for notification in notifications:
-        state = notification.state
-        if mapper.cipher:
-            state = mapper.cipher.decrypt(state)
-        if mapper.compressor:
-            state = mapper.compressor.decompress(state)
-        data = decode_json(state)
-        aggregate, _, name = notification.topic.partition(":")[2].rpartition(".")
-        facts.append(
-            Fact(
-                position=notification.id,
-                post_id=str(notification.originator_id),
-                version=notification.originator_version,
-                aggregate=aggregate,
-                name=name,
-                at=fixed(data["timestamp"]) or "",
-                data=data,
-            )
-        )
-    return facts

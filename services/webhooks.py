@@ -26,7 +26,6 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.decisions import RetryPolicy
 from domain.errors import HeraldError
-from domain.outcomes import RemotePost
 from domain.webhook import InboundDelivery, WebhookDelivery, delivery_id
 from projections.facts import Fact, fixed
 from projections.read_store import Cursor
@@ -261,8 +260,3 @@ async def send(
             return answer.status, None
     except (aiohttp.ClientError, TimeoutError) as problem:
         return None, type(problem).__name__
-
-
-def found_by_callback(post_id: str, payload: dict[str, Any]) -> RemotePost | None:
-    remote = payload.get("remote_id")
-    return RemotePost(remote_id=str(remote), permalink=payload.get("permalink")) if remote else None
