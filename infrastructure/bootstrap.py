@@ -26,7 +26,7 @@ from infrastructure.platforms.http import Http
 from infrastructure.platforms.simulated import SimulatedPlatform
 from infrastructure.secrets import Sealer
 from infrastructure.store import StoreUnavailable, database_url, redact, store_env
-from projections.read_store import ReadStore, open_read_store
+from projections.read_store import ReadStore, open_read_store, postgres_connection
 from services.account_service import AccountService
 from services.post_service import Clock, PostService, system_clock
 from services.results import PostSettings
@@ -111,15 +111,7 @@ def prepare_postgres(env: dict[str, str]) -> None:
     from psycopg import sql
 
     try:
-        with psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-            autocommit=True,
-        ) as conn:
+        with psycopg.connect(**postgres_connection(env)) as conn:  # type: ignore[arg-type]
             if env["POSTGRES_SCHEMA"]:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
     except psycopg.errors.UniqueViolation:
@@ -278,14 +270,7 @@ async def postgres_wake(service: PostService) -> Any:
         return None
     import psycopg
 
-    conn = await psycopg.AsyncConnection.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    )
+    conn = await psycopg.AsyncConnection.connect(**postgres_connection(env))  # type: ignore[arg-type]
     await conn.execute(f"LISTEN {service.recorder.channel_name}")  # type: ignore[attr-defined]
 
     async def wake(timeout: float) -> None:

@@ -101,21 +101,26 @@ class SQLiteReadStore:
         self._conn.close()
 
 
+def postgres_connection(env: dict[str, str]) -> dict[str, object]:
+    """psycopg connection arguments for the store settings `store_env` produced."""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"] or None,
+        "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+        "autocommit": True,
+    }
+
+
 class PostgresReadStore:
     dialect = "postgres"
 
     def __init__(self, env: dict[str, str]) -> None:
         import psycopg
 
-        self._conn = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-            autocommit=True,
-        )
+        self._conn = psycopg.connect(**postgres_connection(env))  # type: ignore[arg-type]
         self._lock = threading.Lock()
         schema = env.get("POSTGRES_SCHEMA") or "public"
         self._conn.execute("SELECT set_config('search_path', %s, false)", (schema,))

@@ -115,8 +115,12 @@ class Dispatcher:
         now = self.service.clock()
         due = await asyncio.to_thread(self._due, now, room)
         routes: dict[str, Route] = {}
+        by_account: dict[tuple[str, str, str], Route | Held] = {}  # one look-up per account a batch
         for post in due:
-            route = await self.router.route(post.workspace, post.account, post.platform)
+            target = (post.workspace, post.account, post.platform)
+            if target not in by_account:
+                by_account[target] = await self.router.route(*target)
+            route = by_account[target]
             if isinstance(route, Held):
                 continue  # held until the account is reconnected, or failed at its deadline
             if self.pacer.take(post.account, post.platform, now):
@@ -129,26 +133,24 @@ class Dispatcher:
         claimed = [claim for claim in claims if claim.ok and claim.state == "dispatched"]
         if not claimed:
             return bool(due)
-        limit = asyncio.Semaphore(self.settings.in_flight)
-
         workspace_of = {UUID(post.post_id): post.workspace for post in due}
 
         views = {claim.post_id: claim.view for claim in claimed}
 
         async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
-            async with limit:
-                view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
-                intent, lease_until = self._intent(view, attempt_no)
-                if self.service.clock() + self.settings.send_margin >= lease_until:
-                    # too close to the lease's end: a reconciler may already be looking, so
-                    # sending now could publish twice. Record nothing; the lease expiry decides.
-                    return None
-                observed = await routes[str(post_id)].publish(intent)
-                if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
-                    self.pacer.pause(intent.account, observed.retry_at)
-                if observed.kind is Observation.AUTH_REVOKED:
-                    await self.router.revoked(workspace_of[post_id], intent.account)
-                return OutcomeReport(post_id, attempt_no, observed)
+            # claims are bounded by the room left in flight, so every send starts at once
+            view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
+            intent, lease_until = self._intent(view, attempt_no)
+            if self.service.clock() + self.settings.send_margin >= lease_until:
+                # too close to the lease's end: a reconciler may already be looking, so
+                # sending now could publish twice. Record nothing; the lease expiry decides.
+                return None
+            observed = await routes[str(post_id)].publish(intent)
+            if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
+                self.pacer.pause(intent.account, observed.retry_at)
+            if observed.kind is Observation.AUTH_REVOKED:
+                await self.router.revoked(workspace_of[post_id], intent.account)
+            return OutcomeReport(post_id, attempt_no, observed)
 
         async def send_and_record() -> None:
             try:

@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import aiohttp
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.decisions import RetryPolicy
@@ -91,8 +91,12 @@ class WebhookService(Application[UUID]):
             body=body,
             now=self.clock(),
         )
+        return self._save_once(delivery)
+
+    def _save_once(self, aggregate: WebhookDelivery | InboundDelivery) -> bool:
+        """Save a delivery whose id is derived from what it is; False if it exists already."""
         try:
-            self.save(delivery)
+            self.save(aggregate)
         except IntegrityError:
             return False
         return True
@@ -129,18 +133,7 @@ class WebhookService(Application[UUID]):
             body=body.decode(errors="replace"),
             now=self.clock(),
         )
-        try:
-            self.save(delivery)
-        except IntegrityError:
-            return False
-        return True
-
-    def exists(self, delivery: UUID) -> bool:
-        try:
-            self.repository.get(delivery)
-        except AggregateNotFoundError:
-            return False
-        return True
+        return self._save_once(delivery)
 
 
 class Webhooks:

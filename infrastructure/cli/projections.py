@@ -17,6 +17,7 @@ from infrastructure.bootstrap import open_read_store_for, open_service
 from infrastructure.cli.render import out, print_timeline
 from infrastructure.zones import parse_instant, zone
 from projections.catalog import PROJECTIONS
+from projections.read_store import postgres_connection
 from projections.replay import replay
 from projections.runner import ProjectionRunner
 from projections.stats import Stats
@@ -210,15 +211,7 @@ def _listen(service: Any) -> Any:
         return None
     import psycopg
 
-    env = service.store_env
-    conn = psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    )
+    conn = psycopg.connect(**postgres_connection(service.store_env))  # type: ignore[arg-type]
     conn.execute(f"LISTEN {service.recorder.channel_name}")
     return conn
 

@@ -4,11 +4,10 @@ collides instead of duplicating; `find` is getRecord on that key. Links become f
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePost
+from domain.quota import QUOTAS
 from domain.validation import URL, Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, json_body, observed
 from services.ports import AccountAccess, Refreshed, RefreshFailed
@@ -36,7 +35,7 @@ def facets(text: str) -> list[dict[str, object]]:
 
 class BlueskyAdapter:
     platform = Platform.BLUESKY
-    limits = (1666, timedelta(hours=1))  # 5,000 points an hour, 3 points a post
+    limits = QUOTAS[Platform.BLUESKY]
     has_refresh = True
 
     def __init__(self, http: Http) -> None:

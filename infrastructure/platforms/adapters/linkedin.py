@@ -3,11 +3,10 @@ evidence the first attempt landed. There is no refresh flow: an expired token me
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePost
+from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, json_body, observed
 from services.ports import AccountAccess, Refreshed, RefreshFailed
@@ -17,7 +16,7 @@ VERSION = "202411"
 
 class LinkedInAdapter:
     platform = Platform.LINKEDIN
-    limits = (150, timedelta(days=1))
+    limits = QUOTAS[Platform.LINKEDIN]
     has_refresh = False
 
     def __init__(self, http: Http) -> None:

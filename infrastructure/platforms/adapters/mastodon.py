@@ -4,11 +4,12 @@ returns the first status instead of a second one. Limits come from /api/v2/insta
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePost
+from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, json_body, observed
 from services.ports import AccountAccess, Refreshed, RefreshFailed
@@ -18,7 +19,7 @@ TAGS = re.compile(r"<[^>]+>")
 
 class MastodonAdapter:
     platform = Platform.MASTODON
-    limits = (300, timedelta(minutes=5))
+    limits = QUOTAS[Platform.MASTODON]
     has_refresh = False  # Mastodon tokens do not expire; a revoked one needs a reconnect
 
     def __init__(self, http: Http) -> None:

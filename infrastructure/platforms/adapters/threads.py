@@ -10,6 +10,7 @@ from datetime import timedelta
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePost
+from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, observed
 from services.ports import AccountAccess, Refreshed, RefreshFailed
@@ -19,7 +20,7 @@ Remember = Callable[[str], Awaitable[None]]
 
 class ThreadsAdapter:
     platform = Platform.THREADS
-    limits = (250, timedelta(days=1))
+    limits = QUOTAS[Platform.THREADS]
     has_refresh = True
 
     def __init__(self, http: Http, clock: Callable[[], object]) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePost
+from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, json_body, observed
 from services.ports import AccountAccess, Refreshed, RefreshFailed
@@ -23,7 +24,7 @@ DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
 
 class XAdapter:
     platform = Platform.X
-    limits = (200, timedelta(minutes=15))
+    limits = QUOTAS[Platform.X]
     has_refresh = True
 
     def __init__(self, http: Http, clock: Clock) -> None:
