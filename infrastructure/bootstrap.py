@@ -62,14 +62,9 @@ def open_service(
 
 def wire_account_settings(service: PostService, env: dict[str, str], clock: Clock) -> None:
     """Scheduling reads each account's own limits (quota_limit, Mastodon's max_characters)."""
-    accounts = AccountService(env, sealer=Sealer.from_env, clock=clock)
+    accounts = _accounts(env, clock)
     service.closers.append(accounts.close)
-
-    def settings(workspace: str, name: str) -> dict[str, Any]:
-        view = accounts.find(workspace, name)
-        return dict(view.settings) if view else {}
-
-    service.account_settings = settings
+    service.account_settings = accounts.settings_of
 
 
 CATCH_UP_EVERY = 0.2  # seconds between the quota check's folds of the due index, per process
@@ -128,7 +123,13 @@ def first_line(problem: BaseException) -> str:
 def open_accounts(url: str | None = None, *, clock: Clock = system_clock) -> AccountService:
     """The account service on the same store; HERALD_SECRET_KEY is read when first needed."""
     env, url = _store(url)
-    return _opened(url, lambda: AccountService(env, sealer=Sealer.from_env, clock=clock))
+    return _opened(url, lambda: _accounts(env, clock))
+
+
+def _accounts(env: dict[str, str], clock: Clock) -> AccountService:
+    accounts = AccountService(env, sealer=Sealer.from_env, clock=clock)
+    accounts.read_many = lambda ids: events_of(accounts.recorder, ids)
+    return accounts
 
 
 def open_workspaces(url: str | None = None, *, clock: Clock = system_clock) -> WorkspaceService:

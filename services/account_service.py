@@ -4,7 +4,7 @@ are stored. The sealer is injected (AES-GCM, in infrastructure); this module nev
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -69,6 +69,8 @@ class AccountService(Application[UUID]):
         self._sealer_factory = sealer
         self._sealer: Sealer | None = None
         self.clock = clock
+        # ids → their stored events, in one query (set by bootstrap); else one read per account
+        self.read_many: Callable[[Sequence[UUID]], dict[UUID, list[Any]]] | None = None
 
     @property
     def sealer(self) -> Sealer:
@@ -129,14 +131,34 @@ class AccountService(Application[UUID]):
         return AccountView.of(self._get(workspace, name))
 
     def find(self, workspace: str, name: str) -> AccountView | None:
-        try:
-            return self.get(workspace, name)
-        except AccountNotFound:
-            return None
+        account = self._find(workspace, name)
+        return AccountView.of(account) if account else None
+
+    def settings_of(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """{(workspace, name): settings} of many accounts, read in one query; unknown ones are
+        left out. A dispatcher checks a whole batch's content against its accounts' limits."""
+        return {pair: dict(account.settings) for pair, account in self.many(pairs).items()}
+
+    def many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Account]:
+        """{(workspace, name): account} of many accounts, in one query; unknown ones left out."""
+        wanted = {account_id(workspace, name): (workspace, name) for workspace, name in pairs}
+        if self.read_many is None:
+            found = {pair: self._find(*pair) for pair in wanted.values()}
+            return {pair: account for pair, account in found.items() if account is not None}
+        accounts: dict[tuple[str, str], Account] = {}
+        for identity, stored in self.read_many(list(wanted)).items():
+            account = None
+            for record in stored:
+                account = self.mapper.to_domain_event(record).mutate(account)
+            if isinstance(account, Account):
+                accounts[wanted[identity]] = account
+        return accounts
 
     def credentials(self, workspace: str, name: str) -> dict[str, Any]:
         """The account's credentials, unsealed, for the platform adapter only."""
-        account = self._get(workspace, name)
+        return self.unsealed(self._get(workspace, name))
+
+    def unsealed(self, account: Account) -> dict[str, Any]:
         return self.sealer.open(account.sealed_credentials, str(account.id))
 
     def all(self, workspace: str | None = None) -> list[AccountView]:
@@ -145,6 +167,12 @@ class AccountService(Application[UUID]):
         ids = {n.originator_id for n in self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])}
         views = [AccountView.of(self.repository.get(i)) for i in ids]
         return sorted((v for v in views if workspace in (None, v.workspace)), key=lambda v: (v.workspace, v.name))
+
+    def _find(self, workspace: str, name: str) -> Account | None:
+        try:
+            return self._get(workspace, name)
+        except AccountNotFound:
+            return None
 
     def _get(self, workspace: str, name: str) -> Account:
         try:

@@ -115,12 +115,9 @@ class Dispatcher:
         now = self.service.clock()
         due = await asyncio.to_thread(self._due, now, room)
         routes: dict[str, Route] = {}
-        by_account: dict[tuple[str, str, str], Route | Held] = {}  # one look-up per account a batch
+        by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
         for post in due:
-            target = (post.workspace, post.account, post.platform)
-            if target not in by_account:
-                by_account[target] = await self.router.route(*target)
-            route = by_account[target]
+            route = by_account[(post.workspace, post.account, post.platform)]
             if isinstance(route, Held):
                 continue  # held until the account is reconnected, or failed at its deadline
             if self.pacer.take(post.account, post.platform, now):

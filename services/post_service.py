@@ -27,6 +27,7 @@ from services.results import CommandResult, EventRecord, OutcomeReport, PostSett
 
 Clock = Callable[[], datetime]
 Booked = Callable[[str, str, datetime], dict[UUID, datetime]]
+SettingsOf = Callable[[Iterable[tuple[str, str]]], dict[tuple[str, str], dict[str, Any]]]
 RECENT_FOR = 5.0  # seconds this process remembers its own bookings, covering the due index's lag
 WhenFull = Literal["refuse", "move"]
 
@@ -55,8 +56,8 @@ class PostService(Application[UUID]):
         self.booked: Booked | None = None
         # what this process booked lately, which the (lagging) due index may not show yet
         self._recent: dict[tuple[str, str], dict[UUID, tuple[datetime, float]]] = {}
-        # (workspace, account) → the account's settings (e.g. Mastodon's max_characters); ditto
-        self.account_settings: Callable[[str, str], dict[str, Any]] | None = None
+        # {(workspace, account)} → each known account's settings (e.g. Mastodon's max_characters)
+        self.account_settings: SettingsOf | None = None
         self.closers: list[Callable[[], None]] = []  # what the wiring opened for this service
         # ids → their stored events, in one query (set by bootstrap); else one read per post
         self.read_many: Callable[[Sequence[UUID]], dict[UUID, list[Any]]] | None = None
@@ -210,16 +211,24 @@ class PostService(Application[UUID]):
         """Claim many due posts in one transaction; posts that conflict are refused alone."""
         now = self.clock()
         lease = self.settings.lease
+        settings: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def read_settings(posts: Iterable[Post]) -> None:  # the batch's accounts, in one query
+            if self.account_settings is not None:
+                pairs = {(post.workspace, post.account) for post in posts}
+                found = self.account_settings(pairs)
+                settings.update({pair: found.get(pair, {}) for pair in pairs})
 
         def claim(post: Post) -> None:
-            problems = validate(post.content, self.rules_for(post.platform, post.workspace, post.account))
+            own = settings.get((post.workspace, post.account))  # None: not read with the batch
+            problems = validate(post.content, self.rules_for(post.platform, post.workspace, post.account, own))
             if problems and post.state is PostState.QUEUED:
                 # checked again before dispatch: a rejection is final, never a retry
                 post.fail("content_rejected", "; ".join(p.message for p in problems), now=now)
                 return
             post.claim(worker=worker, lease=lease, now=now)
 
-        return self._change_many(post_ids, claim)
+        return self._change_many(post_ids, claim, before=read_settings)
 
     def record_outcome(self, post_id: UUID, attempt: int, observed: Observed) -> CommandResult:
         return self.record_outcomes([OutcomeReport(post_id, attempt, observed)])[0]
@@ -270,12 +279,17 @@ class PostService(Application[UUID]):
 
     # ── content rules ─────────────────────────────────────────────────────────
 
-    def rules_for(self, platform: Platform, workspace: str = "default", account: str = "") -> Rules:
+    def rules_for(
+        self, platform: Platform, workspace: str = "default", account: str = "", settings: dict[str, Any] | None = None
+    ) -> Rules:
         """The platform's content rules, with the account's own limits (a Mastodon instance's)."""
-        limit = None
-        if self.account_settings is not None and account:
-            limit = self.account_settings(workspace, account).get("max_characters")
+        limit = (self.settings_of(workspace, account) if settings is None else settings).get("max_characters")
         return rules_for(platform, max_characters=int(limit) if limit else None)
+
+    def settings_of(self, workspace: str, account: str) -> dict[str, Any]:
+        if self.account_settings is None or not account:
+            return {}
+        return self.account_settings([(workspace, account)]).get((workspace, account), {})
 
     def check_content(
         self, platform: Platform, content: Content, workspace: str = "default", account: str = ""
@@ -302,8 +316,7 @@ class PostService(Application[UUID]):
     def quota_of(self, workspace: str, account: str, platform: Platform) -> Quota:
         """The account's posting window: the platform's, or the account's own limit."""
         limit = None
-        if self.account_settings is not None:
-            limit = self.account_settings(workspace, account).get("quota_limit")
+        limit = self.settings_of(workspace, account).get("quota_limit")
         return quota_for(platform, int(limit) if limit else None)
 
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
@@ -388,8 +401,14 @@ class PostService(Application[UUID]):
                 f"post {post.id} was changed by someone else at the same moment; read it and retry"
             ) from None
 
-    def _change_many(self, post_ids: Iterable[UUID], change: Callable[[Post], Any]) -> list[CommandResult]:
-        """Apply `change` to each post and save all in one transaction.
+    def _change_many(
+        self,
+        post_ids: Iterable[UUID],
+        change: Callable[[Post], Any],
+        before: Callable[[Iterable[Post]], None] | None = None,
+    ) -> list[CommandResult]:
+        """Apply `change` to each post and save all in one transaction (`before` sees the batch
+        first).
 
         A guard's refusal or a lost race concerns one post only: if the batch conflicts,
         each post is saved on its own so the others still succeed.
@@ -398,6 +417,8 @@ class PostService(Application[UUID]):
         pending: dict[UUID, list[Any]] = {}
         ids = list(dict.fromkeys(post_ids))
         loaded = self._get_many(ids)
+        if before is not None:
+            before(loaded.values())
         for post_id in ids:
             try:
                 post = loaded.get(post_id) or self._get(post_id)

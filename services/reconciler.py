@@ -18,7 +18,7 @@ from domain.intent import PublishIntent
 from projections.due_index import DueIndex, DuePost
 from projections.read_store import ReadStore
 from services.post_service import PostService
-from services.routing import Held, Router
+from services.routing import Held, Router, route_of
 
 
 class Reconciler:
@@ -63,7 +63,7 @@ class Reconciler:
             due_at=post.due_at,
             container_id=post.container_id,
         )
-        route = await self.router.route(post.workspace, post.account, post.platform)
+        route = await route_of(self.router, post.workspace, post.account, post.platform)
         if isinstance(route, Held):
             return False  # cannot look without the account: it stays visibly ambiguous
         try:
@@ -87,7 +87,7 @@ class Reconciler:
         late = await asyncio.to_thread(self._late)
         failed = False
         for post in late:
-            route = await self.router.route(post.workspace, post.account, post.platform)
+            route = await route_of(self.router, post.workspace, post.account, post.platform)
             reason = route.reason if isinstance(route, Held) else "deadline_passed"
             failed |= await asyncio.to_thread(self._quietly, self.service.fail, UUID(post.post_id), reason)
         return failed

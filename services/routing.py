@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -40,9 +40,17 @@ class Held:
     detail: str
 
 
+Target = tuple[str, str, str]  # workspace, account, platform
+
+
 class Router(Protocol):
-    async def route(self, workspace: str, account: str, platform: str) -> Route | Held: ...
+    async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]: ...
     async def revoked(self, workspace: str, account: str) -> None: ...
+
+
+async def route_of(router: Router, workspace: str, account: str, platform: str) -> Route | Held:
+    target = (workspace, account, platform)
+    return (await router.route_many([target]))[target]
 
 
 class FixedRouter:
@@ -51,8 +59,8 @@ class FixedRouter:
     def __init__(self, target: Route) -> None:
         self.target = target
 
-    async def route(self, workspace: str, account: str, platform: str) -> Route | Held:
-        return self.target
+    async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
+        return dict.fromkeys(targets, self.target)
 
     async def revoked(self, workspace: str, account: str) -> None:
         return None
@@ -97,16 +105,22 @@ class AccountRouter:
         self.fallback = fallback
         self.clock = clock or posts.clock
 
-    async def route(self, workspace: str, account: str, platform: str) -> Route | Held:
-        view = await asyncio.to_thread(self.accounts.find, workspace, account)
-        if view is None:
+    async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
+        """Each target's route; the accounts are read in one query (a batch spans many)."""
+        targets = list(dict.fromkeys(targets))
+        found = await asyncio.to_thread(self._accesses, {(workspace, name) for workspace, name, _ in targets})
+        return {target: await self._route(target, found.get(target[:2])) for target in targets}
+
+    async def _route(self, target: Target, found: tuple[AccountView, AccountAccess | None] | None) -> Route | Held:
+        workspace, account, _ = target
+        if found is None:
             if self.fallback is not None:
                 return self.fallback
             return Held("account_unknown", f"no account {account!r} is connected in {workspace!r}")
-        if view.state == AccountState.DISCONNECTED:
+        view, access = found
+        if access is None:
             return Held("account_disconnected", f"{account} is disconnected ({view.disconnect_reason})")
         adapter = self.adapters[Platform(view.platform)]
-        access = await asyncio.to_thread(self._access, view)
         if view.token_expires_at and view.token_expires_at - self.clock() <= self.refresh_margin:
             refreshed = await self._refresh(adapter, access)
             if isinstance(refreshed, Held):
@@ -114,11 +128,21 @@ class AccountRouter:
             access = refreshed
         return BoundAdapter(adapter, access, self.posts)
 
+    def _accesses(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[AccountView, AccountAccess | None]]:
+        """Each known account's view, and its access unless it is disconnected."""
+        found: dict[tuple[str, str], tuple[AccountView, AccountAccess | None]] = {}
+        for pair, account in self.accounts.many(pairs).items():
+            view = AccountView.of(account)
+            connected = view.state != AccountState.DISCONNECTED
+            found[pair] = (view, self._access(view, self.accounts.unsealed(account)) if connected else None)
+        return found
+
     async def revoked(self, workspace: str, account: str) -> None:
         """A 401 that no refresh fixes: the account is disconnected; its other posts wait."""
         await asyncio.to_thread(self._disconnect, workspace, account, "auth_revoked", RECONNECT)
 
-    def _access(self, view: AccountView) -> AccountAccess:
+    @staticmethod
+    def _access(view: AccountView, credentials: dict[str, Any]) -> AccountAccess:
         return AccountAccess(
             workspace=view.workspace,
             name=view.name,
@@ -126,7 +150,7 @@ class AccountRouter:
             handle=view.handle,
             remote_user_id=view.remote_user_id,
             base_url=view.base_url,
-            credentials=self.accounts.credentials(view.workspace, view.name),
+            credentials=credentials,
             settings=view.settings,
             token_expires_at=view.token_expires_at,
         )

@@ -241,5 +241,9 @@ def test_the_mastodon_instance_limit_is_the_accounts_own(store_url: str) -> None
 
         with pytest.raises(ContentInvalid):
             world.posts.publish_now(account="small", platform="mastodon", content=long_text)
+        # the check before dispatch reads a batch's accounts in one query, with the same limits
+        batch = [world.posts.publish_now(account="big", platform="mastodon", content=long_text) for _ in range(3)]
+        claims = world.posts.claim_many(batch, worker="w")
+        assert [claim.state for claim in claims] == ["dispatched"] * 3
 
     run(store_url, scenario)
