@@ -61,7 +61,8 @@ class Dispatcher:
         self.stopping = asyncio.Event()
         self.sent = 0
         self.in_flight: set[asyncio.Task[None]] = set()  # batches being sent and recorded
-        self.busy = 0  # posts claimed and not yet recorded
+        self.busy = 0  # posts claimed and not yet answered by the platform
+        self._answered = asyncio.Event()
         self.reconciled_at = -1e9
 
     async def run(self, *, until_idle: bool = False) -> None:
@@ -109,9 +110,12 @@ class Dispatcher:
 
     async def _dispatch_batch(self) -> bool:
         room = min(self.settings.batch_size, self.settings.in_flight - self.busy)
-        if room <= 0:
-            await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
-            return True  # claim no more than can be sent at once: a claim's lease is ticking
+        if room < max(1, min(self.settings.batch_size, self.settings.in_flight) // 4) and self.busy:
+            # claim no more than can be sent at once (a claim's lease is ticking), and not in
+            # slivers: wait until a quarter of a batch has been answered
+            self._answered.clear()
+            await self._answered.wait()
+            return True
         now = self.service.clock()
         due = await asyncio.to_thread(self._due, now, room)
         routes: dict[str, Route] = {}
@@ -136,13 +140,17 @@ class Dispatcher:
 
         async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
             # claims are bounded by the room left in flight, so every send starts at once
-            view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
-            intent, lease_until = self._intent(view, attempt_no)
-            if self.service.clock() + self.settings.send_margin >= lease_until:
-                # too close to the lease's end: a reconciler may already be looking, so
-                # sending now could publish twice. Record nothing; the lease expiry decides.
-                return None
-            observed = await routes[str(post_id)].publish(intent)
+            try:
+                view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
+                intent, lease_until = self._intent(view, attempt_no)
+                if self.service.clock() + self.settings.send_margin >= lease_until:
+                    # too close to the lease's end: a reconciler may already be looking, so
+                    # sending now could publish twice. Record nothing; the lease expiry decides.
+                    return None
+                observed = await routes[str(post_id)].publish(intent)
+            finally:
+                self.busy -= 1  # the request is answered: its room is free while it is recorded
+                self._answered.set()
             if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                 self.pacer.pause(intent.account, observed.retry_at)
             if observed.kind is Observation.AUTH_REVOKED:
@@ -150,13 +158,10 @@ class Dispatcher:
             return OutcomeReport(post_id, attempt_no, observed)
 
         async def send_and_record() -> None:
-            try:
-                answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
-                reports = [report for report in answers if report is not None]
-                await asyncio.to_thread(self.service.record_outcomes, reports)
-                self.sent += len(reports)
-            finally:
-                self.busy -= len(claimed)
+            answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+            reports = [report for report in answers if report is not None]
+            await asyncio.to_thread(self.service.record_outcomes, reports)
+            self.sent += len(reports)
 
         self.busy += len(claimed)
         task = asyncio.create_task(send_and_record())
