@@ -102,10 +102,9 @@ class DueIndex:
             values = changes(fact)
             if fact.name == "Drafted":
                 rows[fact.post_id] = dict.fromkeys(COLUMNS) | values | {"created": fact.position}
-            elif values:
+            else:
                 rows.setdefault(fact.post_id, {}).update(values)
-            if fact.post_id in rows:
-                rows[fact.post_id]["version"] = fact.version
+            rows[fact.post_id]["version"] = fact.version  # the post's latest event, whatever it changed
         complete = [(post_id, row) for post_id, row in rows.items() if "workspace" in row]
         partial = [(post_id, row) for post_id, row in rows.items() if "workspace" not in row]
         if complete:

@@ -55,7 +55,15 @@ def register(commands: Any) -> None:
     )
     again.add_argument("projection", help=f"one of: {', '.join(PROJECTIONS)}")
     again.add_argument("--until", help="only events that happened at or before this instant")
-    again.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
+    again.add_argument("--batch-size", type=int, default=5000, help="events per transaction (SQLite)")
+    again.add_argument(
+        "--connections",
+        type=int,
+        choices=range(1, 17),
+        default=2,
+        metavar="1..16",
+        help="PostgreSQL: connections folding ranges of posts at once (default 2)",
+    )
     again.set_defaults(run=_replay)
 
     runner = commands.add_parser("projections", help="run the projections")
@@ -170,6 +178,7 @@ def _replay(args: argparse.Namespace) -> int:
             until=until,
             batch_size=args.batch_size,
             progress=advance,
+            connections=args.connections,
         )
     where = (
         "swapped in"

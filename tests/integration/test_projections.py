@@ -4,11 +4,19 @@ as-of replays, and the due index's plans on PostgreSQL."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
+from domain.content import Content, Platform
+from domain.decisions import RetryPolicy
+from domain.outcomes import Observation, Observed, RemotePost
+from domain.post import Post
+from infrastructure.bootstrap import open_read_store_for, open_service
 from projections.catalog import PROJECTIONS
 from projections.replay import replay
+from projections.runner import ProjectionRunner
 from projections.stats import Stats
 from projections.timeline import Timeline, summary
 from tests.integration.history import History, make_history, table_rows
@@ -112,3 +120,84 @@ def test_the_due_queries_use_the_indexes_on_postgresql(postgres_url: str) -> Non
     finally:
         made.store.close()
         made.service.close()
+
+
+def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -> None:
+    """On PostgreSQL the replay folds in SQL; it must write the rows the Python fold writes,
+    for every event the post can record (reschedules, containers, lease expiries, failures
+    with and without a platform answer, zero-microsecond instants)."""
+    service = open_service(store_url)
+    store = open_read_store_for(service)
+    live = {name: ProjectionRunner(service, store, cls(), batch_size=3) for name, cls in PROJECTIONS.items()}
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # whole seconds: pydantic writes "...:00Z"
+    policy = RetryPolicy(base_seconds=5, cap_seconds=30, max_attempts=3, jitter=0.0)
+    posts = []
+
+    def post(platform: Platform, n: int) -> Post:
+        made = Post.draft(
+            post_id=uuid4(),
+            workspace="w",
+            account=f"acct-{n}",
+            platform=platform,
+            content=Content(text=f"every kind {n}"),
+            external_id=None if n == 0 else f"ext-kind-{n}",
+            grace=timedelta(minutes=10),
+            freeze=timedelta(0),
+            now=now,
+        )
+        posts.append(made)
+        return made
+
+    def outcome(target: Post, kind: Observation, status: int | None = None, code: str | None = None) -> None:
+        observed = Observed(
+            kind=kind, http_status=status, platform_code=code, remote_id="r-1" if status == 201 else None
+        )
+        target.record_outcome(attempt=target.attempt, observed=observed, policy=policy, seed=7, now=now)
+
+    rescheduled = post(Platform.X, 0)
+    rescheduled.schedule(now + timedelta(hours=1), now=now)
+    rescheduled.reschedule(now + timedelta(hours=2, microseconds=5), now=now)
+    rescheduled.edit_content(Content(text="edited"), now=now)
+    rescheduled.cancel(now=now, reason="campaign pulled")
+    threads = post(Platform.THREADS, 1)
+    threads.schedule(now, now=now, publish_now=True)
+    threads.claim(worker="w-1", lease=timedelta(seconds=30), now=now)
+    threads.prepare_container(attempt=1, container_id="c-9", now=now)
+    outcome(threads, Observation.ACCEPTED, 201)
+    retried = post(Platform.MASTODON, 2)
+    retried.schedule(now, now=now, publish_now=True)
+    for kind, status, code in [
+        (Observation.CONNECT_ERROR, None, None),
+        (Observation.RATE_LIMITED, 429, "88"),
+        (Observation.SERVER_ERROR, 503, None),
+    ]:
+        now += timedelta(minutes=1)
+        retried.claim(worker="w-2", lease=timedelta(seconds=30), now=now)
+        outcome(retried, kind, status, code)
+    lost = post(Platform.BLUESKY, 3)
+    lost.schedule(now, now=now, publish_now=True)
+    lost.claim(worker="w-3", lease=timedelta(seconds=30), now=now)
+    now += timedelta(minutes=1)
+    lost.expire_lease(now=now)
+    lost.release_for_retry(evidence="not in the author feed", now=now)
+    lost.claim(worker="w-3", lease=timedelta(seconds=30), now=now)
+    outcome(lost, Observation.TIMEOUT_AFTER_SEND)
+    lost.confirm_delivered(RemotePost(remote_id="at://found"), evidence="in the author feed", now=now)
+    refused = post(Platform.LINKEDIN, 4)
+    refused.schedule(now, now=now, publish_now=True)
+    refused.claim(worker="w-4", lease=timedelta(seconds=30), now=now)
+    outcome(refused, Observation.REJECTED, 422, "")
+    late = post(Platform.X, 5)
+    late.schedule(now + timedelta(minutes=1), now=now)
+    late.fail("deadline_passed", "schedule it again", now=now + timedelta(hours=1))
+    service.save(*posts)
+    try:
+        for name, cls in PROJECTIONS.items():
+            live[name].catch_up()
+            built = {table: table_rows(store, table) for table in cls.tables}
+            replay(service, store, cls())
+            assert {table: table_rows(store, table) for table in cls.tables} == built, name
+        assert {row[4] for row in table_rows(store, "timeline")} >= {"canceled", "delivered", "failed", "queued"}
+    finally:
+        store.close()
+        service.close()
