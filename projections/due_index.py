@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections.facts import Fact, fixed
-from projections.read_store import Cursor
+from projections.read_store import Cursor, update_rows
 
 COLUMNS = (
     "created",
@@ -29,6 +29,7 @@ COLUMNS = (
     "lease_until",
     "version",
 )
+TYPES = {"created": "bigint", "attempt": "integer", "version": "integer"}  # the rest are text
 
 
 def instant(value: datetime | None) -> str | None:
@@ -119,8 +120,7 @@ class DueIndex:
         for post_id, row in partial:
             by_columns.setdefault(tuple(row), []).append([*row.values(), post_id])
         for columns, params in by_columns.items():
-            assignments = ", ".join(f"{c} = %s" for c in columns)
-            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE post_id = %s", params)
+            update_rows(cursor, table, "post_id", columns, params, TYPES)
 
     # ── queries ───────────────────────────────────────────────────────────────
 

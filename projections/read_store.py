@@ -26,6 +26,12 @@ class ReadStore(Protocol):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]: ...
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A cursor whose statements each run on their own: no BEGIN and COMMIT round trips,
+        for reads that need no snapshot shared between statements."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -40,6 +46,28 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: list[l
     else:
         marks = ", ".join(["%s"] * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def update_rows(
+    cursor: Cursor, table: str, key: str, columns: Sequence[str], rows: list[list[Any]], types: dict[str, str]
+) -> None:
+    """Set `columns` on the rows whose `key` matches (each row: the values, then the key).
+
+    On PostgreSQL one statement over unnested arrays (`types` names the non-text columns), so
+    a batch costs one execution, not one per row; executemany on SQLite."""
+    if not rows:
+        return
+    if hasattr(cursor, "copy"):  # a psycopg cursor
+        names = [*columns, key]
+        arrays = ", ".join(f"%s::{types.get(name, 'text')}[]" for name in names)
+        sets = ", ".join(f"{name} = v.{name}" for name in columns)
+        cursor.execute(
+            f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v ({', '.join(names)}) WHERE t.{key} = v.{key}",
+            [list(values) for values in zip(*rows, strict=True)],
+        )
+    else:
+        assignments = ", ".join(f"{name} = %s" for name in columns)
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = %s", rows)
 
 
 def index_names(store: ReadStore, cursor: Cursor, table: str) -> list[str]:
@@ -116,6 +144,11 @@ class SQLiteReadStore:
                 raise
             self._conn.commit()
 
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        with self._lock:
+            yield _SQLiteCursor(self._conn.cursor())
+
     def close(self) -> None:
         self._conn.close()
 
@@ -148,6 +181,11 @@ class PostgresReadStore:
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
+            yield cursor  # type: ignore[misc]
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        with self._lock, self._conn.cursor() as cursor:  # the connection is in autocommit mode
             yield cursor  # type: ignore[misc]
 
     def close(self) -> None:

@@ -54,19 +54,24 @@ class ProjectionRunner:
             projection.create(cursor, suffix)
 
     def position(self) -> int:
-        with self.store.transaction() as cursor:
-            cursor.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", [self.tracking_name])
-            return int(cursor.fetchone()[0])
+        with self.store.reading() as cursor:
+            return self._position(cursor)
+
+    def _position(self, cursor: Cursor) -> int:
+        cursor.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", [self.tracking_name])
+        return int(cursor.fetchone()[0])
 
     def read(self, position: int) -> list[Fact]:
-        with self.store.transaction() as cursor:
+        with self.store.reading() as cursor:
             return read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
 
     def run_once(self) -> int:
         """Apply at most one batch; return how many events it read (0: caught up)."""
         while True:
-            position = self.position()
-            facts = self.read(position)
+            # two plain reads: the write's compare-and-set on the position keeps them honest
+            with self.store.reading() as cursor:
+                position = self._position(cursor)
+                facts = read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
             if not facts:
                 return 0
             if self.write(position, facts):
@@ -91,4 +96,6 @@ class ProjectionRunner:
         total = 0
         while applied := self.run_once():
             total += applied
+            if applied < self.batch_size:
+                break  # a short batch: the log held nothing more when it was read
         return total

@@ -170,11 +170,11 @@ class Dispatcher:
         return True
 
     def _due(self, now: datetime, limit: int) -> list[DuePost]:
-        with self.store.transaction() as cursor:
+        with self.store.reading() as cursor:
             return self.index.due(cursor, now, limit, self.pacer.paused_accounts(now))
 
     def _counts_and_next_due(self) -> tuple[dict[str, int], datetime | None]:
-        with self.store.transaction() as cursor:
+        with self.store.reading() as cursor:
             return self.index.counts(cursor), self.index.next_due(cursor)
 
     @staticmethod
