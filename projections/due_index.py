@@ -29,6 +29,7 @@ COLUMNS = (
     "lease_until",
     "version",
 )
+CANDIDATES = 8  # the due query spreads a batch fairly across the oldest 8 batches of due posts
 TYPES = {"created": "bigint", "attempt": "integer", "version": "integer"}  # the rest are text
 
 
@@ -125,7 +126,12 @@ class DueIndex:
     # ── queries ───────────────────────────────────────────────────────────────
 
     def due(self, cursor: Cursor, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()) -> list[DuePost]:
-        """Queued posts due at or before `now`, oldest first, spread fairly across accounts."""
+        """Queued posts due at or before `now`, oldest first, spread fairly across accounts.
+
+        Fairness is taken among the oldest `CANDIDATES * limit` due posts (found through the
+        (state, not_before) index), so the query costs the same with ten or a million posts
+        waiting: each account's oldest candidate comes first, then each one's second, and so on.
+        Accounts that may not send now are left out, so their backlog cannot fill the window."""
         skip = ""
         params: list[Any] = [instant(now)]
         if exclude_accounts:
@@ -134,10 +140,11 @@ class DueIndex:
         cursor.execute(
             "SELECT post_id, account, platform, workspace FROM ("
             " SELECT post_id, account, platform, workspace, not_before,"
-            "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn"
-            f" FROM due_index WHERE state = 'queued' AND not_before <= %s{skip}"
-            ") AS due ORDER BY turn, not_before LIMIT %s",
-            [*params, limit],
+            "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn FROM ("
+            "  SELECT post_id, account, platform, workspace, not_before FROM due_index"
+            f"  WHERE state = 'queued' AND not_before <= %s{skip} ORDER BY not_before LIMIT %s"
+            " ) AS oldest) AS due ORDER BY turn, not_before LIMIT %s",
+            [*params, limit * CANDIDATES, limit],
         )
         return [DuePost(*row) for row in cursor.fetchall()]
 

@@ -171,7 +171,7 @@ class Dispatcher:
 
     def _due(self, now: datetime, limit: int) -> list[DuePost]:
         with self.store.reading() as cursor:
-            return self.index.due(cursor, now, limit, self.pacer.paused_accounts(now))
+            return self.index.due(cursor, now, limit, self.pacer.blocked_accounts(now))
 
     def _counts_and_next_due(self) -> tuple[dict[str, int], datetime | None]:
         with self.store.reading() as cursor:

@@ -17,12 +17,22 @@ class Pacer:
         self.limits = PLATFORM_LIMITS if limits is None else limits
         self._sent: dict[str, deque[datetime]] = defaultdict(deque)
         self._paused_until: dict[str, datetime] = {}
+        self._platform_limit: dict[str, tuple[int, timedelta]] = {}  # each account's, from its last post
 
-    def paused_accounts(self, now: datetime) -> list[str]:
+    def blocked_accounts(self, now: datetime) -> list[str]:
+        """Accounts that may not send now: paused by a 429, or with their window full. The due
+        query leaves them out, so their backlog never crowds the others out of a batch."""
         for account, until in list(self._paused_until.items()):
             if until <= now:
                 del self._paused_until[account]
-        return list(self._paused_until)
+        full = [account for account, sent in self._sent.items() if self._full(account, sent, now)]
+        return [*self._paused_until, *(account for account in full if account not in self._paused_until)]
+
+    def _full(self, account: str, sent: deque[datetime], now: datetime) -> bool:
+        count, window = self._platform_limit.get(account, (10**9, timedelta(seconds=1)))
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        return len(sent) >= count
 
     def pause(self, account: str, until: datetime) -> None:
         """Honour a 429's reset for this account, and only this one."""
@@ -32,11 +42,9 @@ class Pacer:
         """Use one slot of the account's window if one is free."""
         if account in self._paused_until and self._paused_until[account] > now:
             return False
-        count, window = self.limits.get(platform, (10**9, timedelta(seconds=1)))
+        self._platform_limit[account] = self.limits.get(platform, (10**9, timedelta(seconds=1)))
         sent = self._sent[account]
-        while sent and sent[0] <= now - window:
-            sent.popleft()
-        if len(sent) >= count:
+        if self._full(account, sent, now):
             return False
         sent.append(now)
         return True

@@ -1,0 +1,65 @@
+"""The dispatcher's due query on both stores: oldest first, spread across accounts, and never
+crowded out by an account that may not send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infrastructure.bootstrap import open_read_store_for, open_service
+from projections.due_index import DueIndex, instant
+from projections.read_store import ReadStore
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[ReadStore]:
+    service = open_service(store_url)
+    made = open_read_store_for(service)
+    with made.transaction() as cursor:
+        DueIndex().create(cursor)
+    yield made
+    service.close()
+
+
+def queue(store: ReadStore, account: str, posts: int, first: datetime, every: timedelta) -> None:
+    with store.transaction() as cursor:
+        cursor.executemany(
+            "INSERT INTO due_index (post_id, created, workspace, account, platform, state, attempt, not_before,"
+            " version) VALUES (%s, 1, 'w', %s, 'x', 'queued', 0, %s, 2)",
+            [[f"{account}-{n}", account, instant(first + n * every)] for n in range(posts)],
+        )
+
+
+def accounts_due(store: ReadStore, limit: int, exclude: list[str] | None = None) -> list[str]:
+    with store.reading() as cursor:
+        found = DueIndex().due(cursor, T0 + timedelta(hours=1), limit, exclude or [])
+    return [post.account for post in found]
+
+
+def test_a_quiet_account_goes_out_in_the_first_batch_despite_a_busy_ones_older_backlog(store: ReadStore) -> None:
+    queue(store, "busy", 100, T0, timedelta(milliseconds=10))
+    queue(store, "quiet", 1, T0 + timedelta(milliseconds=500), timedelta(0))  # behind 50 of busy's
+    first = accounts_due(store, 10)
+    assert len(first) == 10 and first[0:2] == ["busy", "quiet"]  # each account's oldest, oldest first
+
+
+def test_the_oldest_posts_go_first_when_accounts_are_even(store: ReadStore) -> None:
+    for n in range(5):
+        queue(store, f"acct-{n}", 3, T0 + timedelta(seconds=n), timedelta(minutes=1))
+    assert accounts_due(store, 5) == [f"acct-{n}" for n in range(5)]
+
+
+def test_a_blocked_accounts_backlog_does_not_hide_the_others(store: ReadStore) -> None:
+    queue(store, "paced", 2000, T0, timedelta(milliseconds=1))
+    queue(store, "other", 2, T0 + timedelta(minutes=5), timedelta(seconds=1))
+    assert set(accounts_due(store, 10)) == {"paced"}  # everything older is the paced account's
+    assert accounts_due(store, 10, exclude=["paced"]) == ["other", "other"]
+
+
+def test_nothing_is_due_before_its_instant(store: ReadStore) -> None:
+    queue(store, "later", 3, T0 + timedelta(hours=2), timedelta(seconds=1))
+    assert accounts_due(store, 10) == []
