@@ -23,6 +23,7 @@ from domain.outcomes import Observed, RemotePost
 from domain.post import Post, PostState
 from domain.quota import Quota, QuotaExceeded, fits, next_free, quota_for
 from domain.validation import Rules, check, rules_for, validate
+from services.kept_posts import KeptPosts
 from services.results import CommandResult, EventRecord, OutcomeReport, PostSettings, PostView
 
 Clock = Callable[[], datetime]
@@ -61,6 +62,7 @@ class PostService(Application[UUID]):
         self.closers: list[Callable[[], None]] = []  # what the wiring opened for this service
         # ids → their stored events, in one query (set by bootstrap); else one read per post
         self.read_many: Callable[[Sequence[UUID]], dict[UUID, list[Any]]] | None = None
+        self.kept = KeptPosts()  # posts this process saved lately, to change again without a read
 
     def close(self) -> None:
         """Close the store's connections, and whatever the wiring opened alongside."""
@@ -395,6 +397,7 @@ class PostService(Application[UUID]):
     def _save(self, post: Post) -> None:
         try:
             self.save(post)
+            self.kept.keep([post])
             self._remember_booking(post)
         except IntegrityError:
             raise ConcurrentChange(
@@ -408,33 +411,56 @@ class PostService(Application[UUID]):
         before: Callable[[Iterable[Post]], None] | None = None,
     ) -> list[CommandResult]:
         """Apply `change` to each post and save all in one transaction (`before` sees the batch
-        first).
+        first). Posts this process saved lately start from where it left them (`KeptPosts`).
 
         A guard's refusal or a lost race concerns one post only: if the batch conflicts,
-        each post is saved on its own so the others still succeed.
+        each post is saved on its own so the others still succeed; a kept post that turns out
+        stale is read afresh and changed again.
         """
         results: dict[UUID, CommandResult] = {}
-        pending: dict[UUID, list[Any]] = {}
+        pending: dict[UUID, tuple[Post, list[Any]]] = {}
         ids = list(dict.fromkeys(post_ids))
-        loaded = self._get_many(ids)
+        kept = self.kept.take(ids)
+        loaded = kept | self._get_many([post_id for post_id in ids if post_id not in kept])
         if before is not None:
             before(loaded.values())
-        for post_id in ids:
+
+        def changed(post_id: UUID, post: Post | None) -> None:
             try:
-                post = loaded.get(post_id) or self._get(post_id)
+                post = post or self._get(post_id)
                 change(post)
             except HeraldError as refusal:
-                results[post_id] = CommandResult.refused(post_id, refusal)
-                continue
-            pending[post_id] = list(post.collect_events())
+                if post is not None and post is kept.get(post_id):  # maybe stale: decide on the stored post
+                    changed(post_id, None)
+                else:
+                    results[post_id] = CommandResult.refused(post_id, refusal)
+                return
+            pending[post_id] = (post, list(post.collect_events()))
             results[post_id] = CommandResult.done(post_id, post, view=PostView.of(post))
-        if pending:
-            try:
-                self.save(*(event for events in pending.values() for event in events))
-            except IntegrityError:
-                for post_id, events in pending.items():
-                    try:
-                        self.save(*events)
-                    except IntegrityError:
-                        results[post_id] = CommandResult.lost_race(post_id)
+
+        for post_id in ids:
+            changed(post_id, loaded.get(post_id))
+        if not pending:
+            return list(results.values())
+        try:
+            self.save(*(event for _, events in pending.values() for event in events))
+            self.kept.keep(post for post, _ in pending.values())
+        except IntegrityError:
+            for post_id, (post, events) in list(pending.items()):
+                if self._saved_alone(post, events):
+                    continue
+                if post_id in kept:  # stale: someone appended since this process saved it
+                    del pending[post_id]
+                    changed(post_id, None)
+                    if post_id in pending and self._saved_alone(*pending[post_id]):
+                        continue
+                results[post_id] = CommandResult.lost_race(post_id)
         return list(results.values())
+
+    def _saved_alone(self, post: Post, events: list[Any]) -> bool:
+        try:
+            self.save(*events)
+        except IntegrityError:
+            return False
+        self.kept.keep([post])
+        return True

@@ -88,6 +88,51 @@ def test_batch_claims_and_outcomes_in_one_go(service: PostService, clock: Manual
     assert {service.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
 
 
+def test_outcomes_are_recorded_when_a_claimed_post_changed_since(store_url: str, clock: ManualClock) -> None:
+    """The worker records outcomes on the posts as its claim left them; one was changed by
+    another process meanwhile (a container prepared), so that one is read afresh, not lost."""
+    worker = open_service(store_url, clock=clock)
+    other = open_service(store_url, clock=clock)
+    ids = [schedule(worker, clock, minutes=1) for _ in range(3)]
+    clock.advance(minutes=1)
+    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    other.prepare_container(ids[0], 1, "c-1")  # type: ignore[arg-type]
+
+    reports = [
+        OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))  # type: ignore[arg-type]
+        for n, post_id in enumerate(ids)
+    ]
+    assert all(r.ok for r in worker.record_outcomes(reports))
+    assert [r.name for r in worker.history(ids[0])][-3:] == [  # type: ignore[arg-type]
+        "DispatchClaimed",
+        "ContainerPrepared",
+        "Delivered",
+    ]
+    assert {worker.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+    worker.close()
+    other.close()
+
+
+def test_a_claim_decides_on_the_stored_post_when_this_process_saw_an_older_one(
+    store_url: str, clock: ManualClock
+) -> None:
+    """The worker last saw its posts ambiguous; another process released one for a retry. The
+    worker's next claim is not refused on its old view: it reads that post afresh."""
+    worker = open_service(store_url, clock=clock)
+    other = open_service(store_url, clock=clock)
+    ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
+    clock.advance(minutes=1)
+    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    timeouts = [OutcomeReport(i, 1, Observed(kind=Observation.TIMEOUT_AFTER_SEND)) for i in ids]  # type: ignore[arg-type]
+    assert {r.state for r in worker.record_outcomes(timeouts)} == {"ambiguous"}
+    other.release_for_retry(ids[0], evidence="not on the platform")  # type: ignore[arg-type]
+
+    again = worker.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    assert [(r.ok, r.state, r.attempt) for r in again] == [(True, "dispatched", 2), (False, None, None)]
+    worker.close()
+    other.close()
+
+
 def test_a_conflict_in_a_batch_refuses_only_that_post(
     store_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
