@@ -128,7 +128,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="burst: posts due at one instant")
     parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="dispatcher / peer worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Herald dispatcher processes, and as many procrastinate worker processes, each with 128 "
+        "requests or jobs in flight (default 1: a 2-core machine also runs PostgreSQL and the simulator)",
+    )
     parser.add_argument("--rate", type=int, default=500, help="lag: posts per second")
     parser.add_argument("--seconds", type=float, default=20, help="lag: how long the arrival lasts")
     parser.add_argument("--events", type=int, default=1_000_000, help="replay: events in the log")
@@ -150,7 +156,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps([r.__dict__ for r in results], indent=2))
-    markdown = f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, medians of {args.repeats}.\n\n" + table(results)
+    markdown = (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, medians of {args.repeats}, "
+        f"{args.workers} worker process(es) each.\n\n" + table(results)
+    )
     (out / "results.md").write_text(markdown + "\n")
     print(markdown)
 
