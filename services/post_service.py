@@ -452,7 +452,9 @@ class PostService(Application[UUID]):
                 if post_id in kept:  # stale: someone appended since this process saved it
                     del pending[post_id]
                     changed(post_id, None)
-                    if post_id in pending and self._saved_alone(*pending[post_id]):
+                    if post_id not in pending:
+                        continue  # refused on the stored post: that refusal is the answer
+                    if self._saved_alone(*pending[post_id]):
                         continue
                 results[post_id] = CommandResult.lost_race(post_id)
         return list(results.values())

@@ -133,6 +133,26 @@ def test_a_claim_decides_on_the_stored_post_when_this_process_saw_an_older_one(
     other.close()
 
 
+def test_a_claim_on_a_post_canceled_elsewhere_is_refused_for_what_it_is(store_url: str, clock: ManualClock) -> None:
+    """The worker last saw the post queued for a retry; another process canceled it. The claim
+    conflicts, the worker reads the post afresh, and the answer is the refusal, not a lost race."""
+    worker = open_service(store_url, clock=clock)
+    other = open_service(store_url, clock=clock)
+    ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
+    clock.advance(minutes=1)
+    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    failures = [OutcomeReport(i, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503)) for i in ids]  # type: ignore[arg-type]
+    assert {r.state for r in worker.record_outcomes(failures)} == {"queued"}
+    other.cancel(ids[0])  # type: ignore[arg-type]
+    clock.advance(minutes=10)
+
+    again = worker.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    assert [(r.ok, r.code) for r in again] == [(False, "post_terminal"), (True, None)]
+    assert worker.get_post(ids[0]).state == "canceled"  # type: ignore[arg-type]
+    worker.close()
+    other.close()
+
+
 def test_a_conflict_in_a_batch_refuses_only_that_post(
     store_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
