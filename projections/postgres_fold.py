@@ -19,6 +19,7 @@ from projections.due_index import COLUMNS as DUE_COLUMNS
 from projections.due_index import instant
 from projections.read_store import Cursor
 from projections.timeline import COLUMNS as TIMELINE_COLUMNS
+from projections.timeline import STATE_AFTER
 
 TIMESTAMP, DUE_AT, DEADLINE = "j->>'timestamp'", "j->>'due_at'", "j->>'deadline'"
 NEXT_ATTEMPT_AT, LEASE_UNTIL, ATTEMPT = "j->>'next_attempt_at'", "j->>'lease_until'", "(j->>'attempt')::int"
@@ -174,9 +175,6 @@ def _explanation() -> str:
     )
 
 
-TIMELINE_STATE = {k: v for k, v in DUE_STATE.items() if k != "Rescheduled"}  # as `timeline.STATE_AFTER`
-
-
 def _timeline(until: bool) -> str:
     post = f"OVER (PARTITION BY {ID} ORDER BY {VERSION})"  # each event, with its post's events before it
     values = {
@@ -185,8 +183,8 @@ def _timeline(until: bool) -> str:
         "at": fixed(TIMESTAMP),
         "event": "name",
         # the state the latest state-setting event so far left (the state before, for one that sets none)
-        "state": f"coalesce((max(ARRAY[lpad({VERSION}::text, 12, '0'), {_case(TIMELINE_STATE)}])"
-        f" FILTER (WHERE {_among(TIMELINE_STATE)}) {post})[2], 'draft')",
+        "state": f"coalesce((max(ARRAY[lpad({VERSION}::text, 12, '0'), {_case(STATE_AFTER)}])"
+        f" FILTER (WHERE {_among(STATE_AFTER)}) {post})[2], 'draft')",
         "attempt": "(j->>'attempt')::int",
         "worker": "j->>'worker'",
         "http_status": "(j->'observed'->>'http_status')::int",

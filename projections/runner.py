@@ -53,17 +53,16 @@ class ProjectionRunner:
             ensure_tracking(cursor, self.tracking_name)
             projection.create(cursor, suffix)
 
-    def position(self) -> int:
-        with self.store.reading() as cursor:
-            return self._position(cursor)
-
     def _position(self, cursor: Cursor) -> int:
         cursor.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", [self.tracking_name])
         return int(cursor.fetchone()[0])
 
     def read(self, position: int) -> list[Fact]:
         with self.store.reading() as cursor:
-            return read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
+            return self._read(cursor, position)
+
+    def _read(self, cursor: Cursor, position: int) -> list[Fact]:
+        return read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
 
     def run_once(self) -> int:
         """Apply at most one batch; return how many events it read (0: caught up)."""
@@ -71,7 +70,7 @@ class ProjectionRunner:
             # two plain reads: the write's compare-and-set on the position keeps them honest
             with self.store.reading() as cursor:
                 position = self._position(cursor)
-                facts = read_facts(cursor, self.store.dialect, self.app.mapper, position, self.batch_size)
+                facts = self._read(cursor, position)
             if not facts:
                 return 0
             if self.write(position, facts):

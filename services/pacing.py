@@ -25,7 +25,13 @@ class Pacer:
         for account, until in list(self._paused_until.items()):
             if until <= now:
                 del self._paused_until[account]
-        full = [account for account, sent in self._sent.items() if self._full(account, sent, now)]
+        full = []
+        for account, sent in list(self._sent.items()):
+            if self._full(account, sent, now):
+                full.append(account)
+            elif not sent:  # nothing in its window: forget it, so this loop stays short
+                del self._sent[account]
+                self._platform_limit.pop(account, None)
         return [*self._paused_until, *(account for account in full if account not in self._paused_until)]
 
     def _full(self, account: str, sent: deque[datetime], now: datetime) -> bool:
