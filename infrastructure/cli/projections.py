@@ -55,7 +55,12 @@ def register(commands: Any) -> None:
     )
     again.add_argument("projection", help=f"one of: {', '.join(PROJECTIONS)}")
     again.add_argument("--until", help="only events that happened at or before this instant")
-    again.add_argument("--batch-size", type=int, default=5000, help="events per transaction (SQLite)")
+    again.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        help="events per transaction where the fold runs in Python (SQLite; stats everywhere)",
+    )
     again.add_argument(
         "--connections",
         type=int,
