@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from domain.base import Immutable
 from domain.errors import EmptyContent
+from domain.platform import Platform
 
-
-class Platform(StrEnum):
-    X = "x"
-    MASTODON = "mastodon"
-    BLUESKY = "bluesky"
-    LINKEDIN = "linkedin"
-    THREADS = "threads"
-    INSTAGRAM = "instagram"
+__all__ = ["Content", "MediaRef", "Platform", "ThreadPart"]
 
 
 class MediaRef(Immutable):

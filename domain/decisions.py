@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
 from domain.base import Immutable
-from domain.outcomes import Observation, Observed
+from domain.outcomes import Observation, Observed, RemotePost
 
 
 class RetryPolicy(Immutable):
@@ -36,6 +37,7 @@ class Deliver(Immutable):
     kind: Literal["deliver"] = "deliver"
     remote_id: str
     permalink: str | None
+    evidence: str | None = None  # how the reconciler knows, when it was the reconciler
 
 
 class Retry(Immutable):
@@ -53,6 +55,14 @@ class Fail(Immutable):
     kind: Literal["fail"] = "fail"
     reason: str
     remediation: str
+
+
+class Release(Immutable):
+    """The reconciler found no trace: try again under the same publish key."""
+
+    kind: Literal["release"] = "release"
+    evidence: str
+    next_attempt_at: datetime
 
 
 Decision = Deliver | Retry | Ambiguous | Fail
@@ -112,3 +122,28 @@ def _retry_before_deadline(at: datetime, deadline: datetime, *, counts: bool) ->
     if at > deadline:
         return fail("deadline_passed")
     return Retry(next_attempt_at=at, counts_toward_limit=counts)
+
+
+class HasMessage(Protocol):
+    @property
+    def message(self) -> str: ...
+
+
+def refusal_at_claim(problems: Sequence[HasMessage]) -> Fail | None:
+    """Content is checked again as a post is claimed: a problem then is final, never a retry."""
+    if not problems:
+        return None
+    return Fail(reason="content_rejected", remediation="; ".join(problem.message for problem in problems))
+
+
+def reconcile(
+    found: RemotePost | None, *, publish_key: str, deadline: datetime, now: datetime
+) -> Deliver | Release | Fail:
+    """What the reconciler's look on the platform decides for an ambiguous post."""
+    if found is not None:
+        evidence = f"found on the platform by publish key {publish_key} as {found.remote_id}"
+        return Deliver(remote_id=found.remote_id, permalink=found.permalink, evidence=evidence)
+    if now <= deadline:
+        evidence = f"no post with publish key {publish_key} on the platform at {now.isoformat()}"
+        return Release(evidence=evidence, next_attempt_at=now)
+    return fail("deadline_passed")

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from domain.base import Aggregate
 from domain.content import Content, Platform
-from domain.decisions import Deliver, Fail, Retry, RetryPolicy, decide
+from domain.decisions import Deliver, Fail, Release, Retry, RetryPolicy, decide, reconcile, refusal_at_claim
 from domain.errors import (
     AlreadyClaimed,
     DueTimeInPast,
@@ -33,8 +33,14 @@ from domain.errors import (
     PostIsTerminal,
 )
 from domain.instants import require_utc
+from domain.intent import PublishIntent
 from domain.outcomes import Observed, RemotePost
 from domain.publish_key import publish_key
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from domain.validation import Problem
 
 
 class PostState(StrEnum):
@@ -332,14 +338,20 @@ class Post(Aggregate):
             raise InvalidTransition(f"cannot cancel a post that is {self.state}: it may already be on the platform")
         self.trigger_event(self.Canceled, timestamp=now, reason=reason, previous_state=self.state)
 
-    def claim(self, *, worker: str, lease: timedelta, now: datetime) -> None:
-        """Take the post for one publish attempt. Appending this event is the lock."""
+    def claim(self, *, worker: str, lease: timedelta, now: datetime, problems: Sequence[Problem] = ()) -> None:
+        """Take the post for one publish attempt. Appending this event is the lock.
+
+        `problems` are the content's, checked again against the platform's rules as it is
+        claimed: with any, the post fails (`content_rejected`) instead, and nothing is sent."""
         now = require_utc(now, field="now")
         self._check_not_terminal(command="claim")
         if self.state is PostState.DISPATCHED:
             raise AlreadyClaimed(f"attempt {self.attempt} is already claimed by {self.worker}")
         self._check_state(PostState.QUEUED, command="claim")
         assert self.due_at is not None and self.publish_key is not None
+        if refusal := refusal_at_claim(problems):
+            self._trigger_failed(now, refusal.reason, refusal.remediation, None, policy=None, seed=None)
+            return
         not_before = max(self.due_at, self.next_attempt_at or self.due_at)
         if now < not_before:
             raise NotDue(f"the post is not due until {not_before.isoformat()}")
@@ -444,6 +456,35 @@ class Post(Aggregate):
             evidence=evidence,
         )
 
+    def reconcile(self, found: RemotePost | None, *, now: datetime) -> None:
+        """Settle an ambiguous post with what the reconciler's look on the platform found, as
+        `decisions.reconcile` chooses: delivered, released for a retry, or failed."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.AMBIGUOUS, command="reconcile")
+        assert self.deadline is not None and self.publish_key is not None
+        decision = reconcile(found, publish_key=self.publish_key, deadline=self.deadline, now=now)
+        if isinstance(decision, Deliver):
+            self.trigger_event(
+                self.Delivered,
+                timestamp=now,
+                attempt=self.attempt,
+                remote_id=decision.remote_id,
+                permalink=decision.permalink,
+                reconciled=True,
+                observed=None,
+                evidence=decision.evidence,
+            )
+        elif isinstance(decision, Release):
+            self.trigger_event(
+                self.ReleasedForRetry,
+                timestamp=now,
+                attempt=self.attempt,
+                evidence=decision.evidence,
+                next_attempt_at=decision.next_attempt_at,
+            )
+        else:
+            self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None)
+
     def release_for_retry(self, *, evidence: str, now: datetime) -> None:
         """The reconciler found no trace; try again with the same publish key."""
         now = require_utc(now, field="now")
@@ -472,6 +513,21 @@ class Post(Aggregate):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL
+
+    def intent(self) -> PublishIntent:
+        """What the post's current attempt asks its platform to publish (the only place an
+        intent is made: the dispatcher sends it, the reconciler looks for it)."""
+        assert self.due_at is not None and self.publish_key is not None
+        return PublishIntent(
+            post_id=self.id,
+            account=self.account,
+            platform=self.platform,
+            publish_key=self.publish_key,
+            content=self.content,
+            attempt=self.attempt,
+            due_at=self.due_at,
+            container_id=self.container_id,
+        )
 
     # ── guards and helpers ────────────────────────────────────────────────────
 
@@ -537,3 +593,27 @@ class Post(Aggregate):
             raise NoOpenClaim(
                 f"no open claim for attempt {attempt}: the post is {self.state} at attempt {self.attempt}"
             )
+
+
+# ── the lifecycle table ──────────────────────────────────────────────────────────
+# Every event, the state it leaves the post in (None: unchanged) and what it means. The
+# projections derive their state columns from this table, the SQL replay its CASE expressions;
+# `tests/unit/test_lifecycle_table.py` fails when an event is missing here or in a projection.
+
+LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
+    Post.Drafted: (PostState.DRAFT, "created as a draft: content and a target, no time yet"),
+    Post.Scheduled: (PostState.QUEUED, "queued for its due time, with a deadline and a publish key"),
+    Post.ContentEdited: (None, "content replaced before any claim; a queued post gets a new publish key"),
+    Post.Rescheduled: (PostState.QUEUED, "moved to a new due time, with a new publish key and deadline"),
+    Post.Canceled: (PostState.CANCELED, "canceled before any claim"),
+    Post.DispatchClaimed: (PostState.DISPATCHED, "claimed by a dispatcher for one attempt, under a lease"),
+    Post.ContainerPrepared: (None, "the attempt's Threads/Instagram container exists; nothing is visible yet"),
+    Post.Delivered: (PostState.DELIVERED, "live on the platform, with its remote id"),
+    Post.AttemptFailed: (PostState.QUEUED, "a retryable failure: queued again after a backoff"),
+    Post.OutcomeAmbiguous: (PostState.AMBIGUOUS, "the attempt may or may not have landed: the reconciler looks"),
+    Post.ReleasedForRetry: (PostState.QUEUED, "the reconciler found no trace: queued again under the same key"),
+    Post.Failed: (PostState.FAILED, "ended without being published, with a reason and a remedy"),
+}
+STATE_AFTER: dict[type[Post.Event], PostState | None] = {event: state for event, (state, _) in LIFECYCLE.items()}
+DESCRIPTION: dict[type[Post.Event], str] = {event: text for event, (_, text) in LIFECYCLE.items()}
+EVENT_NAMED: dict[str, type[Post.Event]] = {event.__name__: event for event in LIFECYCLE}

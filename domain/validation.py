@@ -6,8 +6,10 @@ the limit, e.g. "part 2: text is 301 weighted characters, X allows 280".
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import regex
-from twitter_text import parse_tweet
 
 from domain.base import Immutable
 from domain.content import Content, MediaRef, Platform
@@ -80,6 +82,15 @@ class Problem(Immutable):
     limit: int | None
     actual: int | None
     message: str
+
+
+@lru_cache(maxsize=1024)
+def parse_tweet(text: str) -> Any:
+    """twitter-text's parse of `text`. Imported on first use: the module takes ~0.7 s to load,
+    which every command would otherwise pay, `herald --help` included."""
+    from twitter_text import parse_tweet as parse
+
+    return parse(text)
 
 
 def rules_for(platform: Platform, *, max_characters: int | None = None) -> Rules:

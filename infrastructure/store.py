@@ -12,6 +12,7 @@ from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
 
 SETTING = "HERALD_DATABASE_URL"
 DEFAULT_URL = "sqlite:///./herald.db"
+POOL_SIZE = 4  # PostgreSQL connections per process, every part included (`?pool_size=` in the URL)
 
 
 class StoreUnavailable(HeraldError):
@@ -67,20 +68,40 @@ def store_env(url: str) -> dict[str, str]:
                 "postgresql://user[:password]@host[:port]/database"
             )
         query = parse_qs(parts.query)
+        pool_size = query.get("pool_size", [str(POOL_SIZE)])[0]
+        if not pool_size.isdigit() or not 2 <= int(pool_size) <= 64:
+            raise StoreUnavailable(f"{SETTING}={redact(url)!r}: pool_size must be a whole number from 2 to 64")
         return {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "infrastructure.recorder:BinaryInsertRecorder",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.persistence.recorder:BinaryInsertRecorder",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": parts.hostname,
             "POSTGRES_PORT": port,
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": query.get("schema", [""])[0],
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": query.get("pool_size", ["2"])[0],
+            # the library waits this long for a free connection of its pool before giving up
+            "POSTGRES_CONNECT_TIMEOUT": "30",
+            # one pool per process, shared by every part: never more than this many connections
+            "POSTGRES_POOL_SIZE": pool_size,
+            "POSTGRES_MAX_OVERFLOW": "0",
         }
     raise StoreUnavailable(
         f"{SETTING}={redact(url)!r} has scheme {parts.scheme!r}; "
         "use sqlite:///path.db or postgresql://user@host:port/db"
     )
+
+
+def postgres_connection(env: dict[str, str]) -> dict[str, object]:
+    """psycopg connection arguments for the store settings `store_env` produced (one-off
+    connections: the schema check at start-up)."""
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"] or None,
+        "connect_timeout": 5,
+        "autocommit": True,
+    }

@@ -7,10 +7,10 @@ sentence a support person can read to a customer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from projections.facts import Fact, fixed
-from projections.read_store import Cursor, insert_rows
+from domain.post import STATE_AFTER, Post
+from projections.facts import Fact, seconds_between, utc_text
 
 COLUMNS = (
     "post_id",
@@ -32,17 +32,7 @@ COLUMNS = (
     "remediation",
 )
 
-STATE_AFTER = {
-    "Drafted": "draft",
-    "Scheduled": "queued",
-    "Canceled": "canceled",
-    "DispatchClaimed": "dispatched",
-    "Delivered": "delivered",
-    "AttemptFailed": "queued",
-    "OutcomeAmbiguous": "ambiguous",
-    "ReleasedForRetry": "queued",
-    "Failed": "failed",
-}
+STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
 
 
 def _status(observed: dict[str, Any] | None) -> str:
@@ -56,58 +46,67 @@ def _status(observed: dict[str, Any] | None) -> str:
 
 def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
     """The state after `fact`, and one sentence saying what happened and why."""
-    d, name = fact.data, fact.name
-    state = STATE_AFTER.get(name, state_before or "draft")
+    d = fact.data
+    state = STATE.get(fact.name, state_before or "draft")
     attempt = d.get("attempt")
-    if name == "Drafted":
-        text = f"drafted for {d['account']} on {d['platform']}"
-    elif name == "Scheduled":
-        text = "queued to publish now" if d["publish_now"] else f"scheduled for {d['due_at']}"
-        text += f"; it fails rather than go out after {d['deadline']}"
-    elif name == "ContentEdited":
-        text = f"content edited (version {d['content_version']}); a new publish key makes it a new intent"
-    elif name == "Rescheduled":
-        text = f"moved from {d['previous_due_at']} to {d['due_at']}"
-    elif name == "Canceled":
-        text = f"canceled while {d['previous_state']}: {d['reason']}"
-    elif name == "DispatchClaimed":
-        text = f"attempt {attempt} claimed by {d['worker']}, lease until {d['lease_until']}"
-    elif name == "ContainerPrepared":
-        text = f"attempt {attempt} prepared container {d['container_id']}; only publishing it is visible"
-    elif name == "Delivered":
-        if d["reconciled"]:
+    match fact.name:
+        case Post.Drafted.__name__:
+            text = f"drafted for {d['account']} on {d['platform']}"
+        case Post.Scheduled.__name__:
+            text = "queued to publish now" if d["publish_now"] else f"scheduled for {d['due_at']}"
+            text += f"; it fails rather than go out after {d['deadline']}"
+        case Post.ContentEdited.__name__:
+            text = f"content edited (version {d['content_version']}); a new publish key makes it a new intent"
+        case Post.Rescheduled.__name__:
+            text = f"moved from {d['previous_due_at']} to {d['due_at']}"
+        case Post.Canceled.__name__:
+            text = f"canceled while {d['previous_state']}: {d['reason']}"
+        case Post.DispatchClaimed.__name__:
+            text = f"attempt {attempt} claimed by {d['worker']}, lease until {d['lease_until']}"
+        case Post.ContainerPrepared.__name__:
+            text = f"attempt {attempt} prepared container {d['container_id']}; only publishing it is visible"
+        case Post.Delivered.__name__ if d["reconciled"]:
             text = f"the reconciler confirmed attempt {attempt} is on the platform as {d['remote_id']}: {d['evidence']}"
-        else:
+        case Post.Delivered.__name__:
             text = f"attempt {attempt} delivered as {d['remote_id']}"
-    elif name == "AttemptFailed":
-        observed = d["observed"]
-        kind = observed["kind"]
-        if kind == "rate_limited":
+        case Post.AttemptFailed.__name__:
+            text = _failed_attempt(attempt, d)
+        case Post.OutcomeAmbiguous.__name__:
+            text = _ambiguous(attempt, d["reason"]) + "; outcome unknown, handed to the reconciler"
+        case Post.ReleasedForRetry.__name__:
             text = (
+                f"the reconciler found no trace of attempt {attempt} ({d['evidence']}); "
+                "released to retry with the same key"
+            )
+        case Post.Failed.__name__:
+            text = f"failed: {d['reason']}{_status(d.get('observed'))}. {d['remediation']}"
+        case _:
+            text = fact.name
+    return state, text
+
+
+def _failed_attempt(attempt: Any, d: dict[str, Any]) -> str:
+    observed = d["observed"]
+    match observed["kind"]:
+        case "rate_limited":
+            return (
                 f"attempt {attempt} was rate-limited{_status(observed)}; "
                 f"waiting for the reset at {d['next_attempt_at']}"
             )
-        elif kind == "connect_error":
-            text = f"attempt {attempt} could not connect, so nothing was sent; retrying at {d['next_attempt_at']}"
-        else:
-            text = f"attempt {attempt} failed{_status(observed)}; retrying at {d['next_attempt_at']} with the same key"
-    elif name == "OutcomeAmbiguous":
-        if d["reason"] == "lease_expired":
-            text = f"attempt {attempt}'s lease ran out with no report (the worker died?)"
-        elif d["reason"] == "timeout_after_send":
-            text = f"attempt {attempt} timed out after the request was sent"
-        else:
-            text = f"attempt {attempt} ended unclearly ({d['reason']})"
-        text += "; outcome unknown, handed to the reconciler"
-    elif name == "ReleasedForRetry":
-        text = (
-            f"the reconciler found no trace of attempt {attempt} ({d['evidence']}); released to retry with the same key"
-        )
-    elif name == "Failed":
-        text = f"failed: {d['reason']}{_status(d.get('observed'))}. {d['remediation']}"
-    else:
-        text = name
-    return state, text
+        case "connect_error":
+            return f"attempt {attempt} could not connect, so nothing was sent; retrying at {d['next_attempt_at']}"
+        case _:
+            return f"attempt {attempt} failed{_status(observed)}; retrying at {d['next_attempt_at']} with the same key"
+
+
+def _ambiguous(attempt: Any, reason: str) -> str:
+    match reason:
+        case "lease_expired":
+            return f"attempt {attempt}'s lease ran out with no report (the worker died?)"
+        case "timeout_after_send":
+            return f"attempt {attempt} timed out after the request was sent"
+        case _:
+            return f"attempt {attempt} ended unclearly ({reason})"
 
 
 def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +115,7 @@ def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str,
     state, text = explain(fact, state_before)
     observed = d.get("observed") or {}
     return {
-        "post_id": fact.post_id,
+        "post_id": fact.aggregate_id,
         "version": fact.version,
         "at": fact.at,
         "event": fact.name,
@@ -124,78 +123,61 @@ def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str,
         "attempt": d.get("attempt"),
         "worker": d.get("worker"),
         "http_status": observed.get("http_status"),
-        "error_code": observed.get("platform_code") or (observed.get("kind") if fact.name != "Delivered" else None),
+        "error_code": observed.get("platform_code")
+        or (observed.get("kind") if fact.name != Post.Delivered.__name__ else None),
         "explanation": text,
         "workspace": post.get("workspace"),
         "external_id": post.get("external_id"),
-        "due_at": fixed(d.get("due_at")),
+        "due_at": utc_text(d.get("due_at")),
         "remote_id": d.get("remote_id"),
         "permalink": d.get("permalink"),
-        "reason": d.get("reason") if fact.name == "Failed" else None,
+        "reason": d.get("reason") if fact.name == Post.Failed.__name__ else None,
         "remediation": d.get("remediation"),
     }
+
+
+class TimelineWriter(Protocol):
+    def last_known(self, post_id: str) -> tuple[str | None, dict[str, Any]]:
+        """The state and identity (workspace, external_id) the post's latest row holds."""
+        ...
+
+    def append(self, rows: list[dict[str, Any]]) -> None: ...
 
 
 class Timeline:
     name = "timeline"
     tables = ("timeline",)
+    handles = frozenset(STATE_AFTER)  # one row for every post event: `explain` has a sentence for each
+    ignores: frozenset[type[Post.Event]] = frozenset()
 
-    def create(self, cursor: Cursor, suffix: str = "") -> None:
-        table = self.name + suffix
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            " post_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,"
-            " state TEXT NOT NULL, attempt INTEGER, worker TEXT, http_status INTEGER, error_code TEXT,"
-            " explanation TEXT NOT NULL, workspace TEXT, external_id TEXT, due_at TEXT, remote_id TEXT,"
-            " permalink TEXT, reason TEXT, remediation TEXT, PRIMARY KEY (post_id, version))"
-        )
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_external ON {table} (external_id)")
-
-    def apply(self, cursor: Cursor, facts: Sequence[Fact], suffix: str = "") -> None:
-        """Append one row per event. The runner's tracking applies each batch once, so rows
-        are only ever appended (COPY on PostgreSQL)."""
-        table = self.name + suffix
-        last: dict[str, tuple[str, dict[str, Any]]] = {}  # post → (state, identity) within the batch
+    def apply(self, writer: TimelineWriter, facts: Sequence[Fact]) -> None:
+        """One row per event. The runner's tracking applies each batch once, so rows are only
+        ever appended."""
+        last: dict[str, tuple[str | None, dict[str, Any]]] = {}  # post → (state, identity) within the batch
         rows = []
         for fact in facts:
-            if fact.aggregate != "Post":
+            if fact.aggregate != Post.__name__:
                 continue
-            if fact.name == "Drafted":
+            if fact.name == Post.Drafted.__name__:
                 previous: tuple[str | None, dict[str, Any]] = (None, fact.data)
-            elif fact.post_id in last:
-                previous = last[fact.post_id]
+            elif fact.aggregate_id in last:
+                previous = last[fact.aggregate_id]
             else:
-                previous = self._last_known(cursor, table, fact.post_id)
+                previous = writer.last_known(fact.aggregate_id)
             new = row(fact, previous[0], previous[1])
-            last[fact.post_id] = (
-                new["state"],
-                {"workspace": new["workspace"], "external_id": new["external_id"]},
-            )
-            rows.append([new[c] for c in COLUMNS])
-        insert_rows(cursor, table, COLUMNS, rows)
+            last[fact.aggregate_id] = (new["state"], {"workspace": new["workspace"], "external_id": new["external_id"]})
+            rows.append(new)
+        writer.append(rows)
 
-    @staticmethod
-    def _last_known(cursor: Cursor, table: str, post_id: str) -> tuple[str | None, dict[str, Any]]:
-        cursor.execute(
-            f"SELECT state, workspace, external_id FROM {table} WHERE post_id = %s ORDER BY version DESC LIMIT 1",
-            [post_id],
-        )
-        found = cursor.fetchone()
-        if not found:
-            return None, {}
-        return found[0], {"workspace": found[1], "external_id": found[2]}
 
-    # ── queries ───────────────────────────────────────────────────────────────
+class TimelineView(Protocol):
+    """What the timeline answers (`infrastructure/persistence/timeline.py`)."""
 
-    def rows(self, cursor: Cursor, post_id: str, as_of: str | None = None) -> list[dict[str, Any]]:
+    def rows(self, post_id: str, as_of: str | None = None) -> list[dict[str, Any]]:
         """The post's rows, oldest first; with `as_of`, only what had happened by then."""
-        clause, params = ("", [post_id]) if as_of is None else (" AND at <= %s", [post_id, as_of])
-        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM timeline WHERE post_id = %s{clause} ORDER BY version", params)
-        return [dict(zip(COLUMNS, found, strict=True)) for found in cursor.fetchall()]
+        ...
 
-    def post_ids_for_external_id(self, cursor: Cursor, external_id: str) -> list[str]:
-        cursor.execute("SELECT DISTINCT post_id FROM timeline WHERE external_id = %s ORDER BY post_id", [external_id])
-        return [found[0] for found in cursor.fetchall()]
+    def post_ids_for_external_id(self, workspace: str | None, external_id: str) -> list[str]: ...
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -204,8 +186,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
     last_row = rows[-1]
     due = next((r["due_at"] for r in reversed(rows) if r["due_at"]), None)
-    delivered = next((r for r in rows if r["event"] == "Delivered"), None)
-    failed = next((r for r in rows if r["event"] == "Failed"), None)
+    delivered = next((r for r in rows if r["event"] == Post.Delivered.__name__), None)
+    failed = next((r for r in rows if r["event"] == Post.Failed.__name__), None)
     return {
         "post_id": last_row["post_id"],
         "external_id": last_row["external_id"],
@@ -213,14 +195,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "due_at": due,
         "remote_id": delivered and delivered["remote_id"],
         "permalink": delivered and delivered["permalink"],
-        "late_by_seconds": round(_seconds(due, delivered["at"]), 3) if delivered and due else None,
+        "late_by_seconds": round(seconds_between(due, delivered["at"]), 3) if delivered and due else None,
         "failure_reason": failed and failed["reason"],
         "remediation": failed and failed["remediation"],
         "attempts": max((r["attempt"] or 0) for r in rows),
     }
-
-
-def _seconds(start: str, end: str) -> float:
-    from datetime import datetime
-
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()

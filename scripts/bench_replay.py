@@ -27,20 +27,18 @@ from domain.content import Content, Platform
 from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed
 from domain.post import Post
-from infrastructure.bootstrap import open_read_store_for, open_service
+from infrastructure.bootstrap import Herald, bootstrap
+from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
-from projections.replay import replay
-from projections.runner import ProjectionRunner
-from projections.timeline import Timeline, summary
-from services.post_service import PostService
+from projections.timeline import summary
 from tests.generate import generate
 
 BATCH = 5000
 
 
-def raw_scan(service: PostService) -> float:
+def raw_scan(service: Herald) -> float:
     """Seconds to read every event row in batches of BATCH, with the driver alone."""
-    env = service.store_env
+    env = service.env
     sql = "SELECT notification_id, originator_id, originator_version, topic, state FROM {t}"
     sql += " WHERE notification_id > {p} ORDER BY notification_id LIMIT {n}"
     start = time.perf_counter()
@@ -64,7 +62,7 @@ def raw_scan(service: PostService) -> float:
     return time.perf_counter() - start
 
 
-def twenty_event_post(service: PostService) -> str:
+def twenty_event_post(service: Herald) -> str:
     now = datetime(2026, 11, 2, tzinfo=UTC)
     post = Post.draft(
         post_id=uuid.uuid4(),
@@ -93,43 +91,39 @@ def twenty_event_post(service: PostService) -> str:
     post.claim(worker="w", lease=timedelta(seconds=30), now=now)
     accepted = Observed(kind=Observation.ACCEPTED, http_status=201, remote_id="r-20")
     post.record_outcome(attempt=post.attempt, observed=accepted, policy=policy, seed=0, now=now)
-    service.save(post)
+    service.events.save(post)
     assert post.version == 20
     return str(post.id)
 
 
 def bench_store(url: str, events: int, repeats: int) -> dict[str, float]:
-    service = open_service(url)
+    service = bootstrap(url)
     generate(service, events, accounts=1000, show=True)
     post_id = twenty_event_post(service)
-    store = open_read_store_for(service)
-    total = service.recorder.max_notification_id() or 0
+    total = service.events.recorder.max_notification_id() or 0
     result: dict[str, float] = {"events": float(total)}
     raw = statistics.median(raw_scan(service) for _ in range(repeats))
     result["raw scan (events/s)"] = total / raw
     for name in ("due_index", "timeline"):
         projection = PROJECTIONS[name]()
-        ProjectionRunner(service, store, projection)
+        service.runner(projection)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            replay(service, store, projection, batch_size=BATCH)
+            replay(service.projections, projection, batch_size=BATCH)
             times.append(time.perf_counter() - start)
         result[f"replay {name} (events/s)"] = total / statistics.median(times)
         result[f"replay {name} / raw"] = raw / statistics.median(times)
-    timeline = Timeline()
     latencies = []
     for _ in range(1000):
         start = time.perf_counter()
-        with store.transaction() as cursor:
-            rows = timeline.rows(cursor, post_id)
+        rows = service.timeline.rows(post_id)
         summary(rows)
         latencies.append(time.perf_counter() - start)
     assert len(rows) == 20
     latencies.sort()
     result["timeline look-up p50 (ms)"] = latencies[499] * 1000
     result["timeline look-up p99 (ms)"] = latencies[989] * 1000
-    store.close()
     service.close()
     return result
 

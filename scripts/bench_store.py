@@ -23,9 +23,8 @@ from eventsourcing.persistence import JSONTranscoder
 
 from domain.content import Content
 from domain.post import Post
-from infrastructure.bootstrap import open_service
+from infrastructure.bootstrap import Herald, bootstrap
 from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
-from services.post_service import PostService
 from services.results import PostSettings
 from tests.clock import ManualClock
 
@@ -38,10 +37,10 @@ def median_rate(repeats: int, run: Callable[[], tuple[int, float]]) -> float:
     return statistics.median(rates)
 
 
-def new_posts(service: PostService, clock: ManualClock, n: int) -> list[Post]:
+def new_posts(service: Herald, clock: ManualClock, n: int) -> list[Post]:
     posts = []
     for i in range(n):
-        post = service._new_post("acme", "mastodon", Content(text=f"post {i}"), None, "w", None)
+        post = service.posts.new_post("acme", "mastodon", Content(text=f"post {i}"), None, "w", None)
         post.schedule(clock.now + timedelta(minutes=1), now=clock())
         posts.append(post)
     return posts
@@ -49,30 +48,30 @@ def new_posts(service: PostService, clock: ManualClock, n: int) -> list[Post]:
 
 def bench_saves(url: str, n: int, repeats: int) -> dict[str, float]:
     clock = ManualClock(datetime(2026, 11, 23, 9, tzinfo=UTC))
-    service = open_service(url, clock=clock, settings=PostSettings())
+    service = bootstrap(url, clock=clock, settings=PostSettings())
 
     def single() -> tuple[int, float]:
         posts = new_posts(service, clock, n)
         start = time.perf_counter()
         for post in posts:
-            service.save(post)
+            service.events.save(post)
         return n, time.perf_counter() - start
 
     def batched() -> tuple[int, float]:
         posts = new_posts(service, clock, n)
         start = time.perf_counter()
         for i in range(0, n, 100):
-            service.save(*posts[i : i + 100])
+            service.events.save(*posts[i : i + 100])
         return n, time.perf_counter() - start
 
     def claim_many() -> tuple[int, float]:
         posts = new_posts(service, clock, n)
         for i in range(0, n, 100):
-            service.save(*posts[i : i + 100])
+            service.events.save(*posts[i : i + 100])
         clock.advance(minutes=1)
         start = time.perf_counter()
         for i in range(0, n, 100):
-            results = service.claim_many([p.id for p in posts[i : i + 100]], worker="bench")
+            results = service.dispatch.claim_many([p.id for p in posts[i : i + 100]], worker="bench")
             assert all(r.ok for r in results)
         return n, time.perf_counter() - start
 

@@ -4,19 +4,18 @@ are stored. The sealer is injected (AES-GCM, in infrastructure); this module nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.utils import get_topic
+from eventsourcing.application import AggregateNotFoundError
 from pydantic import BaseModel
 
 from domain.account import Account, account_id
 from domain.content import Platform
 from domain.errors import HeraldError
-from services.post_service import Clock, system_clock
+from services.ports import Clock, EventLog, system_clock
 
 DEFAULT_BASE_URLS = {
     Platform.X: "https://api.x.com",
@@ -59,18 +58,12 @@ class AccountView(BaseModel):
         return cls(id=account.id, **fields)
 
 
-class AccountService(Application[UUID]):
-    name = "herald"  # the same event store as the posts
-
-    def __init__(
-        self, env: dict[str, str] | None = None, *, sealer: Callable[[], Sealer], clock: Clock = system_clock
-    ) -> None:
-        super().__init__(env)
+class AccountService:
+    def __init__(self, events: EventLog, *, sealer: Callable[[], Sealer], clock: Clock = system_clock) -> None:
+        self.events = events
         self._sealer_factory = sealer
         self._sealer: Sealer | None = None
         self.clock = clock
-        # ids → their stored events, in one query (set by bootstrap); else one read per account
-        self.read_many: Callable[[Sequence[UUID]], dict[UUID, list[Any]]] | None = None
 
     @property
     def sealer(self) -> Sealer:
@@ -109,23 +102,23 @@ class AccountService(Application[UUID]):
             settings=settings or {},
             now=self.clock(),
         )
-        self.save(account)
+        self.events.save(account)
         return account.id
 
     def refresh(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
         account = self._get(workspace, name)
         account.refresh_token(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
-        self.save(account)
+        self.events.save(account)
 
     def disconnect(self, workspace: str, name: str, reason: str, remediation: str) -> None:
         account = self._get(workspace, name)
         account.disconnect(reason, remediation, now=self.clock())
-        self.save(account)
+        self.events.save(account)
 
     def reconnect(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
         account = self._get(workspace, name)
         account.reconnect(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
-        self.save(account)
+        self.events.save(account)
 
     def get(self, workspace: str, name: str) -> AccountView:
         return AccountView.of(self._get(workspace, name))
@@ -142,17 +135,8 @@ class AccountService(Application[UUID]):
     def many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Account]:
         """{(workspace, name): account} of many accounts, in one query; unknown ones left out."""
         wanted = {account_id(workspace, name): (workspace, name) for workspace, name in pairs}
-        if self.read_many is None:
-            found = {pair: self._find(*pair) for pair in wanted.values()}
-            return {pair: account for pair, account in found.items() if account is not None}
-        accounts: dict[tuple[str, str], Account] = {}
-        for identity, stored in self.read_many(list(wanted)).items():
-            account = None
-            for record in stored:
-                account = self.mapper.to_domain_event(record).mutate(account)
-            if isinstance(account, Account):
-                accounts[wanted[identity]] = account
-        return accounts
+        found = self.events.get_many(list(wanted))
+        return {wanted[i]: account for i, account in found.items() if isinstance(account, Account)}
 
     def credentials(self, workspace: str, name: str) -> dict[str, Any]:
         """The account's credentials, unsealed, for the platform adapter only."""
@@ -163,9 +147,8 @@ class AccountService(Application[UUID]):
 
     def all(self, workspace: str | None = None) -> list[AccountView]:
         """Every account (of one workspace), from the log's Connected events."""
-        topic = get_topic(Account.Connected)
-        ids = {n.originator_id for n in self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])}
-        views = [AccountView.of(self.repository.get(i)) for i in ids]
+        ids = list(self.events.ids_created_by(Account.Connected))
+        views = [AccountView.of(account) for account in self.events.get_many(ids).values()]
         return sorted((v for v in views if workspace in (None, v.workspace)), key=lambda v: (v.workspace, v.name))
 
     def _find(self, workspace: str, name: str) -> Account | None:
@@ -176,7 +159,9 @@ class AccountService(Application[UUID]):
 
     def _get(self, workspace: str, name: str) -> Account:
         try:
-            account: Account = self.repository.get(account_id(workspace, name))
+            account = self.events.get(account_id(workspace, name))
         except AggregateNotFoundError:
             raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}") from None
+        if not isinstance(account, Account):
+            raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}")
         return account

@@ -17,13 +17,13 @@ from uuid import UUID
 
 from domain.intent import PublishIntent
 from domain.outcomes import Observation
-from projections.due_index import DueIndex, DuePost
-from projections.read_store import ReadStore
+from projections.due_index import DueIndexView
 from projections.runner import ProjectionRunner
+from services.dispatching import DispatchCommands
 from services.pacing import Pacer
-from services.post_service import PostService
+from services.ports import Clock
 from services.reconciler import Reconciler
-from services.results import OutcomeReport, PostView
+from services.results import OutcomeReport
 from services.routing import Held, Route, Router
 
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
@@ -42,25 +42,29 @@ class DispatchSettings:
 class Dispatcher:
     def __init__(
         self,
-        service: PostService,
-        read_store: ReadStore,
+        dispatch: DispatchCommands,
+        due_index: DueIndexView,
+        runner: ProjectionRunner,
+        reconciler: Reconciler,
         router: Router,
         settings: DispatchSettings,
+        *,
+        clock: Clock,
         pacer: Pacer | None = None,
         wake: Wake | None = None,
     ) -> None:
-        self.service = service
-        self.wake = wake
-        self.store = read_store
-        self.index = DueIndex()
-        self.runner = ProjectionRunner(service, read_store, self.index)
+        self.dispatch = dispatch
+        self.due_index = due_index
+        self.runner = runner  # keeps the due index folded before each step
+        self.reconciler = reconciler
         self.router = router
         self.settings = settings
+        self.clock = clock
         self.pacer = pacer or Pacer()
-        self.reconciler = Reconciler(service, read_store, router)
+        self.wake = wake
         self.stopping = asyncio.Event()
         self.sent = 0
-        self.in_flight: set[asyncio.Task[None]] = set()  # batches being sent and recorded
+        self.batches: set[asyncio.Task[None]] = set()  # batches being sent and recorded
         self.busy = 0  # posts claimed and not yet answered by the platform
         self._answered = asyncio.Event()
         self.reconciled_at = -1e9
@@ -89,8 +93,8 @@ class Dispatcher:
 
     async def drain(self) -> None:
         """Wait until every claimed attempt is sent and its outcome recorded."""
-        while self.in_flight:
-            await asyncio.gather(*list(self.in_flight))
+        while self.batches:
+            await asyncio.gather(*list(self.batches))
 
     async def step(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
@@ -116,8 +120,8 @@ class Dispatcher:
             self._answered.clear()
             await self._answered.wait()
             return True
-        now = self.service.clock()
-        due = await asyncio.to_thread(self._due, now, room)
+        now = self.clock()
+        due = await asyncio.to_thread(self.due_index.due, now, room, self.pacer.blocked_accounts(now))
         routes: dict[str, Route] = {}
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
         for post in due:
@@ -129,78 +133,56 @@ class Dispatcher:
         if not routes:
             return False
         claims = await asyncio.to_thread(
-            self.service.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
+            self.dispatch.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
         )
-        claimed = [claim for claim in claims if claim.ok and claim.state == "dispatched"]
+        claimed = [
+            (claim.intent, claim.view.lease_until)
+            for claim in claims
+            if claim.ok and claim.intent is not None and claim.view is not None and claim.view.lease_until
+        ]
         if not claimed:
             return bool(due)
         workspace_of = {UUID(post.post_id): post.workspace for post in due}
 
-        views = {claim.post_id: claim.view for claim in claimed}
-
-        async def attempt(post_id: UUID, attempt_no: int) -> OutcomeReport | None:
+        async def attempt(intent: PublishIntent, lease_until: datetime) -> OutcomeReport | None:
             # claims are bounded by the room left in flight, so every send starts at once
             try:
-                view = views.get(post_id) or await asyncio.to_thread(self.service.get_post, post_id)
-                intent, lease_until = self._intent(view, attempt_no)
-                if self.service.clock() + self.settings.send_margin >= lease_until:
+                if self.clock() + self.settings.send_margin >= lease_until:
                     # too close to the lease's end: a reconciler may already be looking, so
                     # sending now could publish twice. Record nothing; the lease expiry decides.
                     return None
-                observed = await routes[str(post_id)].publish(intent)
+                observed = await routes[str(intent.post_id)].publish(intent)
             finally:
                 self.busy -= 1  # the request is answered: its room is free while it is recorded
                 self._answered.set()
             if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                 self.pacer.pause(intent.account, observed.retry_at)
             if observed.kind is Observation.AUTH_REVOKED:
-                await self.router.revoked(workspace_of[post_id], intent.account)
-            return OutcomeReport(post_id, attempt_no, observed)
+                await self.router.revoked(workspace_of[intent.post_id], intent.account)
+            return OutcomeReport(intent.post_id, intent.attempt, observed)
 
         async def send_and_record() -> None:
-            answers = await asyncio.gather(*(attempt(c.post_id, c.attempt or 0) for c in claimed))
+            answers = await asyncio.gather(*(attempt(intent, lease_until) for intent, lease_until in claimed))
             reports = [report for report in answers if report is not None]
-            await asyncio.to_thread(self.service.record_outcomes, reports)
+            await asyncio.to_thread(self.dispatch.record_outcomes, reports)
             self.sent += len(reports)
 
         self.busy += len(claimed)
         task = asyncio.create_task(send_and_record())
-        self.in_flight.add(task)
-        task.add_done_callback(self.in_flight.discard)
+        self.batches.add(task)
+        task.add_done_callback(self.batches.discard)
         return True
-
-    def _due(self, now: datetime, limit: int) -> list[DuePost]:
-        with self.store.reading() as cursor:
-            return self.index.due(cursor, now, limit, self.pacer.blocked_accounts(now))
-
-    def _counts_and_next_due(self) -> tuple[dict[str, int], datetime | None]:
-        with self.store.reading() as cursor:
-            return self.index.counts(cursor), self.index.next_due(cursor)
-
-    @staticmethod
-    def _intent(post: PostView, attempt: int) -> tuple[PublishIntent, datetime]:
-        assert post.lease_until is not None
-        return PublishIntent(
-            post_id=post.id,
-            account=post.account,
-            platform=post.platform,  # type: ignore[arg-type]
-            publish_key=post.publish_key or "",
-            content=post.content,
-            attempt=attempt,
-            due_at=post.due_at,
-            container_id=post.container_id,
-        ), post.lease_until
 
     async def _idle(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
-        counts, _ = await asyncio.to_thread(self._counts_and_next_due)
+        counts = await asyncio.to_thread(self.due_index.counts)
         return not any(counts.get(state) for state in ("queued", "dispatched", "ambiguous"))
 
     async def _sleep_until_next_due(self) -> None:
-        _, next_due = await asyncio.to_thread(self._counts_and_next_due)
+        next_due = await asyncio.to_thread(self.due_index.next_due)
         wait = self.settings.idle_poll
         if next_due is not None:
-            wait = min(wait, max(0.0, (next_due - self.service.clock()).total_seconds()))
+            wait = min(wait, max(0.0, (next_due - self.clock()).total_seconds()))
         stopped = asyncio.ensure_future(self.stopping.wait())
         waiters = {stopped}
         if self.wake is not None:  # new events (PostgreSQL's NOTIFY) end the wait at once

@@ -1,15 +1,52 @@
-"""What the dispatcher needs from a platform adapter, and what an adapter needs of an account."""
+"""The ports: what the services need from the world, as small interfaces the wiring fills.
+
+The event store (`EventLog`), the due index's bookings, each account's settings, the clock,
+and the platform adapters (with what an adapter needs of an account).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from uuid import UUID
 
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observed, RemotePost
 from domain.validation import Problem
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventLog(Protocol):
+    """Aggregates as their events: the eventsourcing library's application, one per process.
+
+    `save` raises the library's `IntegrityError` when another writer appended first; `get`
+    raises its `AggregateNotFoundError` for an id with no events."""
+
+    def save(self, *items: Any) -> Any: ...
+    def get(self, aggregate_id: UUID) -> Any: ...
+    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]: ...
+    def history(self, aggregate_id: UUID) -> list[Any]: ...
+    def ids_created_by(self, event_class: type) -> set[UUID]: ...
+
+
+class Bookings(Protocol):
+    """What an account has booked: {post id: due instant} of its posts due at or after `since`."""
+
+    def __call__(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]: ...
+
+
+class AccountSettings(Protocol):
+    """{(workspace, account): settings} of known accounts (quota_limit, max_characters…)."""
+
+    def __call__(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The reconciler: settles what the dispatcher could not know. It never publishes.
 
 An expired lease becomes ambiguous. For each ambiguous post it asks the platform whether the
-post exists, and records the decision with its evidence: found → delivered (reconciled);
-not found with the deadline ahead → released for a retry under the same publish key;
-not found after the deadline → failed. Queued posts past their deadline fail too.
+post exists, and records what the domain decides from that (`decisions.reconcile`): found →
+delivered (reconciled); not found with the deadline ahead → released for a retry under the
+same publish key; not found after the deadline → failed. Queued posts past their deadline fail.
 """
 
 from __future__ import annotations
@@ -14,87 +14,62 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import HeraldError
-from domain.intent import PublishIntent
-from projections.due_index import DueIndex, DuePost
-from projections.read_store import ReadStore
-from services.post_service import PostService
+from projections.due_index import DueIndexView
+from services.dispatching import DispatchCommands
+from services.ports import Clock
 from services.routing import Held, Router, route_of
 
 
 class Reconciler:
     def __init__(
-        self,
-        service: PostService,
-        read_store: ReadStore,
-        router: Router,
-        batch: int = 100,
+        self, dispatch: DispatchCommands, due_index: DueIndexView, router: Router, clock: Clock, batch: int = 100
     ) -> None:
-        self.service = service
-        self.store = read_store
-        self.index = DueIndex()
+        self.dispatch = dispatch
+        self.due_index = due_index
         self.router = router
+        self.clock = clock
         self.batch = batch
 
     async def tick(self) -> bool:
         """Expire leases and reconcile ambiguous posts; True if anything changed."""
-        expired, ambiguous = await asyncio.to_thread(self._unsettled)
+        expired = await asyncio.to_thread(self.due_index.expired_leases, self.clock(), self.batch)
+        ambiguous = await asyncio.to_thread(self.due_index.ambiguous, self.batch)
         changed = False
         for post_id in expired:
-            changed |= await asyncio.to_thread(self._quietly, self.service.expire_lease, UUID(post_id))
+            changed |= await asyncio.to_thread(self._quietly, self.dispatch.expire_lease, UUID(post_id))
         results = await asyncio.gather(*(self.reconcile(UUID(post_id)) for post_id in ambiguous))
         return changed or any(results)
 
-    def _unsettled(self) -> tuple[list[str], list[str]]:
-        with self.store.transaction() as cursor:
-            expired = self.index.expired_leases(cursor, self.service.clock(), self.batch)
-            return expired, self.index.ambiguous(cursor, self.batch)
-
     async def reconcile(self, post_id: UUID) -> bool:
-        post = await asyncio.to_thread(self.service.get_post, post_id)
-        if post.state != "ambiguous" or post.publish_key is None:
+        found = await asyncio.to_thread(self._quietly_get, post_id)
+        if found is None:
             return False  # the index lagged; someone settled it already
-        intent = PublishIntent(
-            post_id=post_id,
-            account=post.account,
-            platform=post.platform,  # type: ignore[arg-type]
-            publish_key=post.publish_key,
-            content=post.content,
-            attempt=post.attempt,
-            due_at=post.due_at,
-            container_id=post.container_id,
-        )
-        route = await route_of(self.router, post.workspace, post.account, post.platform)
+        workspace, intent = found
+        route = await route_of(self.router, workspace, intent.account, intent.platform)
         if isinstance(route, Held):
             return False  # cannot look without the account: it stays visibly ambiguous
         try:
-            found = await route.find(intent)
+            remote = await route.find(intent)
         except Exception:  # the platform did not answer: still ambiguous, look again next tick
             return False
-        now = self.service.clock()
-        if found is not None:
-            evidence = f"found on the platform by publish key {post.publish_key} as {found.remote_id}"
-            action = lambda: self.service.confirm_delivered(post_id, found, evidence=evidence)  # noqa: E731
-        elif post.deadline is not None and now <= post.deadline:
-            evidence = f"no post with publish key {post.publish_key} on the platform at {now.isoformat()}"
-            action = lambda: self.service.release_for_retry(post_id, evidence=evidence)  # noqa: E731
-        else:
-            action = lambda: self.service.fail(post_id, "deadline_passed")  # noqa: E731
-        return await asyncio.to_thread(self._quietly, action)
+        return await asyncio.to_thread(self._quietly, self.dispatch.reconcile, post_id, remote)
 
     async def fail_past_deadline(self) -> bool:
         """Queued posts whose deadline passed fail, never go out late: with `deadline_passed`,
         or with the reason their account held them (`account_disconnected`, `account_unknown`)."""
-        late = await asyncio.to_thread(self._late)
+        late = await asyncio.to_thread(self.due_index.past_deadline, self.clock(), self.batch)
         failed = False
         for post in late:
             route = await route_of(self.router, post.workspace, post.account, post.platform)
             reason = route.reason if isinstance(route, Held) else "deadline_passed"
-            failed |= await asyncio.to_thread(self._quietly, self.service.fail, UUID(post.post_id), reason)
+            failed |= await asyncio.to_thread(self._quietly, self.dispatch.fail, UUID(post.post_id), reason)
         return failed
 
-    def _late(self) -> list[DuePost]:
-        with self.store.transaction() as cursor:
-            return self.index.past_deadline(cursor, self.service.clock(), self.batch)
+    def _quietly_get(self, post_id: UUID) -> Any:
+        try:
+            return self.dispatch.ambiguous_intent(post_id)
+        except HeraldError:
+            return None
 
     @staticmethod
     def _quietly(command: Callable[..., Any], *args: Any) -> bool:

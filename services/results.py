@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from domain.content import Content
 from domain.decisions import RetryPolicy
 from domain.errors import HeraldError
+from domain.intent import PublishIntent
 from domain.outcomes import Observed
-from domain.post import Post
+from domain.post import Post, PostState
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,12 @@ class CommandResult:
     code: str | None = None
     message: str | None = None
     view: PostView | None = None  # the post as this command left it
+    intent: PublishIntent | None = None  # what a claimed post's attempt is to publish
 
     @classmethod
     def done(cls, post_id: UUID, post: Post, view: PostView | None = None) -> CommandResult:
-        return cls(post_id, True, state=post.state.value, attempt=post.attempt, view=view)
+        intent = post.intent() if post.state is PostState.DISPATCHED else None
+        return cls(post_id, True, state=post.state.value, attempt=post.attempt, view=view, intent=intent)
 
     @classmethod
     def refused(cls, post_id: UUID, error: HeraldError) -> CommandResult:

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.account import AccountState
+from domain.account import Account, AccountState
 from domain.content import Platform
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
 from domain.outcomes import Observed, RemotePost
-from services.account_service import AccountService, AccountView
-from services.ports import AccountAccess, PlatformAdapter, RefreshFailed
-from services.post_service import PostService
+from services.account_service import AccountService
+from services.dispatching import DispatchCommands
+from services.ports import AccountAccess, Clock, PlatformAdapter, RefreshFailed
 
 RECONNECT = "Reconnect the account (herald accounts reconnect); held posts then go out if still before their deadline."
 
@@ -69,16 +69,16 @@ class FixedRouter:
 class BoundAdapter:
     """An adapter bound to one account's access; Threads' containers are recorded as events."""
 
-    def __init__(self, adapter: PlatformAdapter, access: AccountAccess, posts: PostService) -> None:
+    def __init__(self, adapter: PlatformAdapter, access: AccountAccess, dispatch: DispatchCommands) -> None:
         self.adapter = adapter
         self.access = access
-        self.posts = posts
+        self.dispatch = dispatch
 
     async def publish(self, intent: PublishIntent) -> Observed:
         if self.adapter.platform in (Platform.THREADS, Platform.INSTAGRAM):
 
             async def remember(container_id: str) -> None:
-                await asyncio.to_thread(self.posts.prepare_container, intent.post_id, intent.attempt, container_id)
+                await asyncio.to_thread(self.dispatch.prepare_container, intent.post_id, intent.attempt, container_id)
 
             return await self.adapter.publish(intent, self.access, remember=remember)  # type: ignore[call-arg]
         return await self.adapter.publish(intent, self.access)
@@ -91,19 +91,19 @@ class AccountRouter:
     def __init__(
         self,
         accounts: AccountService,
-        posts: PostService,
+        dispatch: DispatchCommands,
         adapters: dict[Platform, PlatformAdapter],
         *,
+        clock: Clock,
         refresh_margin: timedelta = timedelta(minutes=5),
         fallback: Route | None = None,
-        clock: Callable[[], Any] | None = None,
     ) -> None:
         self.accounts = accounts
-        self.posts = posts
+        self.dispatch = dispatch
         self.adapters = adapters
+        self.clock = clock
         self.refresh_margin = refresh_margin
         self.fallback = fallback
-        self.clock = clock or posts.clock
 
     async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
         """Each target's route; the accounts are read in one query (a batch spans many)."""
@@ -111,30 +111,29 @@ class AccountRouter:
         found = await asyncio.to_thread(self._accesses, {(workspace, name) for workspace, name, _ in targets})
         return {target: await self._route(target, found.get(target[:2])) for target in targets}
 
-    async def _route(self, target: Target, found: tuple[AccountView, AccountAccess | None] | None) -> Route | Held:
-        workspace, account, _ = target
+    async def _route(self, target: Target, found: tuple[Account, AccountAccess | None] | None) -> Route | Held:
+        workspace, name, _ = target
         if found is None:
             if self.fallback is not None:
                 return self.fallback
-            return Held("account_unknown", f"no account {account!r} is connected in {workspace!r}")
-        view, access = found
+            return Held("account_unknown", f"no account {name!r} is connected in {workspace!r}")
+        account, access = found
         if access is None:
-            return Held("account_disconnected", f"{account} is disconnected ({view.disconnect_reason})")
-        adapter = self.adapters[Platform(view.platform)]
-        if view.token_expires_at and view.token_expires_at - self.clock() <= self.refresh_margin:
+            return Held("account_disconnected", f"{name} is disconnected ({account.disconnect_reason})")
+        adapter = self.adapters[account.platform]
+        if account.needs_refresh(self.clock(), self.refresh_margin.total_seconds()):
             refreshed = await self._refresh(adapter, access)
             if isinstance(refreshed, Held):
                 return refreshed
             access = refreshed
-        return BoundAdapter(adapter, access, self.posts)
+        return BoundAdapter(adapter, access, self.dispatch)
 
-    def _accesses(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[AccountView, AccountAccess | None]]:
-        """Each known account's view, and its access unless it is disconnected."""
-        found: dict[tuple[str, str], tuple[AccountView, AccountAccess | None]] = {}
+    def _accesses(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[Account, AccountAccess | None]]:
+        """Each known account, and its access unless it is disconnected."""
+        found: dict[tuple[str, str], tuple[Account, AccountAccess | None]] = {}
         for pair, account in self.accounts.many(pairs).items():
-            view = AccountView.of(account)
-            connected = view.state != AccountState.DISCONNECTED
-            found[pair] = (view, self._access(view, self.accounts.unsealed(account)) if connected else None)
+            connected = account.state is not AccountState.DISCONNECTED
+            found[pair] = (account, self._access(account, self.accounts.unsealed(account)) if connected else None)
         return found
 
     async def revoked(self, workspace: str, account: str) -> None:
@@ -142,17 +141,17 @@ class AccountRouter:
         await asyncio.to_thread(self._disconnect, workspace, account, "auth_revoked", RECONNECT)
 
     @staticmethod
-    def _access(view: AccountView, credentials: dict[str, Any]) -> AccountAccess:
+    def _access(account: Account, credentials: dict[str, Any]) -> AccountAccess:
         return AccountAccess(
-            workspace=view.workspace,
-            name=view.name,
-            platform=Platform(view.platform),
-            handle=view.handle,
-            remote_user_id=view.remote_user_id,
-            base_url=view.base_url,
+            workspace=account.workspace,
+            name=account.name,
+            platform=account.platform,
+            handle=account.handle,
+            remote_user_id=account.remote_user_id,
+            base_url=account.base_url,
             credentials=credentials,
-            settings=view.settings,
-            token_expires_at=view.token_expires_at,
+            settings=dict(account.settings),
+            token_expires_at=account.token_expires_at,
         )
 
     async def _refresh(self, adapter: PlatformAdapter, access: AccountAccess) -> AccountAccess | Held:

@@ -1,8 +1,8 @@
-"""Webhooks: signing, the outbound sender, and inbound checks.
+"""Webhooks: signing, deliveries as events, and inbound checks.
 
-Outbound: the sender follows the event log; a post's final outcome (delivered, failed,
-canceled), an ambiguity and an account's disconnection become one planned delivery per
-subscribed endpoint (exactly once: the delivery's id is derived from what it announces). Each
+Outbound: a post's final outcome (delivered, failed, canceled), an ambiguity and an account's
+disconnection become one planned delivery per subscribed endpoint (exactly once: the
+delivery's id is derived from what it announces; see `projections/webhook_outbox.py`). Each
 attempt is signed with HMAC-SHA256 over `timestamp + "." + raw body` and recorded as an event;
 failures are retried with backoff.
 
@@ -20,26 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import aiohttp
-from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.decisions import RetryPolicy
 from domain.errors import HeraldError
 from domain.webhook import InboundDelivery, WebhookDelivery, delivery_id
-from projections.facts import Fact, fixed
-from projections.read_store import Cursor
-from services.post_service import Clock, system_clock
+from services.ports import Clock, EventLog, system_clock
 
 FRESH_FOR = timedelta(minutes=5)
 POLICY = RetryPolicy(base_seconds=10, cap_seconds=3600, max_attempts=8, jitter=0.2)
-ANNOUNCED = {
-    ("Post", "Delivered"): "post.delivered",
-    ("Post", "Failed"): "post.failed",
-    ("Post", "Canceled"): "post.canceled",
-    ("Post", "OutcomeAmbiguous"): "post.ambiguous",
-    ("Account", "Disconnected"): "account.disconnected",
-}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -66,11 +55,9 @@ def verify(secret: str, timestamp: str, signature: str, body: bytes, now: dateti
     return sent_at
 
 
-class WebhookService(Application[UUID]):
-    name = "herald"
-
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = system_clock) -> None:
-        super().__init__(env)
+class WebhookService:
+    def __init__(self, events: EventLog, *, clock: Clock = system_clock) -> None:
+        self.events = events
         self.clock = clock
 
     def plan(
@@ -96,13 +83,13 @@ class WebhookService(Application[UUID]):
     def _save_once(self, aggregate: WebhookDelivery | InboundDelivery) -> bool:
         """Save a delivery whose id is derived from what it is; False if it exists already."""
         try:
-            self.save(aggregate)
+            self.events.save(aggregate)
         except IntegrityError:
             return False
         return True
 
     def get(self, delivery: UUID) -> WebhookDelivery:
-        found: WebhookDelivery = self.repository.get(delivery)
+        found: WebhookDelivery = self.events.get(delivery)
         return found
 
     def record(self, delivery: WebhookDelivery, *, status: int | None, error: str | None) -> None:
@@ -113,14 +100,14 @@ class WebhookService(Application[UUID]):
         delivery.record_attempt(
             http_status=status, error=error, succeeded=succeeded, retry_at=retry_at, now=self.clock()
         )
-        self.save(delivery)
+        self.events.save(delivery)
 
     def resend(self, delivery_ids: list[UUID]) -> int:
         count = 0
         for identity in delivery_ids:
             delivery = self.get(identity)
             delivery.resend(now=self.clock())
-            self.save(delivery)
+            self.events.save(delivery)
             count += 1
         return count
 
@@ -134,122 +121,3 @@ class WebhookService(Application[UUID]):
             now=self.clock(),
         )
         return self._save_once(delivery)
-
-
-class Webhooks:
-    """Plans announcements as the log goes by, and keeps the outbox the sender works from.
-
-    Planning is idempotent (a delivery's id is derived from what it announces), so a batch
-    folded twice after a crash still announces each outcome once.
-    """
-
-    name = "webhooks"
-    tables = ("webhook_subjects", "webhook_pending", "webhook_outbox")
-
-    def __init__(self, service: WebhookService, endpoints_of: Any) -> None:
-        self.service = service
-        self.endpoints_of = endpoints_of  # workspace → [(endpoint_id, url, events)]
-
-    def create(self, cursor: Cursor, suffix: str = "") -> None:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS webhook_subjects{suffix} (aggregate_id TEXT PRIMARY KEY, workspace TEXT,"
-            " name TEXT)"
-        )
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS webhook_outbox{suffix} (delivery_id TEXT PRIMARY KEY, workspace TEXT,"
-            " state TEXT NOT NULL, next_attempt_at TEXT, planned_at TEXT NOT NULL)"
-        )
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS webhook_outbox{suffix}_due ON webhook_outbox{suffix} (state, next_attempt_at)"
-        )
-        # announcements waiting to be planned: planning appends events, which on SQLite must wait
-        # until this projection's transaction has committed
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS webhook_pending{suffix} (delivery_id TEXT PRIMARY KEY, workspace TEXT,"
-            " endpoint_id TEXT, url TEXT, event_type TEXT, subject TEXT, payload TEXT)"
-        )
-
-    def apply(self, cursor: Cursor, facts: list[Fact], suffix: str = "") -> None:
-        for fact in facts:
-            if fact.name in ("Drafted", "Connected"):
-                cursor.execute(
-                    f"INSERT INTO webhook_subjects{suffix} (aggregate_id, workspace, name) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (aggregate_id) DO NOTHING",
-                    [fact.post_id, fact.data["workspace"], fact.data.get("name")],
-                )
-            elif fact.aggregate == "WebhookDelivery":
-                self._outbox(cursor, fact, suffix)
-            elif (fact.aggregate, fact.name) in ANNOUNCED:
-                self._announce(cursor, fact, suffix)
-
-    def _announce(self, cursor: Cursor, fact: Fact, suffix: str) -> None:
-        cursor.execute(f"SELECT workspace, name FROM webhook_subjects{suffix} WHERE aggregate_id = %s", [fact.post_id])
-        found = cursor.fetchone()
-        if not found:
-            return
-        workspace, name = found
-        event_type = ANNOUNCED[(fact.aggregate, fact.name)]
-        subject = f"{fact.post_id}@{fact.version}" if event_type == "post.ambiguous" else fact.post_id
-        keep = ("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt")
-        payload = {"type": event_type, "at": fact.at, "data": {k: v for k, v in fact.data.items() if k in keep}}
-        payload["post_id" if fact.aggregate == "Post" else "account"] = (
-            fact.post_id if fact.aggregate == "Post" else name
-        )
-        for endpoint_id, url, events in self.endpoints_of(workspace):
-            if event_type in events:
-                cursor.execute(
-                    f"INSERT INTO webhook_pending{suffix} (delivery_id, workspace, endpoint_id, url, event_type,"
-                    " subject, payload) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id) DO NOTHING",
-                    [
-                        str(delivery_id(endpoint_id, subject, event_type)),
-                        workspace,
-                        endpoint_id,
-                        url,
-                        event_type,
-                        subject,
-                        json.dumps(payload),
-                    ],
-                )
-
-    @staticmethod
-    def _outbox(cursor: Cursor, fact: Fact, suffix: str) -> None:
-        if fact.name == "Planned":
-            cursor.execute(
-                f"INSERT INTO webhook_outbox{suffix} (delivery_id, workspace, state, next_attempt_at, planned_at)"
-                " VALUES (%s, %s, 'pending', %s, %s) ON CONFLICT (delivery_id) DO NOTHING",
-                [fact.post_id, fact.data["workspace"], fact.at, fact.at],
-            )
-        elif fact.name == "Attempted":
-            retry = fixed(fact.data["next_attempt_at"])
-            state = "delivered" if fact.data["succeeded"] else ("pending" if retry else "gave_up")
-            cursor.execute(
-                f"UPDATE webhook_outbox{suffix} SET state = %s, next_attempt_at = %s WHERE delivery_id = %s",
-                [state, retry, fact.post_id],
-            )
-        elif fact.name == "Resent":
-            cursor.execute(
-                f"UPDATE webhook_outbox{suffix} SET state = 'pending', next_attempt_at = %s WHERE delivery_id = %s",
-                [fact.at, fact.post_id],
-            )
-
-
-async def send(
-    session: aiohttp.ClientSession, delivery: WebhookDelivery, secret: str, now: datetime, timeout: float = 10.0
-) -> tuple[int | None, str | None]:
-    """POST the delivery's exact body, signed; the receiver's status, or the error."""
-    timestamp = str(int(now.timestamp()))
-    body = delivery.body.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Herald-Timestamp": timestamp,
-        "Herald-Signature": "v1=" + sign(secret, timestamp, body),
-        "Herald-Delivery-Id": str(delivery.id),
-        "Herald-Event": delivery.event_type,
-    }
-    try:
-        async with session.post(
-            delivery.url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
-        ) as answer:
-            return answer.status, None
-    except (aiohttp.ClientError, TimeoutError) as problem:
-        return None, type(problem).__name__

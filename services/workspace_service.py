@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import HeraldError
 from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
-from services.post_service import Clock, system_clock
+from services.ports import Clock, EventLog, system_clock
 
 SCOPES: tuple[Scope, ...] = ("read", "write")
 REMEMBER_FOR = 1.0  # seconds a verified key is remembered by this process
@@ -47,11 +47,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class WorkspaceService(Application[UUID]):
-    name = "herald"  # the same event store as the posts
-
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = system_clock) -> None:
-        super().__init__(env)
+class WorkspaceService:
+    def __init__(self, events: EventLog, *, clock: Clock = system_clock) -> None:
+        self.events = events
         self.clock = clock
         self._callers: dict[str, tuple[float, Caller]] = {}
 
@@ -59,7 +57,7 @@ class WorkspaceService(Application[UUID]):
         """A new workspace and its first key (read and write): (workspace id, api key)."""
         workspace = Workspace.create(workspace_id=uuid.uuid4(), name=name, now=self.clock())
         key = self._issue(workspace, SCOPES)
-        self.save(workspace)
+        self.events.save(workspace)
         return workspace.id, key
 
     def create_key(self, workspace_id: UUID, scopes: Sequence[str] = SCOPES) -> str:
@@ -68,13 +66,13 @@ class WorkspaceService(Application[UUID]):
             raise HeraldError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(scopes)}", field="scopes")
         workspace = self.get(workspace_id)
         key = self._issue(workspace, tuple(s for s in SCOPES if s in scopes))
-        self.save(workspace)
+        self.events.save(workspace)
         return key
 
     def revoke_key(self, workspace_id: UUID, key_id: str) -> None:
         workspace = self.get(workspace_id)
         workspace.revoke_key(key_id, now=self.clock())
-        self.save(workspace)
+        self.events.save(workspace)
         self._callers.clear()
 
     def authenticate(self, api_key: str) -> Caller:
@@ -114,13 +112,13 @@ class WorkspaceService(Application[UUID]):
         workspace.add_endpoint(
             Endpoint(endpoint_id=endpoint_id, url=url, sealed_secret=sealed, events=tuple(events)), now=self.clock()
         )
-        self.save(workspace)
+        self.events.save(workspace)
         return endpoint_id, secret
 
     def remove_endpoint(self, workspace_id: UUID, endpoint_id: str) -> None:
         workspace = self.get(workspace_id)
         workspace.remove_endpoint(endpoint_id, now=self.clock())
-        self.save(workspace)
+        self.events.save(workspace)
 
     def endpoints(self, workspace: str) -> list[Endpoint]:
         """The workspace's endpoints; none for a workspace that is not an API workspace."""
@@ -135,7 +133,7 @@ class WorkspaceService(Application[UUID]):
 
     def get(self, workspace_id: UUID) -> Workspace:
         try:
-            workspace: Workspace = self.repository.get(workspace_id)
+            workspace = self.events.get(workspace_id)
         except AggregateNotFoundError:
             raise WorkspaceNotFound(f"no workspace {workspace_id}") from None
         if not isinstance(workspace, Workspace):

@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from domain.content import Content
-from infrastructure.bootstrap import open_service
-from services.post_service import PostService
+from infrastructure.bootstrap import Herald, bootstrap
 from tests.processes import admin, start_dispatcher, start_simulator
 
 CHAOS_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,http_401=0.01,retry_after=1,latency_ms=5"
@@ -74,7 +73,7 @@ def run_chaos(
     url = f"{postgres_url}?schema={schema}"
     rng = random.Random(seed)
     simulator, platform_url = start_simulator(faults, seed=seed)
-    service = open_service(url)
+    service = bootstrap(url)
     workers: list[subprocess.Popen[bytes]] = []
     try:
 
@@ -94,7 +93,7 @@ def run_chaos(
         ids = []
         for start in range(0, posts, 500):
             due = datetime.now(UTC) + timedelta(seconds=5)  # after the dispatchers have booted
-            ids += service.schedule_many(
+            ids += service.posts.schedule_many(
                 [
                     {
                         "account": f"acct-{n % accounts}",
@@ -125,7 +124,7 @@ def run_chaos(
             worker.wait(timeout=60)
         seconds = time.monotonic() - began
 
-        views = [service.get_post(post_id) for post_id in ids]
+        views = [service.posts.get_post(post_id) for post_id in ids]
         truth = admin(platform_url, "/admin/truth")["posts"]
         published = Counter(p["publish_key"] for p in truth)
         delivered = {v.publish_key for v in views if v.state == "delivered"}
@@ -159,9 +158,9 @@ def run_chaos(
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _first_attempt_lag(service: PostService, post_id: uuid.UUID) -> float:
+def _first_attempt_lag(service: Herald, post_id: uuid.UUID) -> float:
     """Seconds from the due instant to the first claim (the attempt's start)."""
-    records = service.history(post_id)
+    records = service.posts.history(post_id)
     due = next(r for r in records if r.name == "Scheduled").data["due_at"]
     claims = [r.at for r in records if r.name == "DispatchClaimed"]
     if not claims:

@@ -20,8 +20,7 @@ from domain.content import Content, Platform
 from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed, RemotePost
 from domain.post import Post
-from infrastructure.bootstrap import open_service
-from services.post_service import PostService
+from infrastructure.bootstrap import Herald, bootstrap
 
 POLICY = RetryPolicy(base_seconds=5, cap_seconds=300, max_attempts=5, jitter=0.2)
 PLATFORMS = list(Platform)
@@ -92,7 +91,7 @@ def lifecycle(rng: random.Random, start: datetime, accounts: int) -> Post:
     return post
 
 
-def generate(service: PostService, events: int, *, accounts: int = 1000, seed: int = 1, show: bool = False) -> int:
+def generate(service: Herald, events: int, *, accounts: int = 1000, seed: int = 1, show: bool = False) -> int:
     """Append posts until at least `events` events exist; return the events appended."""
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -102,7 +101,7 @@ def generate(service: PostService, events: int, *, accounts: int = 1000, seed: i
         while written < events:
             posts = [lifecycle(rng, start + timedelta(minutes=rng.randrange(20_000)), accounts) for _ in range(200)]
             pending = [event for post in posts for event in post.collect_events()]
-            service.save(*pending)
+            service.events.save(*pending)
             written += len(pending)
             progress.update(task, completed=written)
     return written
@@ -114,7 +113,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000, help="accounts to spread posts over")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    service = open_service()
+    service = bootstrap()
     began = time.perf_counter()
     written = generate(service, args.events, accounts=args.accounts, seed=args.seed, show=True)
     print(f"{written} events in {time.perf_counter() - began:.1f}s")

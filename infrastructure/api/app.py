@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from domain.errors import HeraldError
 from infrastructure.api import accounts, plans, posts, webhooks
 from infrastructure.api.context import Context
-from infrastructure.api.errors import ApiError, errors_as_json, from_refusal, from_validation, json_response
+from infrastructure.api.errors import errors_as_json, json_response, refusal_response
 from infrastructure.api.guards import authenticate, idempotent, workspace_of
 from infrastructure.api.keys import CALLER, CTX, OPENAPI
 from infrastructure.api.models import (
@@ -145,22 +145,15 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         """The handler's answer, refusals included (so a replay repeats a 4xx too)."""
         try:
             return await handler(request)
-        except ApiError as refusal:
-            response = from_refusal(refusal)
-            if refusal.status == 429:
-                response.headers["Retry-After"] = str(refusal.extra.get("retry_after", 60))
-            return response
-        except HeraldError as refusal:
-            return from_refusal(refusal)
-        except ValidationError as problem:
-            return from_validation(problem)
+        except (HeraldError, ValidationError) as refusal:
+            return refusal_response(refusal)
 
     try:
         response = await (
             idempotent(ctx.idempotency, request, answered) if request.method == "POST" else answered(request)
         )
     except HeraldError as refusal:  # the idempotency guard's own refusals
-        response = from_refusal(refusal)
+        response = refusal_response(refusal)
     response.headers.update(ctx.limiter.headers(workspace))
     return response
 
@@ -178,6 +171,3 @@ def make_app(ctx: Context) -> web.Application:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     return app
-
-
-__all__ = ["ROUTES", "Route", "make_app"]

@@ -1,29 +1,28 @@
-"""What the API's handlers share: the services, the read models, and the guards' state."""
+"""What the API's handlers share: the Herald parts, the read models, and the guards' state."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infrastructure.api.guards import IdempotencyStore, RateLimiter
+from infrastructure.persistence.idempotency import IdempotencyStore
+from infrastructure.persistence.rate_limit import RateLimiter
 from projections.due_index import DueIndex
-from projections.read_store import ReadStore
 from projections.runner import ProjectionRunner
 from projections.timeline import Timeline
-from services.account_service import AccountService
-from services.post_service import PostService
-from services.webhooks import WebhookService
-from services.workspace_service import WorkspaceService
+
+if TYPE_CHECKING:
+    from infrastructure.bootstrap import Herald
+    from services.account_service import AccountService
+    from services.posts import PostCommands
+    from services.webhooks import WebhookService
+    from services.workspace_service import WorkspaceService
 
 
 @dataclass
 class Context:
-    posts: PostService
-    accounts: AccountService
-    workspaces: WorkspaceService
-    store: ReadStore
-    webhooks: WebhookService
+    herald: Herald
     idempotency: IdempotencyStore
     limiter: RateLimiter
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
@@ -31,9 +30,25 @@ class Context:
 
     def __post_init__(self) -> None:
         self.runners = {
-            "due_index": ProjectionRunner(self.posts, self.store, DueIndex()),
-            "timeline": ProjectionRunner(self.posts, self.store, Timeline()),
+            "due_index": self.herald.runner(DueIndex()),
+            "timeline": self.herald.runner(Timeline()),
         }
+
+    @property
+    def posts(self) -> PostCommands:
+        return self.herald.posts
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.herald.accounts
+
+    @property
+    def workspaces(self) -> WorkspaceService:
+        return self.herald.workspaces
+
+    @property
+    def webhooks(self) -> WebhookService:
+        return self.herald.webhooks
 
     def caught_up(self, name: str) -> None:
         """Read models lag the log a little; a read through the API first folds what is new."""
@@ -42,14 +57,11 @@ class Context:
 
     def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[str, int]]:
         self.caught_up("due_index")
-        with self.store.transaction() as cursor:
-            return DueIndex().page(cursor, workspace, after, limit, filters)
+        return self.herald.due_index.page(workspace, after, limit, filters)
 
     def timeline_rows(self, post_id: str) -> list[dict[str, Any]]:
         self.caught_up("timeline")
-        with self.store.transaction() as cursor:
-            return Timeline().rows(cursor, post_id)
+        return self.herald.timeline.rows(post_id)
 
     def close(self) -> None:
-        for service in (self.posts, self.accounts, self.workspaces, self.webhooks):
-            service.close()
+        self.herald.close()

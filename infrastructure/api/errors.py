@@ -1,4 +1,8 @@
-"""Every error is JSON {code, message, field}; refusals map to statuses here and only here."""
+"""Every error is JSON {code, message, field}; refusals map to statuses here and only here.
+
+Domain and service refusals (`HeraldError`) carry their code and field; `STATUS` gives each
+kind its HTTP status. `ApiError` is only for problems of the HTTP request's own shape (a
+missing header, a body that is not JSON), and carries its status itself."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from domain.errors import (
 )
 from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
+from infrastructure.persistence.idempotency import KeyInUse, KeyReused
+from infrastructure.persistence.rate_limit import RateLimited
 from infrastructure.store import StoreUnavailable
 from services.account_service import AccountNotFound
 from services.webhooks import SignatureInvalid
@@ -36,6 +42,9 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (InvalidTransition, 409),
     (AlreadyClaimed, 409),
     (ConcurrentChange, 409),
+    (KeyInUse, 409),
+    (KeyReused, 422),
+    (RateLimited, 429),
     (StoreUnavailable, 503),
 ]
 
@@ -66,8 +75,12 @@ def from_refusal(refusal: HeraldError) -> web.Response:
         extra["problems"] = [p.model_dump() for p in refusal.problems]
     if isinstance(refusal, QuotaExceeded):
         extra["next_free"] = refusal.next_free.isoformat()
+    headers = {}
+    if isinstance(refusal, RateLimited):
+        extra["retry_after"] = refusal.retry_after
+        headers["Retry-After"] = str(refusal.retry_after)
     status = next((code for kind, code in STATUS if isinstance(refusal, kind)), 422)
-    return json_response(error_body(refusal.code, refusal.message, refusal.field, **extra), status)
+    return json_response(error_body(refusal.code, refusal.message, refusal.field, **extra), status, headers)
 
 
 def from_validation(problem: ValidationError) -> web.Response:
@@ -80,15 +93,20 @@ def from_validation(problem: ValidationError) -> web.Response:
     return json_response(error_body(code, message, fields[0]), 422)
 
 
+def refusal_response(problem: HeraldError | ValidationError) -> web.Response:
+    """The answer to a refusal: the one mapping, used wherever a refusal becomes a response."""
+    if isinstance(problem, ValidationError):
+        return from_validation(problem)
+    return from_refusal(problem)
+
+
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
     """No input gets a traceback: refusals become their status, and a bug a logged 500 in JSON."""
     try:
         return await handler(request)
-    except HeraldError as refusal:
-        return from_refusal(refusal)
-    except ValidationError as problem:
-        return from_validation(problem)
+    except (HeraldError, ValidationError) as refusal:
+        return refusal_response(refusal)
     except web.HTTPRequestEntityTooLarge:
         return json_response(error_body("payload_too_large", "the body is larger than 1 MiB", "body"), 413)
     except web.HTTPException as http:

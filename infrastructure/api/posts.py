@@ -116,7 +116,7 @@ async def patch_post(request: web.Request) -> web.Response:
     if int(match) != view.version:
         raise ApiError(412, "version_mismatch", f"the post is at version {view.version}, not {match}", "If-Match")
     due = instant_of(body.scheduled_at, body.timezone)
-    await asyncio.to_thread(
+    fresh = await asyncio.to_thread(
         lambda: ctx.posts.revise(
             view.id,
             expected_version=int(match),
@@ -125,15 +125,14 @@ async def patch_post(request: web.Request) -> web.Response:
             when_full=body.when_full,
         )
     )
-    fresh = await asyncio.to_thread(ctx.posts.get_post, view.id)
     return json_response(post_out(fresh), headers={"ETag": f'"{fresh.version}"'})
 
 
 async def delete_post(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     view = await load(ctx, request)
-    await asyncio.to_thread(ctx.posts.cancel, view.id, "canceled through the API")
-    return json_response(post_out(await asyncio.to_thread(ctx.posts.get_post, view.id)))
+    canceled = await asyncio.to_thread(ctx.posts.cancel, view.id, "canceled through the API")
+    return json_response(post_out(canceled))
 
 
 async def timeline(request: web.Request) -> web.Response:

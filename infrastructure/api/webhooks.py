@@ -60,7 +60,7 @@ async def inbound(request: web.Request) -> web.Response:
         request.headers.get("Herald-Timestamp", ""),
         request.headers.get("Herald-Signature", ""),
         raw,
-        ctx.posts.clock(),
+        ctx.herald.clock(),
     )
     delivery = request.headers.get("Herald-Delivery-Id", "").strip()
     if not delivery or len(delivery) > 200:
@@ -86,6 +86,6 @@ def confirm_from_callback(ctx: Context, raw: bytes, delivery: str) -> None:
         return  # recorded as received; nothing to act on
     try:
         if ctx.posts.get_post(post_id).state == "ambiguous":
-            ctx.posts.confirm_delivered(post_id, found, evidence=f"platform callback {delivery}")
+            ctx.herald.dispatch.confirm_delivered(post_id, found, evidence=f"platform callback {delivery}")
     except HeraldError:
         pass

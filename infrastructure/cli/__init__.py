@@ -1,4 +1,7 @@
-"""`herald`: the command line. Every refusal is one line with its code, never a traceback."""
+"""`herald`: the command line. Every refusal is one line with its code, never a traceback.
+
+Command modules import only argparse and the light `domain.platform`/`domain.errors` at the
+top; what a command runs is imported when it runs, so `herald --help` answers at once."""
 
 from __future__ import annotations
 
@@ -6,12 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rich.console import Console
-
 from domain.errors import HeraldError
 from infrastructure.cli import accounts, demo, dispatch, posts, projections, serve
-
-err = Console(stderr=True, highlight=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,11 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except HeraldError as refusal:
+        from infrastructure.cli.render import err
+
         field = f" ({refusal.field})" if refusal.field else ""
         err.print(f"[red]error[/red] [bold]{refusal.code}[/bold]{field}: {refusal.message}")
         return 2
     except KeyboardInterrupt:
-        err.print("interrupted")
+        print("interrupted", file=sys.stderr)
         return 130
 
 

@@ -8,21 +8,13 @@ import argparse
 import asyncio
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import orjson
-from rich.table import Table
-
-from domain.content import Platform
 from domain.errors import HeraldError
-from infrastructure.bootstrap import open_accounts
-from infrastructure.cli.render import out
-from infrastructure.platforms.adapters.bluesky import BlueskyAdapter
-from infrastructure.platforms.adapters.mastodon import MastodonAdapter
-from infrastructure.platforms.http import Http
-from services.account_service import DEFAULT_BASE_URLS, AccountService
-from services.ports import AccountAccess
+from domain.platform import Platform
+
+if TYPE_CHECKING:
+    from services.account_service import AccountService
 
 
 class BadCredentials(HeraldError):
@@ -74,7 +66,15 @@ def register(commands: Any) -> None:
     off.set_defaults(run=_disconnect)
 
 
+def _accounts() -> AccountService:
+    from infrastructure.bootstrap import bootstrap
+
+    return bootstrap().accounts
+
+
 def _read_credentials(source: str) -> dict[str, Any]:
+    import orjson
+
     try:
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
         value = orjson.loads(raw)
@@ -92,7 +92,9 @@ def _expiry(accounts: AccountService, seconds: float | None) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
-    accounts = open_accounts()
+    from services.account_service import DEFAULT_BASE_URLS
+
+    accounts = _accounts()
     credentials = _read_credentials(args.credentials)
     platform = Platform(args.platform)
     base_url = (args.base_url or DEFAULT_BASE_URLS.get(platform, "")).rstrip("/")
@@ -122,12 +124,23 @@ def _add(args: argparse.Namespace) -> int:
 
 
 async def _bluesky_login(base_url: str, credentials: dict[str, Any]) -> dict[str, str]:
+    import aiohttp
+
+    from infrastructure.platforms.adapters.bluesky import BlueskyAdapter
+    from infrastructure.platforms.http import Http
+
     async with aiohttp.ClientSession() as session:
         adapter = BlueskyAdapter(Http(session))
         return await adapter.login(base_url, str(credentials["identifier"]), str(credentials["app_password"]))
 
 
 async def _instance_limits(base_url: str) -> dict[str, Any]:
+    import aiohttp
+
+    from infrastructure.platforms.adapters.mastodon import MastodonAdapter
+    from infrastructure.platforms.http import Http
+    from services.ports import AccountAccess
+
     async with aiohttp.ClientSession() as session:
         adapter = MastodonAdapter(Http(session))
         probe = AccountAccess("", "", Platform.MASTODON, "", "", base_url, {})
@@ -139,7 +152,12 @@ async def _instance_limits(base_url: str) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    views = open_accounts().all(args.workspace)
+    import orjson
+    from rich.table import Table
+
+    from infrastructure.cli.render import out
+
+    views = _accounts().all(args.workspace)
     if args.json:
         print(orjson.dumps([v.model_dump(mode="json") for v in views], option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -154,11 +172,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    return _print(open_accounts().get(args.workspace, args.name), as_json=args.json)
+    return _print(_accounts().get(args.workspace, args.name), as_json=args.json)
 
 
 def _reconnect(args: argparse.Namespace) -> int:
-    accounts = open_accounts()
+    accounts = _accounts()
     accounts.reconnect(
         args.workspace, args.name, _read_credentials(args.credentials), _expiry(accounts, args.expires_in)
     )
@@ -166,12 +184,16 @@ def _reconnect(args: argparse.Namespace) -> int:
 
 
 def _disconnect(args: argparse.Namespace) -> int:
-    accounts = open_accounts()
+    accounts = _accounts()
     accounts.disconnect(args.workspace, args.name, args.reason, "Reconnect it with herald accounts reconnect.")
     return _print(accounts.get(args.workspace, args.name), as_json=False)
 
 
 def _print(view: Any, *, as_json: bool) -> int:
+    import orjson
+
+    from infrastructure.cli.render import out
+
     body = view.model_dump(mode="json")
     if as_json:
         print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())

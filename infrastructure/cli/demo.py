@@ -5,31 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import aiohttp
-from rich.table import Table
-
-from domain.content import Content
-from domain.decisions import RetryPolicy
-from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
-from infrastructure.cli.render import out, print_timeline
-from infrastructure.platforms.simulator import Simulator, start
-from projections.runner import ProjectionRunner
-from projections.timeline import Timeline
-from services.dispatcher import Dispatcher, DispatchSettings
-from services.post_service import PostService
-from services.results import PostSettings
+if TYPE_CHECKING:
+    from infrastructure.bootstrap import Herald
 
 FAULTS = {"accept_drop": 0.15, "http_500": 0.15, "http_429": 0.1, "http_403": 0.04, "latency_ms": 30.0}
 ACCOUNTS = [("acme-x", "x"), ("acme-mastodon", "mastodon"), ("acme-bsky", "bluesky"), ("acme-in", "linkedin")]
-DEMO_SETTINGS = PostSettings(
-    grace=timedelta(minutes=5),
-    freeze=timedelta(seconds=0),
-    lease=timedelta(seconds=15),
-    retry_policy=RetryPolicy(base_seconds=0.3, cap_seconds=2, max_attempts=5, jitter=0.2),
-)
 
 
 def register(commands: Any) -> None:
@@ -49,25 +32,37 @@ def run(args: Any) -> int:
 
 
 async def _run(seed: int) -> int:
-    service = open_service(settings=DEMO_SETTINGS)
-    store = open_read_store_for(service)
+    import aiohttp
+
+    from domain.decisions import RetryPolicy
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.cli.render import out, print_timeline
+    from infrastructure.platforms.simulator import Simulator, start
+    from projections.timeline import Timeline
+    from services.dispatcher import DispatchSettings
+    from services.results import PostSettings
+
+    settings = PostSettings(
+        grace=timedelta(minutes=5),
+        freeze=timedelta(seconds=0),
+        lease=timedelta(seconds=15),
+        retry_policy=RetryPolicy(base_seconds=0.3, cap_seconds=2, max_attempts=5, jitter=0.2),
+    )
+    herald = bootstrap(settings=settings)
     simulator = Simulator(faults=dict(FAULTS), seed=seed)
     runner, port = await start(simulator)
     out.rule("Herald demo: a dozen posts through a faulty platform")
     out.print(f"simulator on 127.0.0.1:{port} with faults {FAULTS}")
-    post_ids = await asyncio.to_thread(_schedule_posts, service)
+    post_ids = await asyncio.to_thread(_schedule_posts, herald)
     async with aiohttp.ClientSession() as session:
-        platforms = simulator_platforms(f"http://127.0.0.1:{port}", session, service.clock, timeout=2.0)
-        dispatcher = Dispatcher(
-            service,
-            store,
-            platforms,
-            DispatchSettings(worker="demo-worker", idle_poll=0.1, send_margin=timedelta(seconds=4)),
+        platforms = herald.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2.0)
+        dispatcher = herald.dispatcher(
+            platforms, DispatchSettings(worker="demo-worker", idle_poll=0.1, send_margin=timedelta(seconds=4))
         )
         await asyncio.wait_for(dispatcher.run(until_idle=True), timeout=25)
     await runner.cleanup()
 
-    posts = [service.get_post(post_id) for post_id in post_ids]
+    posts = [herald.posts.get_post(post_id) for post_id in post_ids]
     _summary(posts)
     delivered = [p for p in posts if p.state == "delivered"]
     keys = Counter(p["publish_key"] for p in simulator.posts)
@@ -75,21 +70,23 @@ async def _run(seed: int) -> int:
         f"the simulator holds {len(simulator.posts)} posts for {len(delivered)} delivered; "
         f"duplicates: {sum(n - 1 for n in keys.values())}; requests received: {simulator.requests}"
     )
-    star = _most_interesting(service, post_ids)
+    star = _most_interesting(herald, post_ids)
     out.rule("the support timeline of the most eventful post")
-    ProjectionRunner(service, store, Timeline()).catch_up()
-    with store.transaction() as cursor:
-        print_timeline(Timeline().rows(cursor, str(star)))
+    herald.runner(Timeline()).catch_up()
+    print_timeline(herald.timeline.rows(str(star)))
+    herald.close()
     return 0
 
 
-def _schedule_posts(service: PostService) -> list[UUID]:
-    now = service.clock()
+def _schedule_posts(herald: Herald) -> list[UUID]:
+    from domain.content import Content
+
+    now = herald.clock()
     ids = []
     for n in range(12):
         account, platform = ACCOUNTS[n % len(ACCOUNTS)]
         ids.append(
-            service.schedule(
+            herald.posts.schedule(
                 account=account,
                 platform=platform,
                 content=Content(text=f"Demo post {n + 1}: doors open at 9!"),
@@ -97,13 +94,17 @@ def _schedule_posts(service: PostService) -> list[UUID]:
                 external_id=f"demo-{n + 1}",
             )
         )
-    service.edit_content(ids[0], Content(text="Demo post 1, edited before it went out"))
-    service.reschedule(ids[1], now + timedelta(seconds=2))
-    service.cancel(ids[2], reason="the demo changed its mind")
+    herald.posts.edit_content(ids[0], Content(text="Demo post 1, edited before it went out"))
+    herald.posts.reschedule(ids[1], now + timedelta(seconds=2))
+    herald.posts.cancel(ids[2], reason="the demo changed its mind")
     return ids
 
 
 def _summary(posts: list[Any]) -> None:
+    from rich.table import Table
+
+    from infrastructure.cli.render import out
+
     table = Table(title="outcomes")
     for column in ("external id", "account", "state", "attempts", "reconciled", "reason"):
         table.add_column(column)
@@ -119,11 +120,11 @@ def _summary(posts: list[Any]) -> None:
     out.print(table)
 
 
-def _most_interesting(service: PostService, post_ids: list[UUID]) -> UUID:
+def _most_interesting(herald: Herald, post_ids: list[UUID]) -> UUID:
     """Prefer a post that was ambiguous and reconciled, then one retried after a 429."""
 
     def score(post_id: UUID) -> tuple[int, int]:
-        records = service.history(post_id)
+        records = herald.posts.history(post_id)
         names = [r.name for r in records]
         reconciled = any(r.name == "Delivered" and r.data.get("reconciled") for r in records)
         rate_limited = any(

@@ -10,13 +10,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
-
 from domain.errors import InvalidSetting
-from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service, postgres_wake
-from infrastructure.cli.render import out
-from infrastructure.platforms.simulator import BadFaults, Simulator, parse_faults, start
-from services.dispatcher import Dispatcher, DispatchSettings
 
 
 def register(commands: Any) -> None:
@@ -67,58 +61,78 @@ def _platform_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    service = open_service()
-    accounts = open_accounts(clock=service.clock)
-    store = open_read_store_for(service)
+    import aiohttp
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.cli.render import out
+    from services.dispatcher import DispatchSettings
+
+    herald = bootstrap()
     settings = DispatchSettings(
         worker=args.worker,
         batch_size=args.batch_size,
         in_flight=args.in_flight,
         send_margin=timedelta(seconds=args.timeout + 2),
     )
-    if settings.send_margin >= service.settings.lease:
+    if settings.send_margin >= herald.settings.lease:
         raise InvalidSetting(
             f"--timeout {args.timeout:g}s leaves no time to send within the "
-            f"{service.settings.lease.total_seconds():g}s lease; raise HERALD_LEASE_SECONDS",
+            f"{herald.settings.lease.total_seconds():g}s lease; raise HERALD_LEASE_SECONDS",
             field="HERALD_LEASE_SECONDS",
         )
 
     async def main() -> None:
         async with aiohttp.ClientSession() as session:
-            router = account_router(service, accounts, session, timeout=args.timeout, fallback_url=args.platform_url)
-            dispatcher = Dispatcher(service, store, router, settings, wake=await postgres_wake(service))
+            router = herald.account_router(session, timeout=args.timeout, fallback_url=args.platform_url)
+            listener = herald.listener()
+            dispatcher = herald.dispatcher(router, settings, wake=listener.wake if listener else None)
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, dispatcher.stop)
             await dispatcher.run(until_idle=args.until_idle)
             out.print(f"dispatcher {args.worker}: {dispatcher.sent} attempts sent; stopped cleanly")
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        herald.close()
     return 0
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    service = open_service()
-    accounts = open_accounts(clock=service.clock)
-    store = open_read_store_for(service)
+    import aiohttp
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.cli.render import out
+    from projections.due_index import DueIndex
+
+    herald = bootstrap()
 
     async def main() -> int:
         async with aiohttp.ClientSession() as session:
-            router = account_router(service, accounts, session, timeout=args.timeout, fallback_url=args.platform_url)
-            dispatcher = Dispatcher(service, store, router, DispatchSettings(worker="reconciler"))
+            reconciler = herald.reconciler(
+                herald.account_router(session, timeout=args.timeout, fallback_url=args.platform_url)
+            )
+            runner = herald.runner(DueIndex())
             rounds = 0
-            await asyncio.to_thread(dispatcher.runner.catch_up)
-            while await dispatcher.reconciler.tick():
+            await asyncio.to_thread(runner.catch_up)
+            while await reconciler.tick():
                 rounds += 1
-                await asyncio.to_thread(dispatcher.runner.catch_up)
+                await asyncio.to_thread(runner.catch_up)
             return rounds
 
-    rounds = asyncio.run(main())
+    try:
+        rounds = asyncio.run(main())
+    finally:
+        herald.close()
     out.print(f"reconciler: {rounds} rounds with changes")
     return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from infrastructure.cli.render import out
+    from infrastructure.platforms.simulator import BadFaults, Simulator, parse_faults, start
+
     try:
         faults = parse_faults(args.faults)
     except BadFaults as problem:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import orjson
-
-from domain.content import Content, MediaRef, Platform
 from domain.errors import HeraldError
-from infrastructure.bootstrap import open_service
-from infrastructure.cli.render import show_post
-from infrastructure.zones import parse_instant
+from domain.platform import Platform
+
+if TYPE_CHECKING:
+    from domain.content import Content
+    from infrastructure.bootstrap import Herald
 
 
 class InvalidPostId(HeraldError):
@@ -71,7 +70,21 @@ def _time_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _content(args: argparse.Namespace) -> Content:
+    from domain.content import Content, MediaRef
+
     return Content(text=args.text, media=tuple(MediaRef(ref=ref) for ref in args.media))
+
+
+def _herald() -> Herald:
+    from infrastructure.bootstrap import bootstrap
+
+    return bootstrap()
+
+
+def _instant(text: str, timezone: str | None) -> Any:
+    from infrastructure.zones import parse_instant
+
+    return parse_instant(text, timezone)
 
 
 def _post_id(text: str) -> UUID:
@@ -82,7 +95,7 @@ def _post_id(text: str) -> UUID:
 
 
 def _create(args: argparse.Namespace) -> int:
-    service = open_service()
+    herald = _herald()
     common = dict(
         account=args.account,
         platform=args.platform,
@@ -90,42 +103,46 @@ def _create(args: argparse.Namespace) -> int:
         external_id=args.external_id,
     )
     if args.mode == "schedule":
-        post_id = service.schedule(**common, scheduled_at=parse_instant(args.at, args.timezone))
+        post_id = herald.posts.schedule(**common, scheduled_at=_instant(args.at, args.timezone))
     elif args.mode == "draft":
-        post_id = service.draft(**common)
+        post_id = herald.posts.draft(**common)
     else:
-        post_id = service.publish_now(**common)
-    return _print_post(service, post_id, as_json=args.json)
+        post_id = herald.posts.publish_now(**common)
+    return _print_post(herald, post_id, as_json=args.json)
 
 
 def _show(args: argparse.Namespace) -> int:
-    return _print_post(open_service(), _post_id(args.post_id), as_json=args.json)
+    return _print_post(_herald(), _post_id(args.post_id), as_json=args.json)
 
 
 def _edit(args: argparse.Namespace) -> int:
-    service = open_service()
+    herald = _herald()
     post_id = _post_id(args.post_id)
-    service.edit_content(post_id, _content(args))
-    return _print_post(service, post_id)
+    herald.posts.edit_content(post_id, _content(args))
+    return _print_post(herald, post_id)
 
 
 def _reschedule(args: argparse.Namespace) -> int:
-    service = open_service()
+    herald = _herald()
     post_id = _post_id(args.post_id)
-    service.reschedule(post_id, parse_instant(args.at, args.timezone))
-    return _print_post(service, post_id)
+    herald.posts.reschedule(post_id, _instant(args.at, args.timezone))
+    return _print_post(herald, post_id)
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    service = open_service()
+    herald = _herald()
     post_id = _post_id(args.post_id)
-    service.cancel(post_id, reason=args.reason)
-    return _print_post(service, post_id)
+    herald.posts.cancel(post_id, reason=args.reason)
+    return _print_post(herald, post_id)
 
 
-def _print_post(service: Any, post_id: UUID, *, as_json: bool = False) -> int:
-    post = service.get_post(post_id)
-    records = service.history(post_id)
+def _print_post(herald: Herald, post_id: UUID, *, as_json: bool = False) -> int:
+    import orjson
+
+    from infrastructure.cli.render import show_post
+
+    post = herald.posts.get_post(post_id)
+    records = herald.posts.history(post_id)
     if as_json:
         body = {
             "post": post.model_dump(mode="json"),

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import select
 import signal
 import threading
-from typing import Any
-
-import orjson
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import HeraldError, PostNotFound
-from infrastructure.bootstrap import open_read_store_for, open_service
-from infrastructure.cli.render import out, print_timeline
-from infrastructure.zones import parse_instant, zone
-from projections.catalog import PROJECTIONS
-from projections.read_store import postgres_connection
-from projections.replay import replay
-from projections.runner import ProjectionRunner
-from projections.stats import Stats
-from projections.timeline import Timeline, summary
+
+if TYPE_CHECKING:
+    from infrastructure.bootstrap import Herald
+
+PROJECTION_NAMES = ("due_index", "timeline", "stats")  # projections.catalog.PROJECTIONS, without importing it
 
 
 class UnknownProjection(HeraldError):
@@ -53,7 +44,7 @@ def register(commands: Any) -> None:
         description="Rebuilds into fresh tables while the live projection keeps running, then swaps "
         "them in. With --until, keeps the result beside the live tables as <table>_asof.",
     )
-    again.add_argument("projection", help=f"one of: {', '.join(PROJECTIONS)}")
+    again.add_argument("projection", help=f"one of: {', '.join(PROJECTION_NAMES)}")
     again.add_argument("--until", help="only events that happened at or before this instant")
     again.add_argument(
         "--batch-size",
@@ -83,46 +74,60 @@ def register(commands: Any) -> None:
     run.set_defaults(run=_run_projections)
 
 
-def _timeline_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Timeline]:
-    service = open_service()
-    store = open_read_store_for(service)
-    runner = ProjectionRunner(service, store, Timeline())
-    runner.catch_up()
-    timeline = Timeline()
+def _herald(pool_size: int | None = None) -> Herald:
+    from infrastructure.bootstrap import bootstrap
+
+    return bootstrap(pool_size=pool_size)
+
+
+def _timeline_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from infrastructure.zones import parse_instant
+    from projections.timeline import Timeline
+
+    herald = _herald()
+    herald.runner(Timeline()).catch_up()
     as_of = parse_instant(args.as_of, field="as_of").strftime("%Y-%m-%dT%H:%M:%S.%fZ") if args.as_of else None
-    with store.transaction() as cursor:
-        if args.external_id:
-            ids = timeline.post_ids_for_external_id(cursor, args.external_id)
-            if not ids:
-                raise PostNotFound(f"no post with external_id {args.external_id!r}", field="external_id")
-            post_id = ids[-1]
-        elif args.post_id:
-            post_id = args.post_id
-        else:
-            raise PostNotFound("give a post id or --external-id", field="post_id")
-        rows = timeline.rows(cursor, post_id, as_of)
+    if args.external_id:
+        ids = herald.timeline.post_ids_for_external_id(None, args.external_id)
+        if not ids:
+            raise PostNotFound(f"no post with external_id {args.external_id!r}", field="external_id")
+        post_id = ids[-1]
+    elif args.post_id:
+        post_id = args.post_id
+    else:
+        raise PostNotFound("give a post id or --external-id", field="post_id")
+    rows = herald.timeline.rows(post_id, as_of)
     if not rows:
         raise PostNotFound(f"no post with id {post_id}" + (f" as of {args.as_of}" if as_of else ""))
-    return rows, timeline
+    return rows
 
 
 def _timeline(args: argparse.Namespace) -> int:
+    import orjson
+
+    from infrastructure.cli.render import print_timeline
+    from infrastructure.zones import zone
+    from projections.timeline import summary
+
     zone(args.zone)  # refuse a bad zone before any work
-    rows, _ = _timeline_rows(args)
-    head = summary(rows)
+    rows = _timeline_rows(args)
     if args.json:
-        print(orjson.dumps({"summary": head, "events": rows}, option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps({"summary": summary(rows), "events": rows}, option=orjson.OPT_INDENT_2).decode())
         return 0
     print_timeline(rows, args.zone)
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    service = open_service()
-    store = open_read_store_for(service)
-    ProjectionRunner(service, store, Stats()).catch_up()
-    with store.transaction() as cursor:
-        report = Stats().report(cursor, args.day)
+    import orjson
+    from rich.table import Table
+
+    from infrastructure.cli.render import out
+    from projections.stats import Stats
+
+    herald = _herald()
+    herald.runner(Stats()).catch_up()
+    report = herald.stats.report(args.day)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -157,11 +162,17 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from infrastructure.cli.render import out
+    from infrastructure.persistence.replay import replay
+    from infrastructure.zones import parse_instant
+    from projections.catalog import PROJECTIONS
+
     if args.projection not in PROJECTIONS:
         raise UnknownProjection(f"{args.projection!r} is not a projection; choose from {', '.join(PROJECTIONS)}")
     until = parse_instant(args.until, field="until") if args.until else None
-    service = open_service()
-    store = open_read_store_for(service)
+    herald = _herald(pool_size=args.connections + 1)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -177,8 +188,7 @@ def _replay(args: argparse.Namespace) -> int:
             progress.update(task, completed=done, total=total, rate=done / elapsed)
 
         read = replay(
-            service,
-            store,
+            herald.projections,
             PROJECTIONS[args.projection](),
             until=until,
             batch_size=args.batch_size,
@@ -195,13 +205,15 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _run_projections(args: argparse.Namespace) -> int:
-    service = open_service()
-    store = open_read_store_for(service)
-    runners = [ProjectionRunner(service, store, cls(), batch_size=args.batch_size) for cls in PROJECTIONS.values()]
+    from infrastructure.cli.render import out
+    from projections.catalog import PROJECTIONS
+
+    herald = _herald()
+    runners = [herald.runner(cls(), batch_size=args.batch_size) for cls in PROJECTIONS.values()]
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    listener = _listen(service)
+    listener = herald.listener()
     applied = 0
     while not stopping.is_set():
         worked = 0
@@ -214,26 +226,10 @@ def _run_projections(args: argparse.Namespace) -> int:
             continue
         if args.until_caught_up:
             break
-        _wait(listener, args.poll, stopping)
+        if listener is None:
+            stopping.wait(args.poll)
+        else:
+            listener.wait(1.0)  # a NOTIFY, or a second at most
+    herald.close()
     out.print(f"projections: {applied} events applied; stopped cleanly")
     return 0
-
-
-def _listen(service: Any) -> Any:
-    """On PostgreSQL, LISTEN on the event table's channel, so new events wake us at once."""
-    if service.store_env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
-        return None
-    import psycopg
-
-    conn = psycopg.connect(**postgres_connection(service.store_env))  # type: ignore[arg-type]
-    conn.execute(f"LISTEN {service.recorder.channel_name}")
-    return conn
-
-
-def _wait(listener: Any, poll: float, stopping: threading.Event) -> None:
-    if listener is None:
-        stopping.wait(poll)
-        return
-    select.select([listener.fileno()], [], [], 1.0)  # a NOTIFY, or a second at most
-    for _ in listener.notifies(timeout=0):
-        pass

@@ -13,6 +13,7 @@ from projections.timeline import summary
 from services.results import EventRecord, PostView
 
 out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 STATE_STYLE = {
     "delivered": "green",

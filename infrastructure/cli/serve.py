@@ -9,23 +9,16 @@ import logging
 import os
 import signal
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import aiohttp
-import orjson
-from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage
-
 from domain.errors import HeraldError
-from infrastructure.api.app import make_app
-from infrastructure.bootstrap import account_router, api_context, open_read_store_for, open_workspaces
-from infrastructure.cli.render import out
-from infrastructure.zones import parse_instant
-from projections.catalog import PROJECTIONS
-from projections.runner import ProjectionRunner
-from services.dispatcher import Dispatcher, DispatchSettings
-from services.webhook_sender import WebhookSender
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from infrastructure.bootstrap import Herald
+    from services.workspace_service import WorkspaceService
 
 PARTS = ("api", "dispatcher", "projections", "webhooks")
 
@@ -79,38 +72,56 @@ def _workspace_id(text: str) -> UUID:
         raise HeraldError(f"{text!r} is not a workspace id", field="workspace") from None
 
 
+def _workspaces() -> WorkspaceService:
+    from infrastructure.bootstrap import bootstrap
+
+    return bootstrap().workspaces
+
+
+def _print_json(value: Any) -> None:
+    import orjson
+
+    print(orjson.dumps(value).decode())
+
+
 def _create_workspace(args: argparse.Namespace) -> int:
-    workspace_id, key = open_workspaces().create(args.name)
-    print(orjson.dumps({"workspace_id": str(workspace_id), "api_key": key}).decode())
+    workspace_id, key = _workspaces().create(args.name)
+    _print_json({"workspace_id": str(workspace_id), "api_key": key})
     return 0
 
 
 def _create_key(args: argparse.Namespace) -> int:
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-    key = open_workspaces().create_key(_workspace_id(args.workspace), scopes)
-    print(orjson.dumps({"api_key": key, "key_id": key.split("_")[2], "scopes": scopes}).decode())
+    key = _workspaces().create_key(_workspace_id(args.workspace), scopes)
+    _print_json({"api_key": key, "key_id": key.split("_")[2], "scopes": scopes})
     return 0
 
 
 def _revoke_key(args: argparse.Namespace) -> int:
-    open_workspaces().revoke_key(_workspace_id(args.workspace), args.key_id)
-    print(orjson.dumps({"revoked": args.key_id}).decode())
+    _workspaces().revoke_key(_workspace_id(args.workspace), args.key_id)
+    _print_json({"revoked": args.key_id})
     return 0
 
 
 def _replay_webhooks(args: argparse.Namespace) -> int:
+    import aiohttp
+
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.webhook_client import WebhookClient
+    from infrastructure.zones import parse_instant
+
     since = parse_instant(args.since, field="since")
-    ctx = api_context()
-    sender = webhook_sender(ctx)
+    herald = bootstrap()
+    sender = herald.webhook_sender()
     sender.runner.catch_up()
     count = sender.replay(since, args.workspace)
 
     async def send_now() -> None:
         async with aiohttp.ClientSession() as session:
-            await sender.tick(session)
+            await sender.tick(WebhookClient(session))
 
     asyncio.run(send_now())
-    print(orjson.dumps({"resent": count}).decode())
+    _print_json({"resent": count})
     return 0
 
 
@@ -118,20 +129,34 @@ class MalformedRequests(logging.Filter):
     """aiohttp answers a malformed HTTP message with 400 itself; log one line, not a traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import BadHttpMessage
+
         if record.exc_info and isinstance(record.exc_info[1], BadHttpMessage):
             record.msg, record.args, record.exc_info = "refused a malformed request: %s", (record.exc_info[1],), None
         return True
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from infrastructure.bootstrap import bootstrap
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
     parts = set(args.only or PARTS)
-    ctx = api_context()
-    return asyncio.run(_run(ctx, parts, args))
+    herald = bootstrap()
+    try:
+        return asyncio.run(_run(herald, parts, args))
+    finally:
+        herald.close()
 
 
-async def _run(ctx: Any, parts: set[str], args: argparse.Namespace) -> int:
+async def _run(herald: Herald, parts: set[str], args: argparse.Namespace) -> int:
+    import aiohttp
+    from aiohttp import web
+
+    from infrastructure.api.app import make_app
+    from infrastructure.cli.render import out
+    from services.dispatcher import DispatchSettings
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -140,20 +165,21 @@ async def _run(ctx: Any, parts: set[str], args: argparse.Namespace) -> int:
     runner = None
     async with aiohttp.ClientSession() as session:
         if "api" in parts:
-            runner = web.AppRunner(make_app(ctx), access_log=None, handle_signals=False)
+            runner = web.AppRunner(make_app(herald.api_context()), access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, args.host, args.port).start()
             out.print(f"herald API on http://{args.host}:{args.port}/v1 (OpenAPI at /v1/openapi.json)")
         if "dispatcher" in parts:
-            router = account_router(ctx.posts, ctx.accounts, session, fallback_url=args.platform_url)
+            router = herald.account_router(session, fallback_url=args.platform_url)
             worker = f"{socket.gethostname()}-{os.getpid()}"
-            dispatcher = Dispatcher(ctx.posts, open_read_store_for(ctx.posts), router, DispatchSettings(worker))
+            listener = herald.listener()
+            dispatcher = herald.dispatcher(router, DispatchSettings(worker), wake=listener.wake if listener else None)
             tasks.append(asyncio.create_task(dispatcher.run()))
             stop_dispatcher = dispatcher.stop
         if "projections" in parts:
-            tasks.append(asyncio.create_task(_project(ctx, stop)))
+            tasks.append(asyncio.create_task(_project(herald, stop)))
         if "webhooks" in parts:
-            tasks.append(asyncio.create_task(_send_webhooks(ctx, session, stop)))
+            tasks.append(asyncio.create_task(_send_webhooks(herald, session, stop)))
         await stop.wait()
         if "dispatcher" in parts:
             stop_dispatcher()
@@ -164,9 +190,10 @@ async def _run(ctx: Any, parts: set[str], args: argparse.Namespace) -> int:
     return 0
 
 
-async def _project(ctx: Any, stop: asyncio.Event) -> None:
-    store = open_read_store_for(ctx.posts)
-    runners = [ProjectionRunner(ctx.posts, store, cls()) for cls in PROJECTIONS.values()]
+async def _project(herald: Herald, stop: asyncio.Event) -> None:
+    from projections.catalog import PROJECTIONS
+
+    runners = [herald.runner(cls()) for cls in PROJECTIONS.values()]
     while not stop.is_set():
         applied = sum([await asyncio.to_thread(r.run_once) for r in runners])
         if not applied:
@@ -174,13 +201,12 @@ async def _project(ctx: Any, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=0.2)
 
 
-def webhook_sender(ctx: Any) -> WebhookSender:
-    return WebhookSender(ctx.webhooks, ctx.workspaces, ctx.accounts.sealer, open_read_store_for(ctx.posts))
+async def _send_webhooks(herald: Herald, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    from infrastructure.webhook_client import WebhookClient
 
-
-async def _send_webhooks(ctx: Any, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-    sender = webhook_sender(ctx)
+    sender = herald.webhook_sender()
+    send = WebhookClient(session)
     while not stop.is_set():
-        if not await sender.tick(session):
+        if not await sender.tick(send):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)

@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 
 from domain.content import Content
-from infrastructure.bootstrap import open_service
+from infrastructure.bootstrap import bootstrap
 from scripts.benchmarks.common import POSTGRES, Result, duplicates, percentile, stop_all, wait_until
 from services.results import PostSettings
 from tests.processes import start_dispatcher
@@ -50,11 +50,10 @@ def dispatchers(url: str, platform_url: str, count: int) -> list[Any]:
 def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -> Result:
     """N posts due at one instant across many accounts: time until all are delivered."""
     url = f"{POSTGRES}?schema={schema}"
-    service = open_service(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
-    service.booked = None  # the burst is planned in bulk; quotas are not what is measured
+    service = bootstrap(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
     due = datetime.now(UTC) + timedelta(seconds=5 + n / 800)  # scheduling runs at ~2,000 posts/s
     for start in range(0, n, 1000):
-        service.schedule_many(
+        service.posts.schedule_many(
             [
                 {
                     "account": f"acct-{i % accounts}",
@@ -83,8 +82,7 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -
 def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int) -> Result:
     """A steady arrival of `rate` posts due now, every 10 ms: attempt instant minus due instant."""
     url = f"{POSTGRES}?schema={schema}"
-    service = open_service(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
-    service.booked = None
+    service = bootstrap(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
     processes = dispatchers(url, platform_url, workers)
     ids: list[UUID] = []
     try:
@@ -94,7 +92,7 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int)
         while (elapsed := time.monotonic() - began) < seconds:
             owed = int(elapsed * rate) - sent
             if owed > 0:
-                ids += service.schedule_many(
+                ids += service.posts.schedule_many(
                     [
                         {
                             "account": f"acct-{(sent + i) % 500}",
@@ -111,7 +109,7 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int)
         stop_all(processes)
     lags = []
     for post_id in ids:
-        records = service.history(post_id)
+        records = service.posts.history(post_id)
         due = datetime.fromisoformat(next(r for r in records if r.name == "Scheduled").data["due_at"])
         claim = next(r.at for r in records if r.name == "DispatchClaimed")
         lags.append((claim - due).total_seconds() * 1000)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from infrastructure.api.app import make_app
 from infrastructure.api.context import Context
-from infrastructure.bootstrap import api_context
+from infrastructure.bootstrap import bootstrap
 from tests.clock import ManualClock
 
 
@@ -59,7 +59,7 @@ Scenario = Callable[[Api], Awaitable[None]]
 def run_api(store_url: str, scenario: Scenario, *, creations_per_minute: int = 120) -> None:
     async def main() -> None:
         clock = ManualClock()
-        ctx = api_context(store_url, clock=clock, creations_per_minute=creations_per_minute)
+        ctx = bootstrap(store_url, clock=clock).api_context(creations_per_minute)
         workspace, key = ctx.workspaces.create("Acme")
         runner = web.AppRunner(make_app(ctx), access_log=None)
         await runner.setup()

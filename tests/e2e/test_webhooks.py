@@ -14,10 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from infrastructure.bootstrap import open_read_store_for, simulator_platforms
-from infrastructure.cli.serve import webhook_sender
 from infrastructure.platforms.simulator import Simulator, start
-from services.dispatcher import Dispatcher, DispatchSettings
+from infrastructure.webhook_client import WebhookClient
+from services.dispatcher import DispatchSettings
 from services.webhooks import sign, verify
 from tests.e2e.conftest import Api, post_body, run_api
 
@@ -45,8 +44,8 @@ class Receiver:
 
 async def deliver_one_post(api: Api, sim_url: str, session: aiohttp.ClientSession) -> str:
     _, post, _ = await api.call("POST", "/posts", post_body(mode="now", scheduled_at=None))
-    router = simulator_platforms(sim_url, session, api.clock, timeout=2)
-    dispatcher = Dispatcher(api.ctx.posts, open_read_store_for(api.ctx.posts), router, DispatchSettings("w"))
+    router = api.ctx.herald.simulator_router(sim_url, session, timeout=2)
+    dispatcher = api.ctx.herald.dispatcher(router, DispatchSettings("w"))
     await dispatcher.tick()
     return str(post["id"])
 
@@ -60,13 +59,13 @@ def test_a_final_outcome_is_announced_once_signed_and_retried(store_url: str) ->
         assert endpoint["secret"].startswith("whsec_")
         async with aiohttp.ClientSession() as session:
             post_id = await deliver_one_post(api, f"http://127.0.0.1:{port}", session)
-            sender = webhook_sender(api.ctx)
-            assert await sender.tick(session) == 1  # attempt 1: 500
-            assert await sender.tick(session) == 0  # backing off
+            sender = api.ctx.herald.webhook_sender()
+            assert await sender.tick(WebhookClient(session)) == 1  # attempt 1: 500
+            assert await sender.tick(WebhookClient(session)) == 0  # backing off
             api.clock.advance(seconds=30)
-            assert await sender.tick(session) == 1  # attempt 2: 200
+            assert await sender.tick(WebhookClient(session)) == 1  # attempt 2: 200
             api.clock.advance(hours=2)
-            assert await sender.tick(session) == 0  # announced once, never again
+            assert await sender.tick(WebhookClient(session)) == 0  # announced once, never again
             (first_headers, body), (headers, same) = receiver.received
             assert body == same and first_headers["Herald-Delivery-Id"] == headers["Herald-Delivery-Id"]
             sent_at = api.clock() - timedelta(hours=2)
@@ -80,7 +79,7 @@ def test_a_final_outcome_is_announced_once_signed_and_retried(store_url: str) ->
             assert attempts == [("_version", 3)]  # planned, attempted (500), attempted (200)
 
             count = sender.replay(api.clock() - timedelta(days=1))
-            assert count == 1 and await sender.tick(session) == 1 and len(receiver.received) == 3
+            assert count == 1 and await sender.tick(WebhookClient(session)) == 1 and len(receiver.received) == 3
         await hook_runner.cleanup()
         await sim_runner.cleanup()
 
@@ -162,7 +161,7 @@ def test_an_account_disconnection_is_announced(store_url: str) -> None:
         status, account, _ = await api.call("POST", "/accounts/acme-x/disconnect")
         assert (status, account["state"]) == (200, "disconnected")
         async with aiohttp.ClientSession() as session:
-            assert await webhook_sender(api.ctx).tick(session) == 1
+            assert await api.ctx.herald.webhook_sender().tick(WebhookClient(session)) == 1
         ((headers, body),) = receiver.received
         assert headers["Herald-Event"] == "account.disconnected" and b'"account":"acme-x"' in body
         await hook_runner.cleanup()

@@ -12,13 +12,11 @@ import aiohttp
 
 from domain.content import Content
 from domain.decisions import RetryPolicy
-from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from infrastructure.bootstrap import Herald, bootstrap
+from infrastructure.persistence.connections import ReadStore
 from infrastructure.platforms.simulator import Simulator, start
 from projections.catalog import PROJECTIONS
-from projections.read_store import ReadStore
-from projections.runner import ProjectionRunner
-from services.dispatcher import Dispatcher, DispatchSettings
-from services.post_service import PostService
+from services.dispatcher import DispatchSettings
 from services.results import PostSettings
 from tests.clock import ManualClock
 
@@ -33,7 +31,7 @@ FAULTS = {"accept_drop": 0.15, "http_500": 0.15, "http_429": 0.1, "http_401": 0.
 
 @dataclass
 class History:
-    service: PostService
+    service: Herald
     store: ReadStore
     clock: ManualClock
     post_ids: list[UUID]
@@ -42,9 +40,9 @@ class History:
 
 def make_history(store_url: str, posts: int = 40, live_batch: int = 7) -> History:
     clock = ManualClock()
-    service = open_service(store_url, clock=clock, settings=SETTINGS)
-    store = open_read_store_for(service)
-    live = [ProjectionRunner(service, store, cls(), batch_size=live_batch) for cls in PROJECTIONS.values()]
+    service = bootstrap(store_url, clock=clock, settings=SETTINGS)
+    store = service.read_store
+    live = [service.runner(cls(), batch_size=live_batch) for cls in PROJECTIONS.values()]
 
     async def run() -> History:
         simulator = Simulator(faults=dict(FAULTS), seed=3)
@@ -52,7 +50,7 @@ def make_history(store_url: str, posts: int = 40, live_batch: int = 7) -> Histor
         ids = []
         for n in range(posts):
             ids.append(
-                service.schedule(
+                service.posts.schedule(
                     account=f"acct-{n % 4}",
                     platform=["x", "mastodon", "bluesky", "linkedin"][n % 4],
                     content=Content(text=f"post {n}"),
@@ -61,12 +59,12 @@ def make_history(store_url: str, posts: int = 40, live_batch: int = 7) -> Histor
                 )
             )
         for post_id in ids[::7]:
-            service.edit_content(post_id, Content(text="edited"))
-        service.cancel(ids[3])
+            service.posts.edit_content(post_id, Content(text="edited"))
+        service.posts.cancel(ids[3])
         midpoint = None
         async with aiohttp.ClientSession() as session:
-            platforms = simulator_platforms(f"http://127.0.0.1:{port}", session, clock, timeout=2)
-            dispatcher = Dispatcher(service, store, platforms, DispatchSettings(worker="w", batch_size=8))
+            platforms = service.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2)
+            dispatcher = service.dispatcher(platforms, DispatchSettings(worker="w", batch_size=8))
             for round_no in range(40):
                 await dispatcher.tick()
                 for runner_ in live:

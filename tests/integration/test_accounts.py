@@ -18,12 +18,12 @@ import pytest
 from domain.content import Content
 from domain.decisions import RetryPolicy
 from domain.quota import QuotaExceeded
-from infrastructure.bootstrap import account_router, open_accounts, open_read_store_for, open_service
+from infrastructure.bootstrap import bootstrap
 from infrastructure.platforms.simulator import Simulator, start
 from infrastructure.secrets import SecretKeyMissing
 from services.account_service import AccountService
 from services.dispatcher import Dispatcher, DispatchSettings
-from services.post_service import PostService
+from services.posts import PostCommands
 from services.results import PostSettings
 from tests.clock import ManualClock
 from tests.conftest import POSTGRES_URL
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("secret_key")
 
 @dataclass
 class World:
-    posts: PostService
+    posts: PostCommands
     accounts: AccountService
     dispatcher: Dispatcher
     sim: Simulator
@@ -72,19 +72,17 @@ class World:
 def run(store_url: str, scenario: Callable[[World], Awaitable[None]]) -> None:
     async def main() -> None:
         clock = ManualClock()
-        posts = open_service(store_url, clock=clock, settings=SETTINGS)
-        accounts = open_accounts(store_url, clock=clock)
+        herald = bootstrap(store_url, clock=clock, settings=SETTINGS)
         sim = Simulator(seed=2)
         runner, port = await start(sim)
         async with aiohttp.ClientSession() as session:
-            router = account_router(posts, accounts, session, timeout=2)
-            dispatcher = Dispatcher(posts, open_read_store_for(posts), router, DispatchSettings(worker="w"))
+            router = herald.account_router(session, timeout=2)
+            dispatcher = herald.dispatcher(router, DispatchSettings(worker="w"))
             try:
-                await scenario(World(posts, accounts, dispatcher, sim, clock, f"http://127.0.0.1:{port}"))
+                await scenario(World(herald.posts, herald.accounts, dispatcher, sim, clock, f"http://127.0.0.1:{port}"))
             finally:
                 await runner.cleanup()
-                posts.close()
-                accounts.close()
+                herald.close()
 
     asyncio.run(main())
 
@@ -94,7 +92,8 @@ def events(world: World, post_id: Any) -> list[str]:
 
 
 def test_no_token_appears_in_plain_text_in_the_store(store_url: str, tmp_path: Path) -> None:
-    accounts = open_accounts(store_url)
+    herald = bootstrap(store_url)
+    accounts = herald.accounts
     accounts.connect(
         name="acme-x",
         platform="x",
@@ -103,7 +102,7 @@ def test_no_token_appears_in_plain_text_in_the_store(store_url: str, tmp_path: P
         credentials={"access_token": SECRET, "refresh_token": SECRET + "-r"},
     )
     assert accounts.credentials("default", "acme-x")["access_token"] == SECRET
-    accounts.close()
+    herald.close()
     if store_url.startswith("sqlite"):
         folder = Path(store_url.removeprefix("sqlite:///")).parent
         stored = b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("herald.db"))
@@ -118,7 +117,8 @@ def test_no_token_appears_in_plain_text_in_the_store(store_url: str, tmp_path: P
 
 def test_a_missing_secret_key_is_a_clear_refusal(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HERALD_SECRET_KEY")
-    accounts = open_accounts(sqlite_url)
+    herald = bootstrap(sqlite_url)
+    accounts = herald.accounts
     with pytest.raises(SecretKeyMissing) as refusal:
         accounts.connect(name="a", platform="x", handle="a", remote_user_id="1", credentials={"access_token": "t"})
     assert "HERALD_SECRET_KEY" in refusal.value.message
@@ -243,7 +243,7 @@ def test_the_mastodon_instance_limit_is_the_accounts_own(store_url: str) -> None
             world.posts.publish_now(account="small", platform="mastodon", content=long_text)
         # the check before dispatch reads a batch's accounts in one query, with the same limits
         batch = [world.posts.publish_now(account="big", platform="mastodon", content=long_text) for _ in range(3)]
-        claims = world.posts.claim_many(batch, worker="w")
+        claims = world.dispatcher.dispatch.claim_many(batch, worker="w")
         assert [claim.state for claim in claims] == ["dispatched"] * 3
 
     run(store_url, scenario)

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from domain.content import Content
-from infrastructure.bootstrap import open_service
+from infrastructure.bootstrap import bootstrap
 from tests.clock import ManualClock
 
 PROCESSES = 4
@@ -19,25 +19,25 @@ POSTS = 8
 
 def claim_all(url: str, now: Any, post_ids: list[UUID], worker: str, barrier: Any, results: Any) -> None:
     try:
-        service = open_service(url, clock=ManualClock(now))
+        service = bootstrap(url, clock=ManualClock(now))
         for post_id in post_ids:
-            service.get_post(post_id)  # warm up: everyone has read the post before the race
+            service.posts.get_post(post_id)  # warm up: everyone has read the post before the race
     except Exception as problem:
         barrier.abort()  # the others must not wait for a racer that will never come
         results.put(("error", worker, False, repr(problem)))
         raise
     barrier.wait(timeout=60)
     for post_id in post_ids:
-        result = service.claim(post_id, worker=worker)
+        result = service.dispatch.claim(post_id, worker=worker)
         results.put((str(post_id), worker, result.ok, result.code))
     service.close()
 
 
 @pytest.mark.slow
 def test_racing_processes_make_exactly_one_claim_per_post(store_url: str, clock: ManualClock) -> None:
-    service = open_service(store_url, clock=clock)
+    service = bootstrap(store_url, clock=clock)
     post_ids = [
-        service.schedule(
+        service.posts.schedule(
             account="acme",
             platform="x",
             content=Content(text=f"post {n}"),
@@ -71,7 +71,7 @@ def test_racing_processes_make_exactly_one_claim_per_post(store_url: str, clock:
         winners = [a for a in mine if a[2]]
         assert len(winners) == 1, mine
         assert {a[3] for a in mine if not a[2]} == {"already_claimed"}
-        claims = [r for r in service.history(post_id) if r.name == "DispatchClaimed"]
+        claims = [r for r in service.posts.history(post_id) if r.name == "DispatchClaimed"]
         assert len(claims) == 1
         assert claims[0].data["worker"] == winners[0][1]
     service.close()

@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from infrastructure.bootstrap import open_service
+from infrastructure.bootstrap import bootstrap
 from tests.generate import generate
 from tests.integration.test_cli import herald
 
 
 @pytest.fixture
 def filled(store_url: str) -> tuple[str, str, str]:
-    service = open_service(store_url)
+    service = bootstrap(store_url)
     generate(service, 600, accounts=5)
-    (first,) = service.recorder.select_notifications(start=1, limit=1)
-    post = service.get_post(first.originator_id)  # type: ignore[arg-type]
+    (first,) = service.events.recorder.select_notifications(start=1, limit=1)
+    post = service.posts.get_post(first.originator_id)  # type: ignore[arg-type]
     service.close()
     return store_url, str(post.id), str(post.external_id)
 

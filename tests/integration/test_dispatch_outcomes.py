@@ -16,10 +16,9 @@ import aiohttp
 
 from domain.content import Content
 from domain.decisions import RetryPolicy
-from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
+from infrastructure.bootstrap import Herald, bootstrap
 from infrastructure.platforms.simulator import Simulator, start
 from services.dispatcher import Dispatcher, DispatchSettings
-from services.post_service import PostService
 from services.results import PostSettings
 from tests.clock import ManualClock
 
@@ -29,19 +28,19 @@ SETTINGS = PostSettings(
     retry_policy=RetryPolicy(base_seconds=10, cap_seconds=60, max_attempts=3, jitter=0),
 )
 
-Scenario = Callable[[PostService, Dispatcher, Simulator, ManualClock], Awaitable[None]]
+Scenario = Callable[[Herald, Dispatcher, Simulator, ManualClock], Awaitable[None]]
 
 
 def run(store_url: str, scenario: Scenario, *, port_override: int | None = None) -> None:
     async def main() -> None:
         clock = ManualClock()
-        service = open_service(store_url, clock=clock, settings=SETTINGS)
+        service = bootstrap(store_url, clock=clock, settings=SETTINGS)
         simulator = Simulator(seed=1)
         runner, port = await start(simulator)
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{port_override or port}"
-            platforms = simulator_platforms(url, session, clock, timeout=2.0)
-            dispatcher = Dispatcher(service, open_read_store_for(service), platforms, DispatchSettings(worker="t"))
+            platforms = service.simulator_router(url, session, timeout=2.0)
+            dispatcher = service.dispatcher(platforms, DispatchSettings(worker="t"))
             try:
                 await scenario(service, dispatcher, simulator, clock)
             finally:
@@ -51,23 +50,23 @@ def run(store_url: str, scenario: Scenario, *, port_override: int | None = None)
     asyncio.run(main())
 
 
-def due_post(service: PostService, clock: ManualClock, account: str = "acme") -> UUID:
-    return service.publish_now(account=account, platform="mastodon", content=Content(text="Hello"))
+def due_post(service: Herald, clock: ManualClock, account: str = "acme") -> UUID:
+    return service.posts.publish_now(account=account, platform="mastodon", content=Content(text="Hello"))
 
 
-def names(service: PostService, post_id: UUID) -> list[str]:
-    return [record.name for record in service.history(post_id)]
+def names(service: Herald, post_id: UUID) -> list[str]:
+    return [record.name for record in service.posts.history(post_id)]
 
 
-def last(service: PostService, post_id: UUID) -> dict[str, Any]:
-    return service.history(post_id)[-1].data
+def last(service: Herald, post_id: UUID) -> dict[str, Any]:
+    return service.posts.history(post_id)[-1].data
 
 
 def test_2xx_delivers_with_the_remote_id_and_permalink(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         await dispatcher.tick()
-        post = service.get_post(post_id)
+        post = service.posts.get_post(post_id)
         assert post.state == "delivered"
         assert post.remote_id == sim.posts[0]["id"] and post.permalink == sim.posts[0]["permalink"]
         assert sim.posts[0]["publish_key"] == post.publish_key
@@ -76,25 +75,25 @@ def test_2xx_delivers_with_the_remote_id_and_permalink(store_url: str) -> None:
 
 
 def test_a_connect_error_retries_with_the_same_key(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         await dispatcher.tick()  # nothing listens on port 9: refused before any byte was sent
         assert names(service, post_id)[-1] == "AttemptFailed"
         assert last(service, post_id)["observed"]["kind"] == "connect_error"
-        assert service.get_post(post_id).state == "queued"
+        assert service.posts.get_post(post_id).state == "queued"
 
     run(store_url, scenario, port_override=9)
 
 
 def test_accept_then_drop_is_ambiguous_and_reconciled_without_a_second_publish(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"accept_drop": 1.0}
         await dispatcher.tick()
         assert names(service, post_id)[-1] == "OutcomeAmbiguous"
         sim.faults = {}
         await dispatcher.tick()
-        post = service.get_post(post_id)
+        post = service.posts.get_post(post_id)
         assert (post.state, post.reconciled) == ("delivered", True)
         assert "found on the platform" in last(service, post_id)["evidence"]
         assert len(sim.posts) == 1 and sim.requests == 1
@@ -103,19 +102,19 @@ def test_accept_then_drop_is_ambiguous_and_reconciled_without_a_second_publish(s
 
 
 def test_a_slow_answer_past_the_timeout_is_ambiguous_then_found(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"slow": 1.0, "slow_seconds": 3.0}  # the client gives up after 2 s
         await dispatcher.tick()
         assert last(service, post_id)["reason"] == "timeout_after_send"
         await dispatcher.tick()
-        assert service.get_post(post_id).reconciled and len(sim.posts) == 1
+        assert service.posts.get_post(post_id).reconciled and len(sim.posts) == 1
 
     run(store_url, scenario)
 
 
 def test_ambiguous_and_not_on_the_platform_is_released_then_published_once(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"accept_drop": 1.0}
         await dispatcher.tick()
@@ -130,7 +129,7 @@ def test_ambiguous_and_not_on_the_platform_is_released_then_published_once(store
 
 
 def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         limited = due_post(service, clock, account="limited")
         sim.faults = {"http_429": 1.0, "retry_after": 30}
         await dispatcher.tick()
@@ -141,25 +140,25 @@ def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) 
         other = due_post(service, clock, account="other")
         same = due_post(service, clock, account="limited")
         await dispatcher.tick()
-        assert service.get_post(other).state == "delivered"  # the pause is per account
-        assert service.get_post(same).state == "queued"
+        assert service.posts.get_post(other).state == "delivered"  # the pause is per account
+        assert service.posts.get_post(same).state == "queued"
         clock.advance(seconds=30)
         await dispatcher.tick()
-        assert {service.get_post(p).state for p in (limited, same)} == {"delivered"}
+        assert {service.posts.get_post(p).state for p in (limited, same)} == {"delivered"}
 
     run(store_url, scenario)
 
 
 def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"http_500": 1.0}
         for wait in (10, 20):
             await dispatcher.tick()
-            assert service.get_post(post_id).state == "queued"
+            assert service.posts.get_post(post_id).state == "queued"
             clock.advance(seconds=wait)
         await dispatcher.tick()
-        post = service.get_post(post_id)
+        post = service.posts.get_post(post_id)
         assert (post.state, post.failure_reason, post.attempt) == ("failed", "retries_exhausted", 3)
         assert sim.posts == []
 
@@ -167,15 +166,15 @@ def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
 
 
 def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         revoked = due_post(service, clock)
         sim.faults = {"http_401": 1.0}
         await dispatcher.tick()
         rejected = due_post(service, clock)
         sim.faults = {"http_403": 1.0}
         await dispatcher.tick()
-        assert service.get_post(revoked).failure_reason == "auth_revoked"
-        post = service.get_post(rejected)
+        assert service.posts.get_post(revoked).failure_reason == "auth_revoked"
+        post = service.posts.get_post(rejected)
         assert post.failure_reason == "content_rejected"
         assert last(service, rejected)["observed"]["platform_code"] == "duplicate_content"
         clock.advance(minutes=5)
@@ -186,24 +185,24 @@ def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -
 
 
 def test_a_post_past_its_deadline_fails_instead_of_going_out_late(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         clock.advance(minutes=31)  # the dispatcher was down past the 30-minute grace
         await dispatcher.tick()
-        assert service.get_post(post_id).failure_reason == "deadline_passed"
+        assert service.posts.get_post(post_id).failure_reason == "deadline_passed"
         assert sim.requests == 0
 
     run(store_url, scenario)
 
 
 def test_content_invalid_at_dispatch_fails_without_a_request(store_url: str) -> None:
-    async def scenario(service: PostService, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
+    async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         # scheduled when the rules allowed it (here: written straight through the domain)
-        post = service._new_post("acme", "x", Content(text="a" * 300), None, "default", None)
+        post = service.posts.new_post("acme", "x", Content(text="a" * 300), None, "default", None)
         post.schedule(clock.now, now=clock(), publish_now=True)
-        service.save(post)
+        service.events.save(post)
         await dispatcher.tick()
-        view = service.get_post(post.id)
+        view = service.posts.get_post(post.id)
         assert (view.state, view.failure_reason) == ("failed", "content_rejected")
         assert "part 1: text is 300 weighted characters, X allows 280" in (view.remediation or "")
         assert sim.requests == 0

@@ -13,16 +13,15 @@ import aiohttp
 import pytest
 
 from domain.content import Content
-from infrastructure.bootstrap import open_read_store_for, open_service, simulator_platforms
-from services.dispatcher import Dispatcher, DispatchSettings
-from services.post_service import PostService
+from infrastructure.bootstrap import Herald, bootstrap
+from services.dispatcher import DispatchSettings
 from tests.clock import ManualClock
 from tests.processes import admin, reaped, start_dispatcher, start_simulator
 
 
-def wait_for_claim(service: PostService, post_id: object, seconds: float = 30) -> None:
+def wait_for_claim(service: Herald, post_id: object, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while service.get_post(post_id).state != "dispatched":  # type: ignore[arg-type]
+    while service.posts.get_post(post_id).state != "dispatched":  # type: ignore[arg-type]
         assert time.monotonic() < deadline, "the dispatcher never claimed the post"
         time.sleep(0.05)
 
@@ -32,11 +31,11 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
     # the platform holds the request open: the worker is killed with the attempt in flight
     simulator, platform_url = start_simulator("slow=1.0,slow_seconds=120")
     clock = ManualClock(datetime.now(UTC))  # starts with the worker's real clock; then moved by hand
-    service = open_service(store_url, clock=clock)
+    service = bootstrap(store_url, clock=clock)
     stack = contextlib.ExitStack()
     stack.enter_context(reaped(simulator))
     with stack:
-        post_id = service.publish_now(account="acme", platform="x", content=Content(text="once"))
+        post_id = service.posts.publish_now(account="acme", platform="x", content=Content(text="once"))
         worker = start_dispatcher(store_url, platform_url, "doomed", "--timeout", "100", HERALD_LEASE_SECONDS="300")
         wait_for_claim(service, post_id)
         deadline = time.monotonic() + 30
@@ -47,24 +46,24 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
         worker.wait(timeout=10)
         admin(platform_url, "/admin/faults", {"faults": ""})
 
-        post = service.get_post(post_id)
+        post = service.posts.get_post(post_id)
         assert post.state == "dispatched" and post.worker == "doomed"
         clock.now = post.lease_until + timedelta(seconds=1)  # type: ignore[operator]
 
         async def reconcile() -> None:
             async with aiohttp.ClientSession() as session:
-                platforms = simulator_platforms(platform_url, session, clock, timeout=5)
-                dispatcher = Dispatcher(service, open_read_store_for(service), platforms, DispatchSettings("rescuer"))
+                platforms = service.simulator_router(platform_url, session, timeout=5)
+                dispatcher = service.dispatcher(platforms, DispatchSettings("rescuer"))
                 for _ in range(3):
                     await dispatcher.tick()
 
         asyncio.run(reconcile())
-        names = [record.name for record in service.history(post_id)]
+        names = [record.name for record in service.posts.history(post_id)]
         assert names[-3:] == ["DispatchClaimed", "OutcomeAmbiguous", "Delivered"]
-        assert service.history(post_id)[-2].data["reason"] == "lease_expired"
-        assert service.get_post(post_id).reconciled
+        assert service.posts.history(post_id)[-2].data["reason"] == "lease_expired"
+        assert service.posts.get_post(post_id).reconciled
         truth = admin(platform_url, "/admin/truth")["posts"]
-        assert len(truth) == 1 and truth[0]["publish_key"] == service.get_post(post_id).publish_key
+        assert len(truth) == 1 and truth[0]["publish_key"] == service.posts.get_post(post_id).publish_key
     service.close()
 
 
@@ -72,11 +71,13 @@ def test_a_killed_dispatchers_claim_expires_and_is_reconciled_once(store_url: st
 def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -> None:
     simulator, platform_url = start_simulator("slow=1.0,slow_seconds=1.5")  # every answer takes 1.5 s
     clock = ManualClock(datetime.now(UTC))
-    service = open_service(store_url, clock=clock)
+    service = bootstrap(store_url, clock=clock)
     stack = contextlib.ExitStack()
     stack.enter_context(reaped(simulator))
     with stack:
-        ids = [service.publish_now(account=f"a{n}", platform="x", content=Content(text=f"{n}")) for n in range(30)]
+        ids = [
+            service.posts.publish_now(account=f"a{n}", platform="x", content=Content(text=f"{n}")) for n in range(30)
+        ]
         worker = start_dispatcher(
             store_url, platform_url, "graceful", "--timeout", "10", "--batch-size", "10", "--in-flight", "10"
         )
@@ -84,7 +85,7 @@ def test_sigterm_stops_claiming_and_records_what_was_in_flight(store_url: str) -
         wait_for_claim(service, ids[0])
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
-        states = [service.get_post(post_id).state for post_id in ids]
+        states = [service.posts.get_post(post_id).state for post_id in ids]
         assert "dispatched" not in states  # every claimed attempt has its outcome recorded
         assert states.count("delivered") == 10 and states.count("queued") == 20  # no new claims after SIGTERM
         assert len(admin(platform_url, "/admin/truth")["posts"]) == 10

@@ -8,19 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infrastructure.bootstrap import open_read_store_for, open_service
-from projections.due_index import DueIndex, instant
-from projections.read_store import ReadStore
+from infrastructure.bootstrap import bootstrap
+from infrastructure.persistence import due_index
+from infrastructure.persistence.connections import ReadStore
+from infrastructure.persistence.due_index import SqlDueIndex
+from projections.facts import utc_text as instant
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[ReadStore]:
-    service = open_service(store_url)
-    made = open_read_store_for(service)
+    service = bootstrap(store_url)
+    made = service.read_store
     with made.transaction() as cursor:
-        DueIndex().create(cursor)
+        due_index.create(cursor)
     yield made
     service.close()
 
@@ -35,8 +37,7 @@ def queue(store: ReadStore, account: str, posts: int, first: datetime, every: ti
 
 
 def accounts_due(store: ReadStore, limit: int, exclude: list[str] | None = None) -> list[str]:
-    with store.reading() as cursor:
-        found = DueIndex().due(cursor, T0 + timedelta(hours=1), limit, exclude or [])
+    found = SqlDueIndex(store).due(T0 + timedelta(hours=1), limit, exclude or [])
     return [post.account for post in found]
 
 

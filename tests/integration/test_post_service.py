@@ -10,14 +10,13 @@ import pytest
 from domain.content import Content
 from domain.errors import DueTimeInPast, NaiveDatetime, PostFrozen, PostNotFound
 from domain.outcomes import Observation, Observed, RemotePost
-from infrastructure.bootstrap import open_service
-from services.post_service import PostService
+from infrastructure.bootstrap import Herald, bootstrap
 from services.results import OutcomeReport
 from tests.clock import ManualClock
 
 
-def schedule(service: PostService, clock: ManualClock, minutes: float = 30, **extra: object) -> object:
-    return service.schedule(
+def schedule(service: Herald, clock: ManualClock, minutes: float = 30, **extra: object) -> object:
+    return service.posts.schedule(
         account="acme",
         platform="mastodon",
         content=Content(text="Hello"),
@@ -27,15 +26,15 @@ def schedule(service: PostService, clock: ManualClock, minutes: float = 30, **ex
 
 
 def test_a_post_survives_reopening_the_store(store_url: str, clock: ManualClock) -> None:
-    first = open_service(store_url, clock=clock)
+    first = bootstrap(store_url, clock=clock)
     post_id = schedule(first, clock, external_id="crm-42")
-    first.edit_content(post_id, Content(text="Hello again"))  # type: ignore[arg-type]
+    first.posts.edit_content(post_id, Content(text="Hello again"))  # type: ignore[arg-type]
     first.close()
 
-    second = open_service(store_url, clock=clock)
-    post = second.get_post(post_id)  # type: ignore[arg-type]
+    second = bootstrap(store_url, clock=clock)
+    post = second.posts.get_post(post_id)  # type: ignore[arg-type]
     assert (post.state, post.content.text, post.external_id) == ("queued", "Hello again", "crm-42")
-    assert [record.name for record in second.history(post_id)] == [  # type: ignore[arg-type]
+    assert [record.name for record in second.posts.history(post_id)] == [  # type: ignore[arg-type]
         "Drafted",
         "Scheduled",
         "ContentEdited",
@@ -43,24 +42,24 @@ def test_a_post_survives_reopening_the_store(store_url: str, clock: ManualClock)
     second.close()
 
 
-def test_a_full_life_with_a_retry_and_a_reconciliation(service: PostService, clock: ManualClock) -> None:
+def test_a_full_life_with_a_retry_and_a_reconciliation(service: Herald, clock: ManualClock) -> None:
     post_id = schedule(service, clock, minutes=10)
     clock.advance(minutes=10)
-    assert service.claim(post_id, worker="w1").ok  # type: ignore[arg-type]
-    service.record_outcome(post_id, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503))  # type: ignore[arg-type]
-    waiting = service.get_post(post_id)  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w1").ok  # type: ignore[arg-type]
+    service.dispatch.record_outcome(post_id, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503))  # type: ignore[arg-type]
+    waiting = service.posts.get_post(post_id)  # type: ignore[arg-type]
     assert waiting.state == "queued" and waiting.next_attempt_at is not None
-    assert service.claim(post_id, worker="w1").code == "not_due"  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w1").code == "not_due"  # type: ignore[arg-type]
 
     clock.now = waiting.next_attempt_at
-    assert service.claim(post_id, worker="w2").attempt == 2  # type: ignore[arg-type]
-    service.record_outcome(post_id, 2, Observed(kind=Observation.TIMEOUT_AFTER_SEND))  # type: ignore[arg-type]
-    assert service.get_post(post_id).state == "ambiguous"  # type: ignore[arg-type]
-    service.confirm_delivered(post_id, RemotePost(remote_id="r-1"), evidence="found by key")  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w2").attempt == 2  # type: ignore[arg-type]
+    service.dispatch.record_outcome(post_id, 2, Observed(kind=Observation.TIMEOUT_AFTER_SEND))  # type: ignore[arg-type]
+    assert service.posts.get_post(post_id).state == "ambiguous"  # type: ignore[arg-type]
+    service.dispatch.confirm_delivered(post_id, RemotePost(remote_id="r-1"), evidence="found by key")  # type: ignore[arg-type]
 
-    post = service.get_post(post_id)  # type: ignore[arg-type]
+    post = service.posts.get_post(post_id)  # type: ignore[arg-type]
     assert (post.state, post.remote_id, post.reconciled) == ("delivered", "r-1", True)
-    names = [record.name for record in service.history(post_id)]  # type: ignore[arg-type]
+    names = [record.name for record in service.posts.history(post_id)]  # type: ignore[arg-type]
     assert names == [
         "Drafted",
         "Scheduled",
@@ -72,11 +71,11 @@ def test_a_full_life_with_a_retry_and_a_reconciliation(service: PostService, clo
     ]
 
 
-def test_batch_claims_and_outcomes_in_one_go(service: PostService, clock: ManualClock) -> None:
+def test_batch_claims_and_outcomes_in_one_go(service: Herald, clock: ManualClock) -> None:
     ids = [schedule(service, clock, minutes=5) for _ in range(20)]
     late = schedule(service, clock, minutes=50)
     clock.advance(minutes=5)
-    results = service.claim_many([*ids, late], worker="w1")  # type: ignore[list-item]
+    results = service.dispatch.claim_many([*ids, late], worker="w1")  # type: ignore[list-item]
     assert [r.ok for r in results] == [True] * 20 + [False]
     assert results[-1].code == "not_due"
 
@@ -84,31 +83,31 @@ def test_batch_claims_and_outcomes_in_one_go(service: PostService, clock: Manual
         OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))
         for n, post_id in enumerate(ids)
     ]
-    assert all(r.ok for r in service.record_outcomes(reports))  # type: ignore[arg-type]
-    assert {service.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+    assert all(r.ok for r in service.dispatch.record_outcomes(reports))  # type: ignore[arg-type]
+    assert {service.posts.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
 
 
 def test_outcomes_are_recorded_when_a_claimed_post_changed_since(store_url: str, clock: ManualClock) -> None:
     """The worker records outcomes on the posts as its claim left them; one was changed by
     another process meanwhile (a container prepared), so that one is read afresh, not lost."""
-    worker = open_service(store_url, clock=clock)
-    other = open_service(store_url, clock=clock)
+    worker = bootstrap(store_url, clock=clock)
+    other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(3)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
-    other.prepare_container(ids[0], 1, "c-1")  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    other.dispatch.prepare_container(ids[0], 1, "c-1")  # type: ignore[arg-type]
 
     reports = [
         OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))  # type: ignore[arg-type]
         for n, post_id in enumerate(ids)
     ]
-    assert all(r.ok for r in worker.record_outcomes(reports))
-    assert [r.name for r in worker.history(ids[0])][-3:] == [  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.record_outcomes(reports))
+    assert [r.name for r in worker.posts.history(ids[0])][-3:] == [  # type: ignore[arg-type]
         "DispatchClaimed",
         "ContainerPrepared",
         "Delivered",
     ]
-    assert {worker.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+    assert {worker.posts.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
     worker.close()
     other.close()
 
@@ -118,16 +117,16 @@ def test_a_claim_decides_on_the_stored_post_when_this_process_saw_an_older_one(
 ) -> None:
     """The worker last saw its posts ambiguous; another process released one for a retry. The
     worker's next claim is not refused on its old view: it reads that post afresh."""
-    worker = open_service(store_url, clock=clock)
-    other = open_service(store_url, clock=clock)
+    worker = bootstrap(store_url, clock=clock)
+    other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
     timeouts = [OutcomeReport(i, 1, Observed(kind=Observation.TIMEOUT_AFTER_SEND)) for i in ids]  # type: ignore[arg-type]
-    assert {r.state for r in worker.record_outcomes(timeouts)} == {"ambiguous"}
-    other.release_for_retry(ids[0], evidence="not on the platform")  # type: ignore[arg-type]
+    assert {r.state for r in worker.dispatch.record_outcomes(timeouts)} == {"ambiguous"}
+    other.dispatch.release_for_retry(ids[0], evidence="not on the platform")  # type: ignore[arg-type]
 
-    again = worker.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    again = worker.dispatch.claim_many(ids, worker="w1")  # type: ignore[arg-type]
     assert [(r.ok, r.state, r.attempt) for r in again] == [(True, "dispatched", 2), (False, None, None)]
     worker.close()
     other.close()
@@ -136,19 +135,19 @@ def test_a_claim_decides_on_the_stored_post_when_this_process_saw_an_older_one(
 def test_a_claim_on_a_post_canceled_elsewhere_is_refused_for_what_it_is(store_url: str, clock: ManualClock) -> None:
     """The worker last saw the post queued for a retry; another process canceled it. The claim
     conflicts, the worker reads the post afresh, and the answer is the refusal, not a lost race."""
-    worker = open_service(store_url, clock=clock)
-    other = open_service(store_url, clock=clock)
+    worker = bootstrap(store_url, clock=clock)
+    other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
     failures = [OutcomeReport(i, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503)) for i in ids]  # type: ignore[arg-type]
-    assert {r.state for r in worker.record_outcomes(failures)} == {"queued"}
-    other.cancel(ids[0])  # type: ignore[arg-type]
+    assert {r.state for r in worker.dispatch.record_outcomes(failures)} == {"queued"}
+    other.posts.cancel(ids[0])  # type: ignore[arg-type]
     clock.advance(minutes=10)
 
-    again = worker.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    again = worker.dispatch.claim_many(ids, worker="w1")  # type: ignore[arg-type]
     assert [(r.ok, r.code) for r in again] == [(False, "post_terminal"), (True, None)]
-    assert worker.get_post(ids[0]).state == "canceled"  # type: ignore[arg-type]
+    assert worker.posts.get_post(ids[0]).state == "canceled"  # type: ignore[arg-type]
     worker.close()
     other.close()
 
@@ -158,32 +157,32 @@ def test_a_conflict_in_a_batch_refuses_only_that_post(
 ) -> None:
     """A worker claims from a stale view (here: a cache that never fast-forwards); the posts
     another worker claimed meanwhile are refused, the rest of its batch still succeeds."""
-    first = open_service(store_url, clock=clock)
+    first = bootstrap(store_url, clock=clock)
     ids = [schedule(first, clock, minutes=1) for _ in range(6)]
     monkeypatch.setenv("AGGREGATE_CACHE_MAXSIZE", "100")
     monkeypatch.setenv("AGGREGATE_CACHE_FASTFORWARD", "n")
-    stale = open_service(store_url, clock=clock)
+    stale = bootstrap(store_url, clock=clock)
     stale.read_many = None  # read through the (stale) repository cache, as a lagging worker would
     for post_id in ids:
-        stale.get_post(post_id)  # type: ignore[arg-type]
+        stale.posts.get_post(post_id)  # type: ignore[arg-type]
     clock.advance(minutes=1)
 
-    assert all(r.ok for r in first.claim_many(ids[:2], worker="first"))  # type: ignore[arg-type]
-    outcome = stale.claim_many(ids, worker="stale")  # type: ignore[arg-type]
+    assert all(r.ok for r in first.dispatch.claim_many(ids[:2], worker="first"))  # type: ignore[arg-type]
+    outcome = stale.dispatch.claim_many(ids, worker="stale")  # type: ignore[arg-type]
 
     assert [r.ok for r in outcome] == [False, False, True, True, True, True]
     assert {r.code for r in outcome[:2]} == {"already_claimed"}
-    workers = [first.get_post(i).worker for i in ids]  # type: ignore[arg-type]
+    workers = [first.posts.get_post(i).worker for i in ids]  # type: ignore[arg-type]
     assert workers == ["first", "first", "stale", "stale", "stale", "stale"]
     first.close()
     stale.close()
 
 
-def test_refusals_are_named_and_change_nothing(service: PostService, clock: ManualClock) -> None:
+def test_refusals_are_named_and_change_nothing(service: Herald, clock: ManualClock) -> None:
     from datetime import datetime
 
     with pytest.raises(NaiveDatetime):
-        service.schedule(
+        service.posts.schedule(
             account="a",
             platform="x",
             content=Content(text="t"),
@@ -192,24 +191,22 @@ def test_refusals_are_named_and_change_nothing(service: PostService, clock: Manu
     with pytest.raises(DueTimeInPast):
         schedule(service, clock, minutes=-1)
     with pytest.raises(PostNotFound):
-        service.get_post(uuid4())
+        service.posts.get_post(uuid4())
     post_id = schedule(service, clock, minutes=0.5)  # inside the 60 s freeze
     with pytest.raises(PostFrozen):
-        service.reschedule(post_id, clock.now + timedelta(hours=1))  # type: ignore[arg-type]
-    assert len(service.history(post_id)) == 2  # type: ignore[arg-type]
+        service.posts.reschedule(post_id, clock.now + timedelta(hours=1))  # type: ignore[arg-type]
+    assert len(service.posts.history(post_id)) == 2  # type: ignore[arg-type]
 
 
-def test_content_the_platform_would_refuse_is_refused_at_schedule_time(
-    service: PostService, clock: ManualClock
-) -> None:
+def test_content_the_platform_would_refuse_is_refused_at_schedule_time(service: Herald, clock: ManualClock) -> None:
     from domain.content import ThreadPart
     from domain.validation import ContentInvalid
 
     too_long = Content(text="ok", thread=(ThreadPart(text="a" * 301),))
     with pytest.raises(ContentInvalid) as refusal:
-        service.schedule(account="a", platform="x", content=too_long, scheduled_at=clock.now + timedelta(hours=1))
+        service.posts.schedule(account="a", platform="x", content=too_long, scheduled_at=clock.now + timedelta(hours=1))
     assert [p.message for p in refusal.value.problems] == ["part 2: text is 301 weighted characters, X allows 280"]
     post_id = schedule(service, clock, minutes=30)
     with pytest.raises(ContentInvalid):
-        service.edit_content(post_id, Content(text="a" * 501))  # type: ignore[arg-type]
-    assert service.get_post(post_id).content.text == "Hello"  # type: ignore[arg-type]
+        service.posts.edit_content(post_id, Content(text="a" * 501))  # type: ignore[arg-type]
+    assert service.posts.get_post(post_id).content.text == "Hello"  # type: ignore[arg-type]

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from infrastructure.bootstrap import open_read_store_for, open_service
+from infrastructure.bootstrap import bootstrap
+from infrastructure.persistence.projection_store import TRACKING
+from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
-from projections.replay import replay
-from projections.runner import TRACKING, ProjectionRunner
 from tests.generate import generate
 from tests.integration.history import table_rows
 from tests.processes import HERALD, reaped
@@ -38,11 +38,11 @@ def positions(store: object) -> dict[str, int]:
 
 
 def test_killed_mid_run_and_restarted_applies_each_event_once(store_url: str) -> None:
-    service = open_service(store_url)
+    service = bootstrap(store_url)
     total = generate(service, 16000, accounts=50)
-    store = open_read_store_for(service)
+    store = service.read_store
     for cls in PROJECTIONS.values():
-        ProjectionRunner(service, store, cls())  # tables and tracking rows, at position 0
+        service.runner(cls())  # tables and tracking rows, at position 0
     for round_no in range(1, 4):
         worker = run_projections(store_url)
         with reaped(worker):
@@ -60,17 +60,17 @@ def test_killed_mid_run_and_restarted_applies_each_event_once(store_url: str) ->
 
     live = {t: table_rows(store, t) for cls in PROJECTIONS.values() for t in cls.tables}
     for cls in PROJECTIONS.values():
-        replay(service, store, cls())
+        replay(service.projections, cls())
     assert {t: table_rows(store, t) for cls in PROJECTIONS.values() for t in cls.tables} == live
     store.close()
     service.close()
 
 
 def test_sigterm_finishes_the_batch_and_exits_cleanly(sqlite_url: str) -> None:
-    service = open_service(sqlite_url)
+    service = bootstrap(sqlite_url)
     generate(service, 2000, accounts=10)
-    store = open_read_store_for(service)
-    ProjectionRunner(service, store, PROJECTIONS["stats"]())
+    store = service.read_store
+    service.runner(PROJECTIONS["stats"]())
     worker = run_projections(sqlite_url)
     with reaped(worker):
         deadline = time.monotonic() + 60

@@ -13,11 +13,9 @@ from domain.content import Content, Platform
 from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed, RemotePost
 from domain.post import Post
-from infrastructure.bootstrap import open_read_store_for, open_service
+from infrastructure.bootstrap import bootstrap
+from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
-from projections.replay import replay
-from projections.runner import ProjectionRunner
-from projections.stats import Stats
 from projections.timeline import Timeline, summary
 from tests.integration.history import History, make_history, table_rows
 
@@ -31,25 +29,22 @@ def history(store_url: str) -> History:
 
 
 def test_the_timeline_has_one_readable_row_per_event(history: History) -> None:
-    timeline = Timeline()
+    timeline = history.service.timeline
     for post_id in history.post_ids:
-        events = history.service.history(post_id)
-        with history.store.transaction() as cursor:
-            rows = timeline.rows(cursor, str(post_id))
+        events = history.service.posts.history(post_id)
+        rows = timeline.rows(str(post_id))
         assert [r["event"] for r in rows] == [e.name for e in events]
-        assert rows[-1]["state"] == history.service.get_post(post_id).state
+        assert rows[-1]["state"] == history.service.posts.get_post(post_id).state
         assert all(r["explanation"] for r in rows)
-    with history.store.transaction() as cursor:
-        (found,) = timeline.post_ids_for_external_id(cursor, "ext-5")
+    (found,) = timeline.post_ids_for_external_id(None, "ext-5")
     assert found == str(history.post_ids[5])
 
 
 def test_every_post_ends_terminal_and_the_summary_explains_it(history: History) -> None:
-    timeline = Timeline()
+    timeline = history.service.timeline
     states = Counter()
     for post_id in history.post_ids:
-        with history.store.transaction() as cursor:
-            head = summary(timeline.rows(cursor, str(post_id)))
+        head = summary(timeline.rows(str(post_id)))
         states[head["state"]] += 1
         if head["state"] == "delivered":
             assert head["remote_id"] and head["late_by_seconds"] is not None and head["late_by_seconds"] >= 0
@@ -59,9 +54,8 @@ def test_every_post_ends_terminal_and_the_summary_explains_it(history: History) 
 
 
 def test_stats_count_what_the_events_say(history: History) -> None:
-    with history.store.transaction() as cursor:
-        report = Stats().report(cursor)
-    posts = [history.service.get_post(p) for p in history.post_ids]
+    report = history.service.stats.report()
+    posts = [history.service.posts.get_post(p) for p in history.post_ids]
     assert sum(e["scheduled"] for e in report) == len(posts)
     assert sum(e["delivered"] for e in report) == sum(p.state == "delivered" for p in posts)
     assert sum(e["reconciled"] for e in report) == sum(p.reconciled for p in posts)
@@ -77,15 +71,15 @@ def test_stats_count_what_the_events_say(history: History) -> None:
 def test_a_replay_holds_exactly_the_rows_the_live_projection_built(history: History) -> None:
     for name, cls in PROJECTIONS.items():
         live = {table: table_rows(history.store, table) for table in cls.tables}
-        read = replay(history.service, history.store, cls(), batch_size=13)
-        assert read == history.service.recorder.max_notification_id()
+        read = replay(history.service.projections, cls(), batch_size=13)
+        assert read == history.service.events.recorder.max_notification_id()
         replayed = {table: table_rows(history.store, table) for table in cls.tables}
         assert replayed == live, name
 
 
 def test_an_as_of_replay_shows_the_posts_as_they_stood(history: History) -> None:
     cutoff = history.midpoint.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # type: ignore[attr-defined]
-    replay(history.service, history.store, Timeline(), until=history.midpoint)  # type: ignore[arg-type]
+    replay(history.service.projections, Timeline(), until=history.midpoint)  # type: ignore[arg-type]
     past = table_rows(history.store, "timeline_asof")
     now = table_rows(history.store, "timeline")
     assert past == [row for row in now if row[2] <= cutoff]
@@ -126,9 +120,9 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     """On PostgreSQL the replay folds in SQL; it must write the rows the Python fold writes,
     for every event the post can record (reschedules, containers, lease expiries, failures
     with and without a platform answer, zero-microsecond instants)."""
-    service = open_service(store_url)
-    store = open_read_store_for(service)
-    live = {name: ProjectionRunner(service, store, cls(), batch_size=3) for name, cls in PROJECTIONS.items()}
+    service = bootstrap(store_url)
+    store = service.read_store
+    live = {name: service.runner(cls(), batch_size=3) for name, cls in PROJECTIONS.items()}
     now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # whole seconds: pydantic writes "...:00Z"
     policy = RetryPolicy(base_seconds=5, cap_seconds=30, max_attempts=3, jitter=0.0)
     posts = []
@@ -190,12 +184,12 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     late = post(Platform.X, 5)
     late.schedule(now + timedelta(minutes=1), now=now)
     late.fail("deadline_passed", "schedule it again", now=now + timedelta(hours=1))
-    service.save(*posts)
+    service.events.save(*posts)
     try:
         for name, cls in PROJECTIONS.items():
             live[name].catch_up()
             built = {table: table_rows(store, table) for table in cls.tables}
-            replay(service, store, cls())
+            replay(service.projections, cls())
             assert {table: table_rows(store, table) for table in cls.tables} == built, name
         assert {row[4] for row in table_rows(store, "timeline")} >= {"canceled", "delivered", "failed", "queued"}
     finally:

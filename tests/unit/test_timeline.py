@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.facts import Fact, fixed
+from projections.facts import Fact
+from projections.facts import utc_text as fixed
 from projections.stats import percentile
 from projections.timeline import explain, summary
 
 
 def fact(name: str, **data: Any) -> Fact:
     return Fact(
-        position=1, post_id="p", version=1, aggregate="Post", name=name, at="2026-11-23T09:00:00.000000Z", data=data
+        position=1,
+        aggregate_id="p",
+        version=1,
+        aggregate="Post",
+        name=name,
+        at="2026-11-23T09:00:00.000000Z",
+        data=data,
     )
 
 

@@ -16,8 +16,7 @@ from domain.outcomes import Observation, Observed, RemotePost
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, json_body, observed
-from services.ports import AccountAccess, Refreshed, RefreshFailed
-from services.post_service import Clock
+from services.ports import AccountAccess, Clock, Refreshed, RefreshFailed
 
 DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
 

@@ -9,25 +9,21 @@ kept beside the live tables as `<table>_asof` instead of replacing them.
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
-from typing import Any
 
-from eventsourcing.application import Application
-
-from projections.due_index import instant
-from projections.postgres_fold import CHUNKS, can_fold, fold
-from projections.read_store import Cursor, PostgresReadStore, ReadStore, drop_indexes, index_names
-from projections.runner import TRACKING, Projection, ProjectionRunner
+from infrastructure.persistence.connections import Cursor, ReadStore, drop_indexes, index_names
+from infrastructure.persistence.postgres_fold import CHUNKS, can_fold, fold
+from infrastructure.persistence.projection_store import TRACKING, SqlProjectionStore
+from projections.facts import utc_text
+from projections.runner import Projection, ProjectionRunner
 
 REPLAY = "_replay"
 
 
 def replay(
-    app: Application[Any],
-    store: ReadStore,
+    projections: SqlProjectionStore,
     projection: Projection,
     *,
     until: datetime | None = None,
@@ -40,14 +36,15 @@ def replay(
     On PostgreSQL the due index and the timeline are folded by the database itself
     (`postgres_fold`), on `connections` connections at once; elsewhere, and for the other
     projections, batch by batch in Python."""
+    store = projections.store
     with store.transaction() as cursor:
         _drop(cursor, projection, REPLAY)
         cursor.execute(f"DELETE FROM {TRACKING} WHERE name = %s", [projection.name + REPLAY])
-    total = app.recorder.max_notification_id() or 0
-    if isinstance(store, PostgresReadStore) and can_fold(projection.name, app.mapper):
-        read, position = _fold_in_database(store, projection, total, until, progress, connections)
+    total = projections.last_position()
+    if store.dialect == "postgres" and can_fold(projection.name, projections.mapper):
+        read, position = _fold_in_database(projections, projection, total, until, progress, connections)
     else:
-        read, position = _fold_in_python(app, store, projection, total, until, batch_size, progress)
+        read, position = _fold_in_python(projections, projection, total, until, batch_size, progress)
     with store.transaction() as cursor:
         if until is None:
             _drop(cursor, projection, "")
@@ -61,8 +58,7 @@ def replay(
 
 
 def _fold_in_python(
-    app: Application[Any],
-    store: ReadStore,
+    projections: SqlProjectionStore,
     projection: Projection,
     total: int,
     until: datetime | None,
@@ -70,8 +66,8 @@ def _fold_in_python(
     progress: Callable[[int, int], None],
 ) -> tuple[int, int]:
     """(events read, position reached), folding batch by batch."""
-    runner = ProjectionRunner(app, store, projection, batch_size=batch_size, suffix=REPLAY)
-    limit = instant(until)
+    runner = ProjectionRunner(projections, projection, batch_size=batch_size, suffix=REPLAY)
+    limit = utc_text(until)
     keep = None if limit is None else (lambda fact: fact.at <= limit)
     read = 0
     position = 0
@@ -87,7 +83,7 @@ def _fold_in_python(
 
 
 def _fold_in_database(
-    store: PostgresReadStore,
+    projections: SqlProjectionStore,
     projection: Projection,
     total: int,
     until: datetime | None,
@@ -95,33 +91,22 @@ def _fold_in_database(
     connections: int,
 ) -> tuple[int, int]:
     """(events read, position reached): ranges of posts folded by the database, on
-    `connections` connections at once; the tables' indexes are built once, at the end."""
+    `connections` connections of the pool at once; the tables' indexes are built once, at the end."""
+    store = projections.store
     with store.transaction() as cursor:
-        projection.create(cursor, REPLAY)
+        projections.create_tables(cursor, projection, REPLAY)
         indexes = [made for table in projection.tables for made in drop_indexes(cursor, table + REPLAY)]
         cursor.execute("SELECT count(*) FROM herald_events WHERE notification_id <= %s", [total])
         events = int(cursor.fetchone()[0])
-    idle: queue.SimpleQueue[PostgresReadStore] = queue.SimpleQueue()
-    extra = [PostgresReadStore(store.env) for _ in range(connections - 1)]
-    for each in (store, *extra):
-        idle.put(each)
 
     def fold_range(chunk: int) -> None:
-        own = idle.get()
-        try:
-            with own.transaction() as cursor:
-                fold(cursor, projection.name, REPLAY, total, until, chunk)
-        finally:
-            idle.put(own)
+        with store.transaction() as cursor:
+            fold(cursor, projection.name, REPLAY, total, until, chunk)
 
-    try:
-        with ThreadPoolExecutor(connections) as pool:
-            for done, finished in enumerate(as_completed([pool.submit(fold_range, c) for c in range(CHUNKS)]), 1):
-                finished.result()
-                progress(events * done // CHUNKS, events)
-    finally:
-        for each in extra:
-            each.close()
+    with ThreadPoolExecutor(connections) as pool:
+        for done, finished in enumerate(as_completed([pool.submit(fold_range, c) for c in range(CHUNKS)]), 1):
+            finished.result()
+            progress(events * done // CHUNKS, events)
     with store.transaction() as cursor:
         for statement in indexes:
             cursor.execute(statement)
@@ -139,7 +124,7 @@ def _rename(store: ReadStore, cursor: Cursor, projection: Projection, old: str, 
                     cursor.execute(f"ALTER INDEX {index} RENAME TO {renamed}")
                 else:
                     cursor.execute(f"DROP INDEX {index}")
-    projection.create(cursor, new)  # recreates any index the rename dropped
+    SqlProjectionStore.create_tables(cursor, projection, new)  # recreates any index the rename dropped
 
 
 def _drop(cursor: Cursor, projection: Projection, suffix: str) -> None:

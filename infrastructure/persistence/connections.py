@@ -1,6 +1,8 @@
-"""The projections' own tables, in the same database as the events (SQLite file or PostgreSQL).
+"""The read models' tables, in the same database as the events (SQLite file or PostgreSQL).
 
-SQL is written once with `%s` placeholders; the SQLite side translates them to `?`.
+SQL is written once with `%s` placeholders; the SQLite side translates them to `?`. On
+PostgreSQL every transaction borrows a connection from the event store's own pool, so a
+process holds no more connections than that pool's size, whatever it runs.
 """
 
 from __future__ import annotations
@@ -153,46 +155,29 @@ class SQLiteReadStore:
         self._conn.close()
 
 
-def postgres_connection(env: dict[str, str]) -> dict[str, object]:
-    """psycopg connection arguments for the store settings `store_env` produced."""
-    return {
-        "dbname": env["POSTGRES_DBNAME"],
-        "host": env["POSTGRES_HOST"],
-        "port": env["POSTGRES_PORT"],
-        "user": env["POSTGRES_USER"],
-        "password": env["POSTGRES_PASSWORD"] or None,
-        "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")),
-        "autocommit": True,
-    }
-
-
 class PostgresReadStore:
+    """Transactions on connections borrowed from a psycopg pool (the event store's): each
+    caller has its own connection, for as long as its transaction lasts."""
+
     dialect = "postgres"
 
-    def __init__(self, env: dict[str, str]) -> None:
-        import psycopg
-
+    def __init__(self, pool: Any, env: dict[str, str]) -> None:
+        self.pool = pool
         self.env = env
-        self._conn = psycopg.connect(**postgres_connection(env))  # type: ignore[arg-type]
-        self._lock = threading.Lock()
-        schema = env.get("POSTGRES_SCHEMA") or "public"
-        self._conn.execute("SELECT set_config('search_path', %s, false)", (schema,))
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
-            yield cursor  # type: ignore[misc]
+        from psycopg.rows import tuple_row
+
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as cursor:
+            yield cursor
 
     @contextmanager
     def reading(self) -> Iterator[Cursor]:
-        with self._lock, self._conn.cursor() as cursor:  # the connection is in autocommit mode
-            yield cursor  # type: ignore[misc]
+        from psycopg.rows import tuple_row
+
+        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:  # autocommit
+            yield cursor
 
     def close(self) -> None:
-        self._conn.close()
-
-
-def open_read_store(env: dict[str, str]) -> ReadStore:
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-        return PostgresReadStore(env)
-    return SQLiteReadStore(env["SQLITE_DBNAME"])
+        """The pool is the event store's, closed with it."""

@@ -1,7 +1,8 @@
 """Rebuilding the due index and the timeline inside PostgreSQL: the same folds, written in SQL.
 
-The Python folds (`due_index.changes`, `timeline.row`) define the projections and keep them
-up to date. A replay on PostgreSQL instead runs these statements, so no event travels to
+The Python folds (`projections.due_index.changes`, `projections.timeline.row`) define the
+projections and keep them up to date; the states come from the lifecycle table in
+`domain/post.py`, as the Python folds' do. A replay on PostgreSQL instead runs these statements, so no event travels to
 Python: the server decodes each event's JSON once and folds a range of posts per statement.
 `tests/integration/test_projections.py` replays logs holding every kind of event this way
 and compares every row with what the Python fold wrote. Events sealed by a cipher or
@@ -15,11 +16,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.post import Post
+from infrastructure.persistence.connections import Cursor
 from projections.due_index import COLUMNS as DUE_COLUMNS
-from projections.due_index import instant
-from projections.read_store import Cursor
+from projections.due_index import STATE
+from projections.facts import utc_text
 from projections.timeline import COLUMNS as TIMELINE_COLUMNS
-from projections.timeline import STATE_AFTER
 
 TIMESTAMP, DUE_AT, DEADLINE = "j->>'timestamp'", "j->>'due_at'", "j->>'deadline'"
 NEXT_ATTEMPT_AT, LEASE_UNTIL, ATTEMPT = "j->>'next_attempt_at'", "j->>'lease_until'", "(j->>'attempt')::int"
@@ -27,7 +29,7 @@ CHUNKS = 16  # posts are folded in ranges of their ids: progress to show, and so
 
 
 def fixed(expr: str) -> str:
-    """SQL for `facts.fixed`: an instant as fixed-width UTC text (pydantic drops zero microseconds)."""
+    """SQL for `projections.facts.utc_text`: an instant as fixed-width UTC text (pydantic drops zero microseconds)."""
     return (
         f"(CASE WHEN length({expr}) = 27 AND right({expr}, 1) = 'Z' THEN {expr}"
         f" WHEN length({expr}) = 20 AND right({expr}, 1) = 'Z' THEN left({expr}, 19) || '.000000Z'"
@@ -69,21 +71,9 @@ def _among(names: Iterable[str]) -> str:
     return "name IN (" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-SCHEDULING = ("Scheduled", "Rescheduled")
-RETRYING = ("AttemptFailed", "ReleasedForRetry")
-LEASE_ENDS = (*RETRYING, "OutcomeAmbiguous", "Delivered", "Failed")
-DUE_STATE = {
-    "Drafted": "draft",
-    "Scheduled": "queued",
-    "Rescheduled": "queued",
-    "DispatchClaimed": "dispatched",
-    "AttemptFailed": "queued",
-    "ReleasedForRetry": "queued",
-    "OutcomeAmbiguous": "ambiguous",
-    "Delivered": "delivered",
-    "Failed": "failed",
-    "Canceled": "canceled",
-}
+SCHEDULING = (Post.Scheduled.__name__, Post.Rescheduled.__name__)
+RETRYING = (Post.AttemptFailed.__name__, Post.ReleasedForRetry.__name__)
+CLAIMED = Post.DispatchClaimed.__name__
 
 
 def _case(mapping: dict[str, str]) -> str:
@@ -91,32 +81,30 @@ def _case(mapping: dict[str, str]) -> str:
 
 
 def _due_index(until: bool) -> str:
-    drafted = "FILTER (WHERE name = 'Drafted')"
+    drafted = f"FILTER (WHERE name = '{Post.Drafted.__name__}')"
     values = {
         "created": f"min({POSITION}) {drafted}",
         "workspace": f"min(j->>'workspace') {drafted}",
         "account": f"min(j->>'account') {drafted}",
         "platform": f"min(j->>'platform') {drafted}",
         "external_id": f"min(j->>'external_id') {drafted}",
-        "state": _last(_case(DUE_STATE), tuple(DUE_STATE)),
-        "attempt": f"coalesce({_last(ATTEMPT, ('DispatchClaimed',))}::int, 0)",
+        "state": _last(_case(STATE), tuple(STATE)),
+        "attempt": f"coalesce({_last(ATTEMPT, (CLAIMED,))}::int, 0)",
         "due_at": _last(fixed(DUE_AT), SCHEDULING),
         "not_before": _last(
-            f"CASE WHEN name IN ('Scheduled', 'Rescheduled') THEN {fixed(DUE_AT)} ELSE {fixed(NEXT_ATTEMPT_AT)} END",
+            f"CASE WHEN {_among(SCHEDULING)} THEN {fixed(DUE_AT)} ELSE {fixed(NEXT_ATTEMPT_AT)} END",
             SCHEDULING + RETRYING,
         ),
         "deadline": _last(fixed(DEADLINE), SCHEDULING),
-        "lease_until": _last(
-            f"CASE WHEN name = 'DispatchClaimed' THEN {fixed(LEASE_UNTIL)} END",
-            ("DispatchClaimed", *LEASE_ENDS),
-        ),
+        # every change of state but a claim ends the lease (as `due_index.changes` says)
+        "lease_until": _last(f"CASE WHEN name = '{CLAIMED}' THEN {fixed(LEASE_UNTIL)} END", tuple(STATE)),
         "version": f"max({VERSION})",
     }
     assert tuple(values) == DUE_COLUMNS
     return (
         f"INSERT INTO due_index{{suffix}} (post_id, {', '.join(values)})"
         f" SELECT {POST_ID}, {', '.join(values.values())}{_events(until)}"
-        f" GROUP BY {ID} HAVING bool_or(name = 'Drafted')"
+        f" GROUP BY {ID} HAVING bool_or(name = '{Post.Drafted.__name__}')"
     )
 
 
@@ -183,8 +171,8 @@ def _timeline(until: bool) -> str:
         "at": fixed(TIMESTAMP),
         "event": "name",
         # the state the latest state-setting event so far left (the state before, for one that sets none)
-        "state": f"coalesce((max(ARRAY[lpad({VERSION}::text, 12, '0'), {_case(STATE_AFTER)}])"
-        f" FILTER (WHERE {_among(STATE_AFTER)}) {post})[2], 'draft')",
+        "state": f"coalesce((max(ARRAY[lpad({VERSION}::text, 12, '0'), {_case(STATE)}])"
+        f" FILTER (WHERE {_among(STATE)}) {post})[2], 'draft')",
         "attempt": "(j->>'attempt')::int",
         "worker": "j->>'worker'",
         "http_status": "(j->'observed'->>'http_status')::int",
@@ -217,4 +205,4 @@ def fold(cursor: Cursor, projection_name: str, suffix: str, upto: int, until: da
     low, high = UUID(int=chunk * step), UUID(int=min((chunk + 1) * step, 1 << 128) - 1)
     sql = FOLDS[projection_name](until is not None).replace("{suffix}", suffix)
     cursor.execute("SET LOCAL work_mem = '64MB'")
-    cursor.execute(sql, [low, high, upto] + ([instant(until)] if until else []))  # in `_events`' order
+    cursor.execute(sql, [low, high, upto] + ([utc_text(until)] if until else []))  # in `_events`' order

@@ -1,0 +1,148 @@
+"""The due index's table and queries, on SQLite and PostgreSQL (one SQL, `%s` placeholders)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from infrastructure.persistence.connections import Cursor, ReadStore, update_rows
+from projections.due_index import COLUMNS, DuePost
+from projections.facts import utc_text
+
+CANDIDATES = 8  # the due query spreads a batch fairly across the oldest 8 batches of due posts
+TYPES = {"created": "bigint", "attempt": "integer", "version": "integer"}  # the rest are text
+BOOKED = ("queued", "dispatched", "ambiguous", "delivered")  # states that hold a place in a posting window
+
+
+def create(cursor: Cursor, suffix: str = "") -> None:
+    table = "due_index" + suffix
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        " post_id TEXT PRIMARY KEY, created BIGINT NOT NULL, workspace TEXT NOT NULL, account TEXT NOT NULL,"
+        " platform TEXT NOT NULL, external_id TEXT, state TEXT NOT NULL,"
+        " attempt INTEGER NOT NULL, due_at TEXT, not_before TEXT, deadline TEXT,"
+        " lease_until TEXT, version INTEGER NOT NULL)"
+    )
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_listing ON {table} (workspace, created)")
+
+
+class DueIndexWriter:
+    def __init__(self, cursor: Cursor, suffix: str = "") -> None:
+        self.cursor = cursor
+        self.table = "due_index" + suffix
+
+    def upsert(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
+        self.cursor.executemany(
+            f"INSERT INTO {self.table} (post_id, {names}) VALUES (%s{', %s' * len(COLUMNS)})"
+            f" ON CONFLICT (post_id) DO UPDATE SET {updates}",
+            [[post_id, *(row[c] for c in COLUMNS)] for post_id, row in rows],
+        )
+
+    def update(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+        for post_id, row in rows:
+            by_columns.setdefault(tuple(row), []).append([*row.values(), post_id])
+        for columns, params in by_columns.items():
+            update_rows(self.cursor, self.table, "post_id", columns, params, TYPES)
+
+
+class SqlDueIndex:
+    """The due index's queries (`projections.due_index.DueIndexView`)."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+
+    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()) -> list[DuePost]:
+        """Fairness is taken among the oldest `CANDIDATES * limit` due posts (found through the
+        (state, not_before) index), so the query costs the same with ten or a million posts
+        waiting: each account's oldest candidate comes first, then each one's second, and so on."""
+        skip = ""
+        params: list[Any] = [utc_text(now)]
+        if exclude_accounts:
+            skip = f" AND account NOT IN ({', '.join(['%s'] * len(exclude_accounts))})"
+            params += list(exclude_accounts)
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT post_id, account, platform, workspace FROM ("
+                " SELECT post_id, account, platform, workspace, not_before,"
+                "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn FROM ("
+                "  SELECT post_id, account, platform, workspace, not_before FROM due_index"
+                f"  WHERE state = 'queued' AND not_before <= %s{skip} ORDER BY not_before LIMIT %s"
+                " ) AS oldest) AS due ORDER BY turn, not_before LIMIT %s",
+                [*params, limit * CANDIDATES, limit],
+            )
+            return [DuePost(*row) for row in cursor.fetchall()]
+
+    def expired_leases(self, now: datetime, limit: int) -> list[str]:
+        return self._ids(
+            "SELECT post_id FROM due_index WHERE state = 'dispatched' AND lease_until <= %s"
+            " ORDER BY lease_until LIMIT %s",
+            [utc_text(now), limit],
+        )
+
+    def past_deadline(self, now: datetime, limit: int) -> list[DuePost]:
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT post_id, account, platform, workspace FROM due_index WHERE state = 'queued'"
+                " AND deadline < %s LIMIT %s",
+                [utc_text(now), limit],
+            )
+            return [DuePost(*row) for row in cursor.fetchall()]
+
+    def ambiguous(self, limit: int) -> list[str]:
+        return self._ids("SELECT post_id FROM due_index WHERE state = 'ambiguous' LIMIT %s", [limit])
+
+    def next_due(self) -> datetime | None:
+        with self.store.reading() as cursor:
+            cursor.execute("SELECT MIN(not_before) FROM due_index WHERE state = 'queued'")
+            row = cursor.fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def counts(self) -> dict[str, int]:
+        with self.store.reading() as cursor:
+            cursor.execute("SELECT state, COUNT(*) FROM due_index GROUP BY state")
+            return {state: int(count) for state, count in cursor.fetchall()}
+
+    def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[str, int]]:
+        """Keyset pagination on the creation position: a page never repeats or skips a post,
+        whatever is written meanwhile."""
+        clauses, params = ["workspace = %s", "created > %s"], [workspace, after]
+        for column in ("state", "account", "platform", "external_id"):
+            if filters.get(column) is not None:
+                clauses.append(f"{column} = %s")
+                params.append(filters[column])
+        if filters.get("scheduled_from") is not None:
+            clauses.append("due_at >= %s")
+            params.append(utc_text(filters["scheduled_from"]))
+        if filters.get("scheduled_to") is not None:
+            clauses.append("due_at < %s")
+            params.append(utc_text(filters["scheduled_to"]))
+        with self.store.reading() as cursor:
+            cursor.execute(
+                f"SELECT post_id, created FROM due_index WHERE {' AND '.join(clauses)} ORDER BY created LIMIT %s",
+                [*params, limit],
+            )
+            return [(row[0], int(row[1])) for row in cursor.fetchall()]
+
+    def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
+        marks = ", ".join(["%s"] * len(BOOKED))
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT post_id, due_at FROM due_index WHERE workspace = %s AND account = %s AND due_at >= %s"
+                f" AND state IN ({marks}) ORDER BY due_at LIMIT 10000",
+                [workspace, account, utc_text(since), *BOOKED],
+            )
+            return {UUID(row[0]): datetime.fromisoformat(row[1]) for row in cursor.fetchall()}
+
+    def _ids(self, sql: str, params: list[Any]) -> list[str]:
+        with self.store.reading() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,67 @@
+"""The one event store of a process: every aggregate's events (posts, accounts, workspaces,
+webhook deliveries), in one table, through one pool of connections.
+
+It is the eventsourcing library's `Application`, given the reads Herald's services need in
+batches (`get_many`: a dispatcher claims 100 posts in one query, not 100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import get_topic
+
+from infrastructure.persistence.batch_reads import events_of
+
+
+class HeraldEvents(Application[UUID]):
+    name = "herald"
+
+    def construct_factory(self, env: Any) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        datastore = getattr(factory, "datastore", None)
+        if datastore is not None and hasattr(datastore, "schema"):  # PostgreSQL
+            # the read models share this pool: their unqualified table names live in the schema
+            datastore.pool.kwargs["options"] = f"-c search_path={datastore.schema}"
+            datastore.pool.kwargs["connect_timeout"] = 5  # a server that does not answer: say so soon
+        return factory
+
+    @property
+    def pool(self) -> Any:
+        """The PostgreSQL connection pool (None on SQLite and in memory)."""
+        datastore = getattr(self.factory, "datastore", None)
+        return datastore.pool if hasattr(datastore, "schema") else None
+
+    def get(self, aggregate_id: UUID) -> Any:
+        """The aggregate folded from its events; `AggregateNotFoundError` if it has none."""
+        return self.repository.get(aggregate_id)
+
+    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Many aggregates, folded from one query's events (unknown ids are left out)."""
+        if not hasattr(self.recorder, "datastore"):  # in memory: one read each costs nothing
+            return {i: self.repository.get(i) for i in ids if self.recorder.select_events(i, limit=1)}
+        found: dict[UUID, Any] = {}
+        for aggregate_id, stored in events_of(self.recorder, ids).items():
+            aggregate = None
+            for record in stored:
+                aggregate = self.mapper.to_domain_event(record).mutate(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
+
+    def history(self, aggregate_id: UUID) -> list[Any]:
+        """The aggregate's events, oldest first (empty if it has none)."""
+        return list(self.events.get(aggregate_id))
+
+    def ids_created_by(self, event_class: type) -> set[UUID]:
+        """The ids of every aggregate whose first event is of `event_class`."""
+        topic = get_topic(event_class)
+        return {n.originator_id for n in self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])}
+
+    def last_position(self) -> int:
+        """The notification id of the newest event (0 when there is none)."""
+        return int(self.recorder.max_notification_id() or 0)

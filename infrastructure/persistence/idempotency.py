@@ -1,0 +1,92 @@
+"""Idempotency records: (workspace, key) → the first request's hash and its stored answer.
+
+Stored answers are sealed when a secret key is configured: a first answer may carry a secret
+shown once (a webhook endpoint's signing secret), and no secret is kept in plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.errors import HeraldError
+from infrastructure.persistence.connections import ReadStore
+from services.ports import Clock
+
+IN_FLIGHT_FOR = timedelta(seconds=60)  # an in-flight record older than this is treated as abandoned
+KEEP_FOR = timedelta(hours=48)  # answers are replayed for at least 24 hours
+
+
+class KeyReused(HeraldError):
+    code = "idempotency_key_reused"
+    field = "Idempotency-Key"
+
+
+class KeyInUse(HeraldError):
+    code = "idempotency_key_in_use"
+    field = "Idempotency-Key"
+
+
+class IdempotencyStore:
+    def __init__(self, store: ReadStore, clock: Clock, sealer: Callable[[], Any] | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self._sealer = sealer
+        with store.transaction() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS api_idempotency (workspace TEXT NOT NULL, key TEXT NOT NULL,"
+                " request_hash TEXT NOT NULL, status INTEGER, body TEXT, created_at TEXT NOT NULL,"
+                " PRIMARY KEY (workspace, key))"
+            )
+
+    def begin(self, workspace: str, key: str, request_hash: str) -> tuple[int, str] | None:
+        """None: go ahead (the key is now in flight). Else the stored (status, body) to replay."""
+        now = self.clock()
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "SELECT request_hash, status, body, created_at FROM api_idempotency WHERE workspace = %s AND key = %s",
+                [workspace, key],
+            )
+            found = cursor.fetchone()
+            if found is not None:
+                stored_hash, status, body, created = found
+                age = now - datetime.fromisoformat(created)
+                if age > KEEP_FOR or (status is None and age > IN_FLIGHT_FOR):
+                    cursor.execute("DELETE FROM api_idempotency WHERE workspace = %s AND key = %s", [workspace, key])
+                elif stored_hash != request_hash:
+                    raise KeyReused("this Idempotency-Key was used with a different request")
+                elif status is None:
+                    raise KeyInUse("the first request with this Idempotency-Key is still in flight")
+                else:
+                    return int(status), self._open(str(body), workspace, key)
+            cursor.execute(
+                "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)",
+                [workspace, key, request_hash, now.isoformat()],
+            )
+        return None
+
+    def finish(self, workspace: str, key: str, status: int, body: str) -> None:
+        body = self._seal(body, workspace, key)
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "UPDATE api_idempotency SET status = %s, body = %s WHERE workspace = %s AND key = %s",
+                [status, body, workspace, key],
+            )
+
+    def abandon(self, workspace: str, key: str) -> None:
+        """An answer not to keep (a server error): the client may retry with the same key."""
+        with self.store.transaction() as cursor:
+            cursor.execute("DELETE FROM api_idempotency WHERE workspace = %s AND key = %s", [workspace, key])
+
+    def _seal(self, body: str, workspace: str, key: str) -> str:
+        try:
+            sealer = self._sealer() if self._sealer else None
+        except HeraldError:
+            sealer = None  # no key configured: then no answer can carry a secret either
+        return "sealed:" + sealer.seal({"body": body}, f"{workspace}/{key}") if sealer else body
+
+    def _open(self, body: str, workspace: str, key: str) -> str:
+        if not body.startswith("sealed:") or self._sealer is None:
+            return body
+        return str(self._sealer().open(body.removeprefix("sealed:"), f"{workspace}/{key}")["body"])

@@ -1,0 +1,72 @@
+"""Creations per workspace per minute, in fixed one-minute windows counted in the database,
+so any number of API processes share one limit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from domain.errors import HeraldError
+from infrastructure.persistence.connections import ReadStore
+from services.ports import Clock
+
+
+class RateLimited(HeraldError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class RateLimiter:
+    limit: int
+    clock: Clock
+    store: ReadStore | None = None
+    seen: dict[tuple[str, int], int] = field(default_factory=dict)  # last counts this process saw
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            with self.store.transaction() as cursor:
+                cursor.execute(
+                    "CREATE TABLE IF NOT EXISTS api_rate (workspace TEXT NOT NULL, minute BIGINT NOT NULL,"
+                    " used INTEGER NOT NULL, PRIMARY KEY (workspace, minute))"
+                )
+
+    def _window(self) -> tuple[int, float]:
+        now = self.clock().timestamp()
+        start = int(now // 60)
+        return start, (start + 1) * 60 - now
+
+    def headers(self, workspace: str) -> dict[str, str]:
+        start, left = self._window()
+        used = self.seen.get((workspace, start), 0)
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(0, self.limit - used)),
+            "RateLimit-Reset": str(math.ceil(left)),
+        }
+
+    def take(self, workspace: str) -> None:
+        """Count one creation, or refuse it (`RateLimited`) when the window is spent (blocking:
+        call in a thread)."""
+        start, left = self._window()
+        used = self._count(workspace, start)
+        self.seen = {k: v for k, v in self.seen.items() if k[1] >= start}
+        self.seen[(workspace, start)] = min(used, self.limit)
+        if used > self.limit:
+            raise RateLimited(f"at most {self.limit} posts may be created a minute", math.ceil(left))
+
+    def _count(self, workspace: str, start: int) -> int:
+        if self.store is None:
+            return self.seen.get((workspace, start), 0) + 1
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO api_rate (workspace, minute, used) VALUES (%s, %s, 1) ON CONFLICT (workspace, minute)"
+                " DO UPDATE SET used = api_rate.used + 1 RETURNING used",
+                [workspace, start],
+            )
+            used = int(cursor.fetchone()[0])
+            cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
+        return used

@@ -1,0 +1,63 @@
+"""The support timeline's table and queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infrastructure.persistence.connections import Cursor, ReadStore, insert_rows
+from projections.timeline import COLUMNS
+
+
+def create(cursor: Cursor, suffix: str = "") -> None:
+    table = "timeline" + suffix
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        " post_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,"
+        " state TEXT NOT NULL, attempt INTEGER, worker TEXT, http_status INTEGER, error_code TEXT,"
+        " explanation TEXT NOT NULL, workspace TEXT, external_id TEXT, due_at TEXT, remote_id TEXT,"
+        " permalink TEXT, reason TEXT, remediation TEXT, PRIMARY KEY (post_id, version))"
+    )
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_external ON {table} (external_id)")
+
+
+class TimelineWriter:
+    def __init__(self, cursor: Cursor, suffix: str = "") -> None:
+        self.cursor = cursor
+        self.table = "timeline" + suffix
+
+    def last_known(self, post_id: str) -> tuple[str | None, dict[str, Any]]:
+        self.cursor.execute(
+            f"SELECT state, workspace, external_id FROM {self.table} WHERE post_id = %s ORDER BY version DESC LIMIT 1",
+            [post_id],
+        )
+        found = self.cursor.fetchone()
+        if not found:
+            return None, {}
+        return found[0], {"workspace": found[1], "external_id": found[2]}
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Rows are only ever appended (COPY on PostgreSQL)."""
+        insert_rows(self.cursor, self.table, COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
+
+
+class SqlTimeline:
+    """The timeline's queries (`projections.timeline.TimelineView`)."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+
+    def rows(self, post_id: str, as_of: str | None = None) -> list[dict[str, Any]]:
+        clause, params = ("", [post_id]) if as_of is None else (" AND at <= %s", [post_id, as_of])
+        with self.store.reading() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM timeline WHERE post_id = %s{clause} ORDER BY version", params
+            )
+            return [dict(zip(COLUMNS, found, strict=True)) for found in cursor.fetchall()]
+
+    def post_ids_for_external_id(self, workspace: str | None, external_id: str) -> list[str]:
+        clause, params = ("", [external_id]) if workspace is None else (" AND workspace = %s", [external_id, workspace])
+        with self.store.reading() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT post_id FROM timeline WHERE external_id = %s{clause} ORDER BY post_id", params
+            )
+            return [found[0] for found in cursor.fetchall()]

@@ -1,0 +1,32 @@
+"""Will the platform take this content? The platform's rules, with the account's own limits
+(a Mastodon instance's `max_characters`), checked at schedule time and again at claim time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.content import Content, Platform
+from domain.validation import Rules, check, rules_for
+from services.ports import AccountSettings
+
+
+class ContentRules:
+    def __init__(self, account_settings: AccountSettings | None = None) -> None:
+        self.account_settings = account_settings
+
+    def settings_of(self, workspace: str, account: str) -> dict[str, Any]:
+        """The account's settings ({} for an account Herald does not know)."""
+        if self.account_settings is None or not account:
+            return {}
+        return self.account_settings([(workspace, account)]).get((workspace, account), {})
+
+    def rules_for(
+        self, platform: Platform, workspace: str = "default", account: str = "", settings: dict[str, Any] | None = None
+    ) -> Rules:
+        """The platform's content rules, with the account's own limits (given, or read)."""
+        limit = (self.settings_of(workspace, account) if settings is None else settings).get("max_characters")
+        return rules_for(platform, max_characters=int(limit) if limit else None)
+
+    def check(self, platform: Platform, content: Content, workspace: str = "default", account: str = "") -> None:
+        """Raise `ContentInvalid` naming every problem the platform would refuse."""
+        check(content, self.rules_for(platform, workspace, account))

@@ -1,0 +1,87 @@
+"""Assessing a plan: what a list of planned posts would do, writing nothing.
+
+For each item: would the platform take its content, does it land within a minute of a post
+already booked for its account, and does it fit the account's posting window (counting the
+plan's own earlier items)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.content import Content, Platform
+from domain.errors import HeraldError
+from domain.quota import fits, next_free
+from domain.validation import Problem, validate
+from services.booking import Booking
+from services.content_rules import ContentRules
+
+COLLIDES_WITHIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    account: str
+    platform: Platform
+    content: Content
+    at: datetime | None  # None: a draft, with no time
+    refusal: HeraldError | None = None  # its time could not be read
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    index: int
+    code: str
+    message: str
+    next_free: datetime | None = None
+    problems: list[Problem] | None = None
+
+
+@dataclass
+class Assessment:
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    per_platform: Counter[str] = field(default_factory=Counter)
+    per_account: Counter[str] = field(default_factory=Counter)
+    per_day: Counter[str] = field(default_factory=Counter)
+    collisions: list[PlanIssue] = field(default_factory=list)
+    quota_violations: list[PlanIssue] = field(default_factory=list)
+    problems: list[PlanIssue] = field(default_factory=list)
+
+
+def assess(items: list[PlanItem], workspace: str, rules: ContentRules, booking: Booking) -> Assessment:
+    found = Assessment()
+    instants: list[datetime] = []
+    planned: dict[str, list[datetime]] = {}
+    for index, item in enumerate(items):
+        if item.refusal is not None:
+            found.problems.append(PlanIssue(index, item.refusal.code, item.refusal.message))
+            continue
+        if problems := validate(item.content, rules.rules_for(item.platform, workspace, item.account)):
+            message = "; ".join(p.message for p in problems)
+            found.problems.append(PlanIssue(index, "content_invalid", message, problems=problems))
+        at = item.at
+        if at is None:
+            continue
+        instants.append(at)
+        found.per_platform[item.platform.value] += 1
+        found.per_account[item.account] += 1
+        found.per_day[at.date().isoformat()] += 1
+        quota = booking.quota_of(workspace, item.account, item.platform)
+        booked = list(booking.book_of(workspace, item.account, at - quota.window).values())
+        for existing in booked:
+            if abs(existing - at) < COLLIDES_WITHIN:
+                message = f"{item.account} already has a post at {existing.isoformat()}, within a minute of this one"
+                found.collisions.append(PlanIssue(index, "collision", message))
+                break
+        book = booked + planned.setdefault(item.account, [])
+        if not fits(at, book, quota):
+            free = next_free(at, book, quota)
+            message = (
+                f"{item.account} would exceed {quota.limit} posts per {quota.window}; next free {free.isoformat()}"
+            )
+            found.quota_violations.append(PlanIssue(index, "quota_exceeded", message, next_free=free))
+        planned[item.account].append(at)
+    found.earliest, found.latest = min(instants, default=None), max(instants, default=None)
+    return found

@@ -1,0 +1,207 @@
+"""Post commands: what a domain service asks of a post before it is claimed.
+
+Each command is get → change → save. Scheduling checks the content against the platform's
+rules and the account's posting window first; a refusal is raised before anything is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.content import Content, Platform
+from domain.errors import VersionMismatch
+from domain.instants import require_utc
+from domain.post import Post, PostState
+from services.booking import Booking, WhenFull
+from services.content_rules import ContentRules
+from services.ports import Clock
+from services.post_repository import PostRepository
+from services.results import EventRecord, PostSettings, PostView
+
+
+class PostCommands:
+    def __init__(
+        self,
+        posts: PostRepository,
+        *,
+        booking: Booking,
+        rules: ContentRules,
+        clock: Clock,
+        settings: PostSettings,
+    ) -> None:
+        self.posts = posts
+        self.booking = booking
+        self.rules = rules
+        self.clock = clock
+        self.settings = settings
+
+    # ── creating ──────────────────────────────────────────────────────────────
+
+    def draft(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+    ) -> UUID:
+        """A new draft post; it goes nowhere until scheduled."""
+        post = self.new_post(account, platform, content, external_id, workspace, post_id)
+        self._save(post)
+        return post.id
+
+    def schedule(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        scheduled_at: datetime,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+        when_full: WhenFull = "refuse",
+    ) -> UUID:
+        """A new post, queued to go out at `scheduled_at` (which must carry a zone).
+
+        If the account's posting window is full then, it is refused with the next free
+        instant, or moved to that instant when `when_full="move"`.
+        """
+        post = self.new_post(account, platform, content, external_id, workspace, post_id)
+        self.rules.check(post.platform, content, workspace, account)
+        due = self._fit(post, require_utc(scheduled_at, field="scheduled_at"), when_full)
+        post.schedule(due, now=self.clock())
+        self._save(post)
+        return post.id
+
+    def publish_now(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None = None,
+        workspace: str = "default",
+        post_id: UUID | None = None,
+        when_full: WhenFull = "refuse",
+    ) -> UUID:
+        """A new post, due immediately (or at the next free instant, with `when_full="move"`)."""
+        post = self.new_post(account, platform, content, external_id, workspace, post_id)
+        self.rules.check(post.platform, content, workspace, account)
+        now = self.clock()
+        due = self._fit(post, now, when_full)
+        if due == now:
+            post.schedule(now, now=now, publish_now=True)
+        else:
+            post.schedule(due, now=now)
+        self._save(post)
+        return post.id
+
+    def schedule_many(self, requests: Sequence[dict[str, Any]]) -> list[UUID]:
+        """Many new queued posts in one transaction (each dict: schedule's keyword arguments)."""
+        now = self.clock()
+        posts = []
+        for request in requests:
+            fields = dict(request)
+            due = fields.pop("scheduled_at", None)
+            post = self.new_post(
+                fields["account"],
+                fields["platform"],
+                fields["content"],
+                fields.get("external_id"),
+                fields.get("workspace", "default"),
+                fields.get("post_id"),
+            )
+            self.rules.check(post.platform, post.content, post.workspace, post.account)
+            post.schedule(due or now, now=now, publish_now=due is None)
+            posts.append(post)
+        self.posts.save_new(posts)
+        return [post.id for post in posts]
+
+    def schedule_draft(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
+        """Queue a draft for `scheduled_at`, checked as a new scheduled post is."""
+        post = self.posts.get(post_id)
+        self.rules.check(post.platform, post.content, post.workspace, post.account)
+        due = require_utc(scheduled_at, field="scheduled_at")
+        post.schedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
+        self._save(post)
+
+    # ── changing ──────────────────────────────────────────────────────────────
+
+    def edit_content(self, post_id: UUID, content: Content) -> None:
+        self.revise(post_id, expected_version=None, content=content)
+
+    def reschedule(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
+        self.revise(post_id, expected_version=None, scheduled_at=scheduled_at, when_full=when_full)
+
+    def revise(
+        self,
+        post_id: UUID,
+        *,
+        expected_version: int | None,
+        content: Content | None = None,
+        scheduled_at: datetime | None = None,
+        when_full: WhenFull = "refuse",
+    ) -> PostView:
+        """Edit and/or reschedule in one save, if the post is still at `expected_version`."""
+        post = self.posts.get(post_id)
+        if expected_version is not None and post.version != expected_version:
+            raise VersionMismatch(f"the post is at version {post.version}, not {expected_version}; read it again")
+        now = self.clock()
+        if content is not None:
+            if post.state is not PostState.DRAFT:
+                self.rules.check(post.platform, content, post.workspace, post.account)
+            post.edit_content(content, now=now)
+        if scheduled_at is not None:
+            due = require_utc(scheduled_at, field="scheduled_at")
+            post.reschedule(self._fit(post, due, when_full) if due >= now else due, now=now)
+        self._save(post)
+        return PostView.of(post)
+
+    def cancel(self, post_id: UUID, reason: str = "canceled by request") -> PostView:
+        post = self.posts.change(post_id, lambda post: post.cancel(now=self.clock(), reason=reason))
+        return PostView.of(post)
+
+    # ── reading ───────────────────────────────────────────────────────────────
+
+    def get_post(self, post_id: UUID) -> PostView:
+        return PostView.of(self.posts.get(post_id))
+
+    def history(self, post_id: UUID) -> list[EventRecord]:
+        return self.posts.history(post_id)
+
+    # ── helpers ───────────────────────────────────────────────────────────────
+
+    def new_post(
+        self,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        external_id: str | None,
+        workspace: str,
+        post_id: UUID | None,
+    ) -> Post:
+        """A draft, not yet saved."""
+        return Post.draft(
+            post_id=post_id or uuid4(),
+            workspace=workspace,
+            account=account,
+            platform=Platform(platform),
+            content=content,
+            external_id=external_id,
+            grace=self.settings.grace,
+            freeze=self.settings.freeze,
+            now=self.clock(),
+        )
+
+    def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
+        return self.booking.fit(post.workspace, post.account, post.platform, due, when_full)
+
+    def _save(self, post: Post) -> None:
+        self.posts.save(post)
+        self.booking.remember(post.workspace, post.account, post.id, post.due_at)
