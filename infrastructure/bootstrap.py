@@ -8,28 +8,22 @@ command) starts here, and takes from it the parts it runs.
 
 from __future__ import annotations
 
-import os
-import random
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import PersistenceError
-
-from domain.decisions import RetryPolicy
-from domain.errors import InvalidSetting
 from infrastructure.persistence.connections import PostgresReadStore, ReadStore, SQLiteReadStore
 from infrastructure.persistence.due_index import SqlDueIndex
 from infrastructure.persistence.events import HeraldEvents
+from infrastructure.persistence.opening import opened
+from infrastructure.persistence.post_list import SqlPostList
 from infrastructure.persistence.projection_store import SqlProjectionStore
 from infrastructure.persistence.stats import SqlStats
 from infrastructure.persistence.timeline import SqlTimeline
 from infrastructure.persistence.webhook_outbox import SqlOutbox
 from infrastructure.secrets import Sealer
-from infrastructure.store import StoreUnavailable, database_url, postgres_connection, redact, store_env
+from infrastructure.settings import settings_from_env, whole_number
+from infrastructure.store import database_url, store_env
 from projections.due_index import DueIndex
 from projections.runner import Projection, ProjectionRunner
 from projections.webhook_outbox import WebhookOutbox
@@ -55,8 +49,6 @@ if TYPE_CHECKING:
     from services.pacing import Pacer
     from services.routing import AccountRouter, FixedRouter, Router
 
-T = TypeVar("T")
-
 
 @dataclass
 class Herald:
@@ -70,6 +62,7 @@ class Herald:
     due_index: SqlDueIndex
     timeline: SqlTimeline
     stats: SqlStats
+    post_list: SqlPostList
     outbox: SqlOutbox
     rules: ContentRules
     booking: Booking
@@ -146,7 +139,7 @@ class Herald:
         from infrastructure.persistence.idempotency import IdempotencyStore
         from infrastructure.persistence.rate_limit import RateLimiter
 
-        limit = creations_per_minute or _whole_number("HERALD_API_CREATIONS_PER_MINUTE", 120)
+        limit = creations_per_minute or whole_number("HERALD_API_CREATIONS_PER_MINUTE", 120)
         return Context(
             herald=self,
             idempotency=IdempotencyStore(self.read_store, self.clock, sealer=lambda: self.accounts.sealer),
@@ -186,7 +179,7 @@ def bootstrap(
     if pool_size is not None and env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         env["POSTGRES_POOL_SIZE"] = str(max(int(env["POSTGRES_POOL_SIZE"]), pool_size))
     settings = settings or settings_from_env()
-    events = _opened(url, env, lambda: HeraldEvents(env))
+    events = opened(url, env, lambda: HeraldEvents(env))
     read_store: ReadStore = (
         PostgresReadStore(events.pool, env) if events.pool is not None else SQLiteReadStore(env["SQLITE_DBNAME"])
     )
@@ -205,6 +198,7 @@ def bootstrap(
         due_index=due_index,
         timeline=SqlTimeline(read_store),
         stats=SqlStats(read_store),
+        post_list=SqlPostList(read_store),
         outbox=SqlOutbox(read_store),
         rules=rules,
         booking=booking,
@@ -216,117 +210,3 @@ def bootstrap(
         workspaces=WorkspaceService(events, clock=clock),
         webhooks=WebhookService(events, clock=clock),
     )
-
-
-def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
-    """Post settings from HERALD_* variables (seconds), each checked with a clear message."""
-    environ = dict(os.environ) if environ is None else environ
-
-    def seconds(name: str, default: float) -> float:
-        text = environ.get(name)
-        if not text:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if value < 0:
-            raise InvalidSetting(f"{name}={text!r} must be a number of seconds, 0 or more", field=name)
-        return value
-
-    defaults = PostSettings()
-    policy = defaults.retry_policy
-    return PostSettings(
-        grace=timedelta(seconds=seconds("HERALD_GRACE_SECONDS", defaults.grace.total_seconds())),
-        freeze=timedelta(seconds=seconds("HERALD_FREEZE_SECONDS", defaults.freeze.total_seconds())),
-        lease=timedelta(seconds=seconds("HERALD_LEASE_SECONDS", defaults.lease.total_seconds())),
-        retry_policy=RetryPolicy(
-            base_seconds=seconds("HERALD_RETRY_BASE_SECONDS", policy.base_seconds) or policy.base_seconds,
-            cap_seconds=seconds("HERALD_RETRY_CAP_SECONDS", policy.cap_seconds) or policy.cap_seconds,
-            max_attempts=int(seconds("HERALD_RETRY_MAX_ATTEMPTS", policy.max_attempts)) or 1,
-            jitter=min(1.0, seconds("HERALD_RETRY_JITTER", policy.jitter)),
-        ),
-    )
-
-
-def _whole_number(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidSetting(f"{name}={text!r} must be a whole number, 1 or more", field=name)
-    return int(text)
-
-
-FULL_FOR = 60.0  # seconds a full server is waited for at start-up before giving up
-
-
-def prepare_postgres(env: dict[str, str]) -> None:
-    """Connect once to surface the server's own reason for refusing (the library's pool only
-    says it timed out), and create the schema named in the URL if it is missing. A server with
-    no free connection is waited for, with backoff, saying so once."""
-    import psycopg
-    from psycopg import sql
-
-    waited, tries = 0.0, 0
-    while True:
-        try:
-            with psycopg.connect(**postgres_connection(env)) as conn:  # type: ignore[arg-type]
-                if env["POSTGRES_SCHEMA"]:
-                    conn.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(env["POSTGRES_SCHEMA"]))
-                    )
-            return
-        except psycopg.errors.UniqueViolation:
-            return  # another process created it a moment ago
-        except psycopg.OperationalError as problem:
-            if not _server_full(problem) or waited >= FULL_FOR:
-                raise OSError(first_line(problem)) from problem
-            if not tries:
-                print(
-                    f"herald: the PostgreSQL server has no free connection; waiting up to {FULL_FOR:.0f}s for one "
-                    "(each Herald process holds at most its pool_size, default 4)",
-                    file=sys.stderr,
-                )
-            pause = min(5.0, 0.2 * 2**tries) * (0.5 + random.random())
-            time.sleep(pause)
-            waited, tries = waited + pause, tries + 1
-        except psycopg.Error as problem:
-            raise OSError(first_line(problem)) from problem
-
-
-def _server_full(problem: BaseException) -> bool:
-    sqlstate = getattr(problem, "sqlstate", None)
-    return sqlstate == "53300" or "too many clients" in str(problem) or "remaining connection slots" in str(problem)
-
-
-def first_line(problem: BaseException) -> str:
-    text = str(problem).strip() or type(problem).__name__
-    return text.splitlines()[0]
-
-
-def _opened(url: str, env: dict[str, str], make: Callable[[], T]) -> T:
-    """Build the event store, turning any refusal into one readable line.
-
-    Several processes starting at once all run the library's CREATE … IF NOT EXISTS and
-    CREATE OR REPLACE FUNCTION; PostgreSQL can refuse such concurrent DDL ("tuple concurrently
-    updated"), so a refusal of that kind is retried a few times before it is reported.
-    """
-    for attempt in range(6):
-        try:
-            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-                prepare_postgres(env)
-            return make()
-        except (PersistenceError, OSError) as problem:
-            if attempt < 5 and _concurrent_ddl(problem):
-                time.sleep(0.05 * 2**attempt * (1 + random.random()))
-                continue
-            raise StoreUnavailable(
-                f"cannot open the store at HERALD_DATABASE_URL={redact(url)}: {first_line(problem)}"
-            ) from problem
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _concurrent_ddl(problem: BaseException) -> bool:
-    text = " ".join(str(p) for p in (problem, problem.__cause__, problem.__context__) if p)
-    return "concurrently updated" in text or 'duplicate key value violates unique constraint "pg_' in text

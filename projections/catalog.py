@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.due_index import DueIndex
+from projections.post_list import PostList
 from projections.runner import Projection
 from projections.stats import Stats
 from projections.timeline import Timeline
@@ -11,4 +12,5 @@ PROJECTIONS: dict[str, type[Projection]] = {
     "due_index": DueIndex,
     "timeline": Timeline,
     "stats": Stats,
+    "post_list": PostList,
 }

@@ -78,10 +78,10 @@ class DueIndex:
     """The dispatcher's only query, over one table."""
 
     name = "due_index"
-    tables = ("due_index",)
+    tables: tuple[str, ...] = ("due_index",)
     # every post event is decided on: it sets columns (and its state, from the lifecycle
     # table), or is deliberately left out (tests/unit/test_lifecycle_table.py checks this)
-    handles = frozenset(
+    handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
             Post.Scheduled,
@@ -95,7 +95,7 @@ class DueIndex:
             Post.Failed,
         }
     )
-    ignores = frozenset({Post.ContentEdited, Post.ContainerPrepared})
+    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContentEdited, Post.ContainerPrepared})
 
     def apply(self, writer: DueIndexWriter, facts: Sequence[Fact]) -> None:
         """Fold a batch in memory, then write one row per post touched."""
@@ -126,10 +126,6 @@ class DueIndexView(Protocol):
     def ambiguous(self, limit: int) -> list[str]: ...
     def next_due(self) -> datetime | None: ...
     def counts(self) -> dict[str, int]: ...
-
-    def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[str, int]]:
-        """(post id, position) for one page of a workspace's posts, in creation order."""
-        ...
 
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         """{post id: due} of the account's posts that hold a place in its posting window."""

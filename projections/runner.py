@@ -17,8 +17,8 @@ from projections.facts import Fact
 class Projection(Protocol):
     name: str
     tables: tuple[str, ...]
-    handles: frozenset[type]  # the post events it folds
-    ignores: frozenset[type]  # the post events it deliberately leaves out
+    handles: frozenset[type[Any]]  # the post events it folds
+    ignores: frozenset[type[Any]]  # the post events it deliberately leaves out
 
     def apply(self, writer: Any, facts: Sequence[Fact]) -> None: ...
 

@@ -50,8 +50,8 @@ class StatsWriter(Protocol):
 
 class Stats:
     name = "stats"
-    tables = ("post_stats", "post_failures", "post_lateness", "post_targets")
-    handles = frozenset(
+    tables: tuple[str, ...] = ("post_stats", "post_failures", "post_lateness", "post_targets")
+    handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
             Post.Scheduled,
@@ -62,7 +62,7 @@ class Stats:
             Post.Canceled,
         }
     )
-    ignores = frozenset(
+    ignores: frozenset[type[Post.Event]] = frozenset(
         {Post.ContentEdited, Post.ContainerPrepared, Post.AttemptFailed, Post.OutcomeAmbiguous, Post.ReleasedForRetry}
     )
 

@@ -146,7 +146,7 @@ class TimelineWriter(Protocol):
 
 class Timeline:
     name = "timeline"
-    tables = ("timeline",)
+    tables: tuple[str, ...] = ("timeline",)
     handles = frozenset(STATE_AFTER)  # one row for every post event: `explain` has a sentence for each
     ignores: frozenset[type[Post.Event]] = frozenset()
 

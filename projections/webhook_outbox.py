@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.account import Account
 from domain.post import Post
@@ -62,9 +62,11 @@ class OutboxWriter(Protocol):
 
 class WebhookOutbox:
     name = "webhooks"
-    tables = ("webhook_subjects", "webhook_pending", "webhook_outbox")
-    handles = frozenset({Post.Drafted, Post.Delivered, Post.Failed, Post.Canceled, Post.OutcomeAmbiguous})
-    ignores = frozenset(
+    tables: tuple[str, ...] = ("webhook_subjects", "webhook_pending", "webhook_outbox")
+    handles: frozenset[type[Post.Event]] = frozenset(
+        {Post.Drafted, Post.Delivered, Post.Failed, Post.Canceled, Post.OutcomeAmbiguous}
+    )
+    ignores: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Scheduled,
             Post.ContentEdited,
@@ -95,7 +97,11 @@ class WebhookOutbox:
         workspace, name = found
         kind = ANNOUNCED[(fact.aggregate, fact.name)]
         subject = f"{fact.aggregate_id}@{fact.version}" if kind == "post.ambiguous" else fact.aggregate_id
-        payload = {"type": kind, "at": fact.at, "data": {k: v for k, v in fact.data.items() if k in KEPT}}
+        payload: dict[str, Any] = {
+            "type": kind,
+            "at": fact.at,
+            "data": {k: v for k, v in fact.data.items() if k in KEPT},
+        }
         if fact.aggregate == Post.__name__:
             payload["post_id"] = fact.aggregate_id
         else:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from domain.intent import PublishIntent
@@ -183,8 +184,7 @@ class Dispatcher:
         wait = self.settings.idle_poll
         if next_due is not None:
             wait = min(wait, max(0.0, (next_due - self.clock()).total_seconds()))
-        stopped = asyncio.ensure_future(self.stopping.wait())
-        waiters = {stopped}
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.stopping.wait())}
         if self.wake is not None:  # new events (PostgreSQL's NOTIFY) end the wait at once
             waiters.add(asyncio.ensure_future(self.wake(max(wait, 0.01))))
         _, pending = await asyncio.wait(waiters, timeout=max(wait, 0.01), return_when=asyncio.FIRST_COMPLETED)

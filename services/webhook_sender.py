@@ -70,7 +70,8 @@ class WebhookSender:
                 self.workspaces.endpoint_secret, delivery.workspace, delivery.endpoint_id, self.sealer()
             )
         except KeyError:
-            status, error = None, "endpoint_removed"
+            status: int | None = None
+            error: str | None = "endpoint_removed"
         else:
             status, error = await send(delivery, secret, self.webhooks.clock())
         await asyncio.to_thread(self.webhooks.record, delivery, status=status, error=error)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from infrastructure.persistence.idempotency import IdempotencyStore
 from infrastructure.persistence.rate_limit import RateLimiter
 from projections.due_index import DueIndex
+from projections.post_list import PostList
 from projections.runner import ProjectionRunner
 from projections.timeline import Timeline
 
@@ -31,6 +32,7 @@ class Context:
     def __post_init__(self) -> None:
         self.runners = {
             "due_index": self.herald.runner(DueIndex()),
+            "post_list": self.herald.runner(PostList()),
             "timeline": self.herald.runner(Timeline()),
         }
 
@@ -55,9 +57,10 @@ class Context:
         with self._catching_up:
             self.runners[name].catch_up()
 
-    def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[str, int]]:
-        self.caught_up("due_index")
-        return self.herald.due_index.page(workspace, after, limit, filters)
+    def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+        """A page of the workspace's posts, as the list read model holds them."""
+        self.caught_up("post_list")
+        return self.herald.post_list.page(workspace, after, limit, filters)
 
     def timeline_rows(self, post_id: str) -> list[dict[str, Any]]:
         self.caught_up("timeline")

@@ -94,9 +94,8 @@ async def list_posts(request: web.Request) -> web.Response:
         "scheduled_to": instant_of(query.get("scheduled_to"), None),
     }
     rows = await asyncio.to_thread(ctx.page, workspace_of(request), after, limit, filters)
-    views = await asyncio.to_thread(lambda: [ctx.posts.get_post(UUID(post_id)) for post_id, _ in rows])
     cursor = base64.urlsafe_b64encode(str(rows[-1][1]).encode()).decode() if len(rows) == limit else None
-    page = PostPage(items=[PostOut.model_validate(v.model_dump()) for v in views], next_cursor=cursor)
+    page = PostPage(items=[PostOut.model_validate(view) for view, _ in rows], next_cursor=cursor)
     return json_response(page.model_dump(mode="json"))
 
 

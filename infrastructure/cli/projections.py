@@ -12,7 +12,12 @@ from domain.errors import HeraldError, PostNotFound
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
-PROJECTION_NAMES = ("due_index", "timeline", "stats")  # projections.catalog.PROJECTIONS, without importing it
+PROJECTION_NAMES = (
+    "due_index",
+    "timeline",
+    "stats",
+    "post_list",
+)  # projections.catalog.PROJECTIONS, without importing it
 
 
 class UnknownProjection(HeraldError):

@@ -27,7 +27,6 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     )
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_listing ON {table} (workspace, created)")
 
 
 class DueIndexWriter:
@@ -110,27 +109,6 @@ class SqlDueIndex:
         with self.store.reading() as cursor:
             cursor.execute("SELECT state, COUNT(*) FROM due_index GROUP BY state")
             return {state: int(count) for state, count in cursor.fetchall()}
-
-    def page(self, workspace: str, after: int, limit: int, filters: dict[str, Any]) -> list[tuple[str, int]]:
-        """Keyset pagination on the creation position: a page never repeats or skips a post,
-        whatever is written meanwhile."""
-        clauses, params = ["workspace = %s", "created > %s"], [workspace, after]
-        for column in ("state", "account", "platform", "external_id"):
-            if filters.get(column) is not None:
-                clauses.append(f"{column} = %s")
-                params.append(filters[column])
-        if filters.get("scheduled_from") is not None:
-            clauses.append("due_at >= %s")
-            params.append(utc_text(filters["scheduled_from"]))
-        if filters.get("scheduled_to") is not None:
-            clauses.append("due_at < %s")
-            params.append(utc_text(filters["scheduled_to"]))
-        with self.store.reading() as cursor:
-            cursor.execute(
-                f"SELECT post_id, created FROM due_index WHERE {' AND '.join(clauses)} ORDER BY created LIMIT %s",
-                [*params, limit],
-            )
-            return [(row[0], int(row[1])) for row in cursor.fetchall()]
 
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         marks = ", ".join(["%s"] * len(BOOKED))

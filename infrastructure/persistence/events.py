@@ -7,6 +7,7 @@ batches (`get_many`: a dispatcher claims 100 posts in one query, not 100).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ class HeraldEvents(Application[UUID]):
             # the read models share this pool: their unqualified table names live in the schema
             datastore.pool.kwargs["options"] = f"-c search_path={datastore.schema}"
             datastore.pool.kwargs["connect_timeout"] = 5  # a server that does not answer: say so soon
+            datastore.pool.kwargs["application_name"] = f"herald-{os.getpid()}"  # pg_stat_activity says whose
         return factory
 
     @property
@@ -60,7 +62,8 @@ class HeraldEvents(Application[UUID]):
     def ids_created_by(self, event_class: type) -> set[UUID]:
         """The ids of every aggregate whose first event is of `event_class`."""
         topic = get_topic(event_class)
-        return {n.originator_id for n in self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])}
+        found = self.recorder.select_notifications(start=None, limit=10**9, topics=[topic])
+        return {UUID(str(n.originator_id)) for n in found}
 
     def last_position(self) -> int:
         """The notification id of the newest event (0 when there is none)."""

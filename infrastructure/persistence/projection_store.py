@@ -9,7 +9,7 @@ from typing import Any
 
 from eventsourcing.persistence import Mapper
 
-from infrastructure.persistence import due_index, stats, timeline, webhook_outbox
+from infrastructure.persistence import due_index, post_list, stats, timeline, webhook_outbox
 from infrastructure.persistence.connections import Cursor, ReadStore
 from infrastructure.persistence.facts import read_facts
 from projections.facts import Fact
@@ -21,6 +21,7 @@ TABLES: dict[str, tuple[Callable[[Cursor, str], None], Callable[[Cursor, str], A
     "due_index": (due_index.create, due_index.DueIndexWriter),
     "timeline": (timeline.create, timeline.TimelineWriter),
     "stats": (stats.create, stats.StatsWriter),
+    "post_list": (post_list.create, post_list.PostListWriter),
     "webhooks": (webhook_outbox.create, webhook_outbox.OutboxWriter),
 }
 

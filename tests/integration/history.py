@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import aiohttp
@@ -35,7 +35,7 @@ class History:
     store: ReadStore
     clock: ManualClock
     post_ids: list[UUID]
-    midpoint: object  # an instant halfway through, for as-of checks
+    midpoint: datetime  # an instant halfway through, for as-of checks
 
 
 def make_history(store_url: str, posts: int = 40, live_batch: int = 7) -> History:
@@ -61,7 +61,7 @@ def make_history(store_url: str, posts: int = 40, live_batch: int = 7) -> Histor
         for post_id in ids[::7]:
             service.posts.edit_content(post_id, Content(text="edited"))
         service.posts.cancel(ids[3])
-        midpoint = None
+        midpoint = clock.now
         async with aiohttp.ClientSession() as session:
             platforms = service.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2)
             dispatcher = service.dispatcher(platforms, DispatchSettings(worker="w", batch_size=8))

@@ -16,7 +16,7 @@ def filled(store_url: str) -> tuple[str, str, str]:
     service = bootstrap(store_url)
     generate(service, 600, accounts=5)
     (first,) = service.events.recorder.select_notifications(start=1, limit=1)
-    post = service.posts.get_post(first.originator_id)  # type: ignore[arg-type]
+    post = service.posts.get_post(first.originator_id)
     service.close()
     return store_url, str(post.id), str(post.external_id)
 

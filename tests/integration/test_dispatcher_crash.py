@@ -8,6 +8,7 @@ import contextlib
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import aiohttp
 import pytest
@@ -19,9 +20,9 @@ from tests.clock import ManualClock
 from tests.processes import admin, reaped, start_dispatcher, start_simulator
 
 
-def wait_for_claim(service: Herald, post_id: object, seconds: float = 30) -> None:
+def wait_for_claim(service: Herald, post_id: UUID, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while service.posts.get_post(post_id).state != "dispatched":  # type: ignore[arg-type]
+    while service.posts.get_post(post_id).state != "dispatched":
         assert time.monotonic() < deadline, "the dispatcher never claimed the post"
         time.sleep(0.05)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -15,26 +16,26 @@ from services.results import OutcomeReport
 from tests.clock import ManualClock
 
 
-def schedule(service: Herald, clock: ManualClock, minutes: float = 30, **extra: object) -> object:
+def schedule(service: Herald, clock: ManualClock, minutes: float = 30, **extra: Any) -> UUID:
     return service.posts.schedule(
         account="acme",
         platform="mastodon",
         content=Content(text="Hello"),
         scheduled_at=clock.now + timedelta(minutes=minutes),
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
 def test_a_post_survives_reopening_the_store(store_url: str, clock: ManualClock) -> None:
     first = bootstrap(store_url, clock=clock)
     post_id = schedule(first, clock, external_id="crm-42")
-    first.posts.edit_content(post_id, Content(text="Hello again"))  # type: ignore[arg-type]
+    first.posts.edit_content(post_id, Content(text="Hello again"))
     first.close()
 
     second = bootstrap(store_url, clock=clock)
-    post = second.posts.get_post(post_id)  # type: ignore[arg-type]
+    post = second.posts.get_post(post_id)
     assert (post.state, post.content.text, post.external_id) == ("queued", "Hello again", "crm-42")
-    assert [record.name for record in second.posts.history(post_id)] == [  # type: ignore[arg-type]
+    assert [record.name for record in second.posts.history(post_id)] == [
         "Drafted",
         "Scheduled",
         "ContentEdited",
@@ -45,21 +46,21 @@ def test_a_post_survives_reopening_the_store(store_url: str, clock: ManualClock)
 def test_a_full_life_with_a_retry_and_a_reconciliation(service: Herald, clock: ManualClock) -> None:
     post_id = schedule(service, clock, minutes=10)
     clock.advance(minutes=10)
-    assert service.dispatch.claim(post_id, worker="w1").ok  # type: ignore[arg-type]
-    service.dispatch.record_outcome(post_id, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503))  # type: ignore[arg-type]
-    waiting = service.posts.get_post(post_id)  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w1").ok
+    service.dispatch.record_outcome(post_id, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503))
+    waiting = service.posts.get_post(post_id)
     assert waiting.state == "queued" and waiting.next_attempt_at is not None
-    assert service.dispatch.claim(post_id, worker="w1").code == "not_due"  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w1").code == "not_due"
 
     clock.now = waiting.next_attempt_at
-    assert service.dispatch.claim(post_id, worker="w2").attempt == 2  # type: ignore[arg-type]
-    service.dispatch.record_outcome(post_id, 2, Observed(kind=Observation.TIMEOUT_AFTER_SEND))  # type: ignore[arg-type]
-    assert service.posts.get_post(post_id).state == "ambiguous"  # type: ignore[arg-type]
-    service.dispatch.confirm_delivered(post_id, RemotePost(remote_id="r-1"), evidence="found by key")  # type: ignore[arg-type]
+    assert service.dispatch.claim(post_id, worker="w2").attempt == 2
+    service.dispatch.record_outcome(post_id, 2, Observed(kind=Observation.TIMEOUT_AFTER_SEND))
+    assert service.posts.get_post(post_id).state == "ambiguous"
+    service.dispatch.confirm_delivered(post_id, RemotePost(remote_id="r-1"), evidence="found by key")
 
-    post = service.posts.get_post(post_id)  # type: ignore[arg-type]
+    post = service.posts.get_post(post_id)
     assert (post.state, post.remote_id, post.reconciled) == ("delivered", "r-1", True)
-    names = [record.name for record in service.posts.history(post_id)]  # type: ignore[arg-type]
+    names = [record.name for record in service.posts.history(post_id)]
     assert names == [
         "Drafted",
         "Scheduled",
@@ -75,7 +76,7 @@ def test_batch_claims_and_outcomes_in_one_go(service: Herald, clock: ManualClock
     ids = [schedule(service, clock, minutes=5) for _ in range(20)]
     late = schedule(service, clock, minutes=50)
     clock.advance(minutes=5)
-    results = service.dispatch.claim_many([*ids, late], worker="w1")  # type: ignore[list-item]
+    results = service.dispatch.claim_many([*ids, late], worker="w1")
     assert [r.ok for r in results] == [True] * 20 + [False]
     assert results[-1].code == "not_due"
 
@@ -83,8 +84,8 @@ def test_batch_claims_and_outcomes_in_one_go(service: Herald, clock: ManualClock
         OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))
         for n, post_id in enumerate(ids)
     ]
-    assert all(r.ok for r in service.dispatch.record_outcomes(reports))  # type: ignore[arg-type]
-    assert {service.posts.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+    assert all(r.ok for r in service.dispatch.record_outcomes(reports))
+    assert {service.posts.get_post(i).state for i in ids} == {"delivered"}
 
 
 def test_outcomes_are_recorded_when_a_claimed_post_changed_since(store_url: str, clock: ManualClock) -> None:
@@ -94,20 +95,20 @@ def test_outcomes_are_recorded_when_a_claimed_post_changed_since(store_url: str,
     other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(3)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
-    other.dispatch.prepare_container(ids[0], 1, "c-1")  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))
+    other.dispatch.prepare_container(ids[0], 1, "c-1")
 
     reports = [
-        OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))  # type: ignore[arg-type]
+        OutcomeReport(post_id, 1, Observed(kind=Observation.ACCEPTED, remote_id=f"r{n}"))
         for n, post_id in enumerate(ids)
     ]
     assert all(r.ok for r in worker.dispatch.record_outcomes(reports))
-    assert [r.name for r in worker.posts.history(ids[0])][-3:] == [  # type: ignore[arg-type]
+    assert [r.name for r in worker.posts.history(ids[0])][-3:] == [
         "DispatchClaimed",
         "ContainerPrepared",
         "Delivered",
     ]
-    assert {worker.posts.get_post(i).state for i in ids} == {"delivered"}  # type: ignore[arg-type]
+    assert {worker.posts.get_post(i).state for i in ids} == {"delivered"}
     worker.close()
     other.close()
 
@@ -121,12 +122,12 @@ def test_a_claim_decides_on_the_stored_post_when_this_process_saw_an_older_one(
     other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
-    timeouts = [OutcomeReport(i, 1, Observed(kind=Observation.TIMEOUT_AFTER_SEND)) for i in ids]  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))
+    timeouts = [OutcomeReport(i, 1, Observed(kind=Observation.TIMEOUT_AFTER_SEND)) for i in ids]
     assert {r.state for r in worker.dispatch.record_outcomes(timeouts)} == {"ambiguous"}
-    other.dispatch.release_for_retry(ids[0], evidence="not on the platform")  # type: ignore[arg-type]
+    other.dispatch.release_for_retry(ids[0], evidence="not on the platform")
 
-    again = worker.dispatch.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    again = worker.dispatch.claim_many(ids, worker="w1")
     assert [(r.ok, r.state, r.attempt) for r in again] == [(True, "dispatched", 2), (False, None, None)]
     worker.close()
     other.close()
@@ -139,15 +140,15 @@ def test_a_claim_on_a_post_canceled_elsewhere_is_refused_for_what_it_is(store_ur
     other = bootstrap(store_url, clock=clock)
     ids = [schedule(worker, clock, minutes=1) for _ in range(2)]
     clock.advance(minutes=1)
-    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))  # type: ignore[arg-type]
-    failures = [OutcomeReport(i, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503)) for i in ids]  # type: ignore[arg-type]
+    assert all(r.ok for r in worker.dispatch.claim_many(ids, worker="w1"))
+    failures = [OutcomeReport(i, 1, Observed(kind=Observation.SERVER_ERROR, http_status=503)) for i in ids]
     assert {r.state for r in worker.dispatch.record_outcomes(failures)} == {"queued"}
-    other.posts.cancel(ids[0])  # type: ignore[arg-type]
+    other.posts.cancel(ids[0])
     clock.advance(minutes=10)
 
-    again = worker.dispatch.claim_many(ids, worker="w1")  # type: ignore[arg-type]
+    again = worker.dispatch.claim_many(ids, worker="w1")
     assert [(r.ok, r.code) for r in again] == [(False, "post_terminal"), (True, None)]
-    assert worker.posts.get_post(ids[0]).state == "canceled"  # type: ignore[arg-type]
+    assert worker.posts.get_post(ids[0]).state == "canceled"
     worker.close()
     other.close()
 
@@ -164,15 +165,15 @@ def test_a_conflict_in_a_batch_refuses_only_that_post(
     stale = bootstrap(store_url, clock=clock)
     stale.read_many = None  # read through the (stale) repository cache, as a lagging worker would
     for post_id in ids:
-        stale.posts.get_post(post_id)  # type: ignore[arg-type]
+        stale.posts.get_post(post_id)
     clock.advance(minutes=1)
 
-    assert all(r.ok for r in first.dispatch.claim_many(ids[:2], worker="first"))  # type: ignore[arg-type]
-    outcome = stale.dispatch.claim_many(ids, worker="stale")  # type: ignore[arg-type]
+    assert all(r.ok for r in first.dispatch.claim_many(ids[:2], worker="first"))
+    outcome = stale.dispatch.claim_many(ids, worker="stale")
 
     assert [r.ok for r in outcome] == [False, False, True, True, True, True]
     assert {r.code for r in outcome[:2]} == {"already_claimed"}
-    workers = [first.posts.get_post(i).worker for i in ids]  # type: ignore[arg-type]
+    workers = [first.posts.get_post(i).worker for i in ids]
     assert workers == ["first", "first", "stale", "stale", "stale", "stale"]
     first.close()
     stale.close()
@@ -194,8 +195,8 @@ def test_refusals_are_named_and_change_nothing(service: Herald, clock: ManualClo
         service.posts.get_post(uuid4())
     post_id = schedule(service, clock, minutes=0.5)  # inside the 60 s freeze
     with pytest.raises(PostFrozen):
-        service.posts.reschedule(post_id, clock.now + timedelta(hours=1))  # type: ignore[arg-type]
-    assert len(service.posts.history(post_id)) == 2  # type: ignore[arg-type]
+        service.posts.reschedule(post_id, clock.now + timedelta(hours=1))
+    assert len(service.posts.history(post_id)) == 2
 
 
 def test_content_the_platform_would_refuse_is_refused_at_schedule_time(service: Herald, clock: ManualClock) -> None:
@@ -208,5 +209,5 @@ def test_content_the_platform_would_refuse_is_refused_at_schedule_time(service: 
     assert [p.message for p in refusal.value.problems] == ["part 2: text is 301 weighted characters, X allows 280"]
     post_id = schedule(service, clock, minutes=30)
     with pytest.raises(ContentInvalid):
-        service.posts.edit_content(post_id, Content(text="a" * 501))  # type: ignore[arg-type]
-    assert service.posts.get_post(post_id).content.text == "Hello"  # type: ignore[arg-type]
+        service.posts.edit_content(post_id, Content(text="a" * 501))
+    assert service.posts.get_post(post_id).content.text == "Hello"

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from infrastructure.bootstrap import bootstrap
+from infrastructure.persistence.connections import ReadStore
 from infrastructure.persistence.projection_store import TRACKING
 from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
@@ -31,8 +32,8 @@ def run_projections(store_url: str, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def positions(store: object) -> dict[str, int]:
-    with store.transaction() as cursor:  # type: ignore[attr-defined]
+def positions(store: ReadStore) -> dict[str, int]:
+    with store.transaction() as cursor:
         cursor.execute(f"SELECT name, position FROM {TRACKING}")
         return {name: int(position) for name, position in cursor.fetchall()}
 

@@ -78,8 +78,8 @@ def test_a_replay_holds_exactly_the_rows_the_live_projection_built(history: Hist
 
 
 def test_an_as_of_replay_shows_the_posts_as_they_stood(history: History) -> None:
-    cutoff = history.midpoint.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # type: ignore[attr-defined]
-    replay(history.service.projections, Timeline(), until=history.midpoint)  # type: ignore[arg-type]
+    cutoff = history.midpoint.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    replay(history.service.projections, Timeline(), until=history.midpoint)
     past = table_rows(history.store, "timeline_asof")
     now = table_rows(history.store, "timeline")
     assert past == [row for row in now if row[2] <= cutoff]
