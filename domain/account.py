@@ -18,6 +18,7 @@ from domain.base import Aggregate
 from domain.content import Platform
 from domain.errors import HeraldError, InvalidTransition
 from domain.instants import require_utc
+from domain.text import check_text
 
 ACCOUNTS = uuid.UUID("6f1d7a52-3c1e-4f7e-9a51-0c8b7d3e2a10")
 
@@ -62,6 +63,7 @@ class Account(Aggregate):
             account.state = AccountState.CONNECTED
             account.disconnect_reason = None
             account.remediation = None
+            account.connected_since = self.timestamp
 
     class TokenRefreshed(Aggregate.Event):
         sealed_credentials: str
@@ -90,6 +92,7 @@ class Account(Aggregate):
             account.token_expires_at = self.token_expires_at
             account.disconnect_reason = None
             account.remediation = None
+            account.connected_since = self.timestamp
 
     if TYPE_CHECKING:
         workspace: str
@@ -104,6 +107,7 @@ class Account(Aggregate):
         state: AccountState
         disconnect_reason: str | None
         remediation: str | None
+        connected_since: datetime  # the last connection or reconnection
 
     @classmethod
     def connect(
@@ -121,6 +125,8 @@ class Account(Aggregate):
         now: datetime,
     ) -> Account:
         expires = require_utc(token_expires_at, field="token_expires_at") if token_expires_at else None
+        for field, value in (("name", name), ("handle", handle), ("remote_user_id", remote_user_id)):
+            check_text(value, field=field)
         return cls._create(
             cls.Connected,
             id=account_id(workspace, name),

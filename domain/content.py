@@ -7,6 +7,7 @@ from typing import Literal
 from domain.base import Immutable
 from domain.errors import EmptyContent
 from domain.platform import Platform
+from domain.text import check_text
 
 __all__ = ["Content", "MediaRef", "Platform", "ThreadPart"]
 
@@ -30,6 +31,23 @@ class Content(Immutable):
     text: str
     media: tuple[MediaRef, ...] = ()
     thread: tuple[ThreadPart, ...] = ()
+
+    @property
+    def parts(self) -> int:
+        """How many posts this content makes on the platform: the post and its thread's parts."""
+        return 1 + len(self.thread)
+
+    def check_characters(self) -> None:
+        """Raise `ControlCharacter` naming the first text that cannot be stored."""
+        check_text(self.text, field="content.text")
+        for index, item in enumerate(self.media):
+            check_text(item.ref, field=f"content.media[{index}].ref")
+            check_text(item.alt_text or "", field=f"content.media[{index}].alt_text")
+        for number, part in enumerate(self.thread):
+            check_text(part.text, field=f"content.thread[{number}].text")
+            for index, item in enumerate(part.media):
+                check_text(item.ref, field=f"content.thread[{number}].media[{index}].ref")
+                check_text(item.alt_text or "", field=f"content.thread[{number}].media[{index}].alt_text")
 
     def check_not_empty(self) -> None:
         """Raise `EmptyContent` naming the first part with neither text nor media."""

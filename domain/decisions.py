@@ -1,7 +1,14 @@
-"""Pure decisions: what happens to a post after an observed outcome.
+"""Pure decisions: what happens to a post after an observed outcome, a reconciler's look, or a
+change in its account.
 
 Every input is an argument (the clock's reading and the jitter seed included), so the decision
 recorded in an event can be re-run over the log and must come out the same.
+
+The invariant these functions keep (`tests/unit/test_outcome_invariant.py` checks it over
+every input): a post is `failed` only when the platform cannot hold it: the platform refused
+it before accepting it, or a look over the whole window in which an attempt could have landed
+proved it absent, or its deadline passed with no attempt that could have landed. Otherwise it
+stays ambiguous (or is held), visibly.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from typing import Literal, Protocol
 from pydantic import Field
 
 from domain.base import Immutable
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, Search
+
+POLICY_VERSION = 2  # bump when a decision function changes what it decides
 
 
 class RetryPolicy(Immutable):
@@ -25,6 +34,7 @@ class RetryPolicy(Immutable):
     cap_seconds: float = Field(default=900.0, gt=0)
     max_attempts: int = Field(default=6, ge=1)
     jitter: float = Field(default=0.2, ge=0, le=1)  # fraction of the delay that may be shaved off
+    ambiguity_bound: int = Field(default=3, ge=1)  # ambiguous attempts before a post is held for attention
 
     def delay(self, failures: int, seed: int) -> timedelta:
         """The wait before the next try after `failures` counted failures (1 or more)."""
@@ -38,6 +48,7 @@ class Deliver(Immutable):
     remote_id: str
     permalink: str | None
     evidence: str | None = None  # how the reconciler knows, when it was the reconciler
+    parts: tuple[RemotePart, ...] = ()
 
 
 class Retry(Immutable):
@@ -57,23 +68,62 @@ class Fail(Immutable):
     remediation: str
 
 
+class Hold(Immutable):
+    """The post waits, visibly, until something outside it changes (its account reconnects)."""
+
+    kind: Literal["hold"] = "hold"
+    reason: str
+    remediation: str
+
+
+class Partial(Immutable):
+    """Some parts of a thread are live and the rest cannot follow: the post ends saying which."""
+
+    kind: Literal["partial"] = "partial"
+    reason: str
+    remediation: str
+
+
 class Release(Immutable):
-    """The reconciler found no trace: try again under the same publish key."""
+    """Try again under the same publish key (the reconciler proved absence, or a hold ended)."""
 
     kind: Literal["release"] = "release"
     evidence: str
     next_attempt_at: datetime
+    parts: tuple[RemotePart, ...] = ()  # parts the look found live: the next attempt resumes after them
 
 
-Decision = Deliver | Retry | Ambiguous | Fail
+class Attention(Immutable):
+    """The reconciler cannot settle the post: it stays ambiguous, out of the send loop, listed
+    for support with the evidence and what to do."""
+
+    kind: Literal["attention"] = "attention"
+    reason: str
+    evidence: str
+    remediation: str
+    parts: tuple[RemotePart, ...] = ()
+
+
+Decision = Deliver | Retry | Ambiguous | Fail | Hold | Partial
 
 REMEDIATIONS: dict[str, str] = {
     "retries_exhausted": "The platform kept failing; check its status page, then reschedule the post.",
     "deadline_passed": "It could not go out before its deadline; reschedule it if it is still wanted.",
-    "auth_revoked": "The account's access was revoked; reconnect the account, then reschedule.",
+    "auth_revoked": "The account's access was revoked and a refresh could not restore it; reconnect the account.",
     "content_rejected": "The platform refused this content; edit it as the platform's message says.",
-    "account_disconnected": "The account was disconnected; reconnect it, then reschedule.",
-    "account_unknown": "No account with this name is connected; connect it (herald accounts add), then reschedule.",
+    "account_disconnected": "The account was disconnected; reconnect it (held posts then go out before "
+    "their deadline).",
+    "account_unknown": "No account with this name is connected; connect it (herald accounts add).",
+    "credentials_unreadable": "The account's credentials were sealed with another HERALD_SECRET_KEY; "
+    "restore that key, or reconnect the account.",
+    "platform_unsupported": "This Herald has no adapter for the platform; upgrade Herald, or cancel the post.",
+    "unverifiable": "The platform cannot show its whole history since the attempt, so whether it landed is "
+    "unknown. Check the account on the platform, then settle the post: herald post settle ID --live REMOTE_ID, "
+    "or --not-live.",
+    "platform_says_published": "The platform said this post is already published, but it could not be found. "
+    "Check the account on the platform, then settle the post (herald post settle ID).",
+    "ambiguity_repeated": "Attempts kept ending without a clear answer. Check the account on the platform, then "
+    "settle the post (herald post settle ID).",
 }
 
 
@@ -82,8 +132,17 @@ def jitter_seed(publish_key: str, attempt: int) -> int:
     return int(hashlib.sha256(f"{publish_key}:{attempt}".encode()).hexdigest()[:12], 16)
 
 
-def fail(reason: str) -> Fail:
-    return Fail(reason=reason, remediation=REMEDIATIONS[reason])
+def fail(reason: str, detail: str | None = None) -> Fail:
+    remedy = REMEDIATIONS[reason]
+    return Fail(reason=reason, remediation=f"{detail} {remedy}" if detail else remedy)
+
+
+def _partial_or_fail(reason: str, parts_live: int, detail: str | None = None) -> Fail | Partial:
+    """A post that cannot go on: partly live (Partial) or not at all (Fail)."""
+    if parts_live:
+        remedy = f"Parts 1 to {parts_live} are live; the rest could not follow. {REMEDIATIONS[reason]}"
+        return Partial(reason=reason, remediation=f"{detail} {remedy}" if detail else remedy)
+    return fail(reason, detail)
 
 
 def decide(
@@ -94,34 +153,125 @@ def decide(
     policy: RetryPolicy,
     now: datetime,
     seed: int,
+    attempt: int = 1,
+    parts_live: int = 0,
 ) -> Decision:
-    """The next step for a post whose open attempt ended as `observed` (DESIGN.md's outcome table)."""
+    """The next step for a post whose open attempt ended as `observed` (the outcome table).
+
+    `parts_live` counts the thread's parts already live before the part the answer concerns."""
     kind = observed.kind
     if kind is Observation.ACCEPTED:
         if not observed.remote_id:
             return Ambiguous(reason="accepted_without_remote_id")
         return Deliver(remote_id=observed.remote_id, permalink=observed.permalink)
-    if kind is Observation.TIMEOUT_AFTER_SEND:
-        return Ambiguous(reason="timeout_after_send")
+    if kind is Observation.ALREADY_PUBLISHED:
+        if attempt == 1 and not parts_live:
+            # nothing of ours was ever sent before: the platform holds someone else's copy
+            return _partial_or_fail("content_rejected", parts_live, "The platform already holds this text.")
+        if observed.remote_id and observed.part in (None, 1):
+            return Deliver(remote_id=observed.remote_id, permalink=observed.permalink)
+        return Ambiguous(reason="already_published")  # evidence it landed: the reconciler finds it
+    if kind in (Observation.TIMEOUT_AFTER_SEND, Observation.ADAPTER_ERROR):
+        return Ambiguous(reason=kind.value)
     if kind is Observation.AUTH_REVOKED:
-        return fail("auth_revoked")
+        return Hold(reason="auth_revoked", remediation=REMEDIATIONS["auth_revoked"])
     if kind is Observation.REJECTED:
-        return fail("content_rejected")
+        return _partial_or_fail("content_rejected", parts_live)
     if kind is Observation.RATE_LIMITED:
         # A 429 says nothing about the post; it waits for the reset and is not held against it.
         retry_at = observed.retry_at or now + policy.delay(failures_so_far + 1, seed)
-        return _retry_before_deadline(max(retry_at, now), deadline, counts=False)
+        return _retry_before_deadline(max(retry_at, now), deadline, counts=False, parts_live=parts_live)
     # connect errors and 5xx: back off, and give up after the policy's attempts
     failures = failures_so_far + 1
     if failures >= policy.max_attempts:
-        return fail("retries_exhausted")
-    return _retry_before_deadline(now + policy.delay(failures, seed), deadline, counts=True)
+        return _partial_or_fail("retries_exhausted", parts_live)
+    return _retry_before_deadline(now + policy.delay(failures, seed), deadline, counts=True, parts_live=parts_live)
 
 
-def _retry_before_deadline(at: datetime, deadline: datetime, *, counts: bool) -> Decision:
+def _retry_before_deadline(at: datetime, deadline: datetime, *, counts: bool, parts_live: int) -> Decision:
     if at > deadline:
-        return fail("deadline_passed")
+        return _partial_or_fail("deadline_passed", parts_live)
     return Retry(next_attempt_at=at, counts_toward_limit=counts)
+
+
+def reconcile(
+    search: Search,
+    *,
+    parts_total: int,
+    live: Sequence[RemotePart],
+    deadline: datetime,
+    now: datetime,
+    ambiguous_attempts: int,
+    bound: int,
+    evidence_of_publish: bool,
+) -> Deliver | Release | Fail | Partial | Attention:
+    """What the reconciler's look on the platform decides for an ambiguous post.
+
+    Found every part → delivered. A part not seen counts as absent only when the look covered
+    the whole window in which the attempt could have landed; otherwise the post is listed for
+    attention, never sent again. Proven absent: released to resume (failed only once its
+    deadline passed), unless the platform itself said it was published, or attempts keep
+    ending unclear."""
+    parts = {part.part: part for part in (*live, *search.found)}
+    known = tuple(parts[n] for n in sorted(parts))
+    if all(n in parts for n in range(1, parts_total + 1)):
+        head = parts[1]
+        return Deliver(remote_id=head.remote_id, permalink=head.permalink, evidence=search.how, parts=known)
+    if not search.complete:
+        return Attention(
+            reason="unverifiable", evidence=search.how, remediation=REMEDIATIONS["unverifiable"], parts=known
+        )
+    if evidence_of_publish and not search.found:
+        evidence = f"{search.how}; yet the platform said it was already published"
+        remedy = REMEDIATIONS["platform_says_published"]
+        return Attention(reason="platform_says_published", evidence=evidence, remediation=remedy, parts=known)
+    if now > deadline:
+        return _partial_or_fail("deadline_passed", _live_prefix(parts), f"Proven absent: {search.how}.")
+    if ambiguous_attempts >= bound:
+        remedy = REMEDIATIONS["ambiguity_repeated"]
+        return Attention(reason="ambiguity_repeated", evidence=search.how, remediation=remedy, parts=known)
+    return Release(evidence=search.how, next_attempt_at=now, parts=known)
+
+
+def _live_prefix(parts: dict[int, RemotePart]) -> int:
+    """How many parts are live from the first on, without a gap."""
+    count = 0
+    while count + 1 in parts:
+        count += 1
+    return count
+
+
+class AccountStatus(Immutable):
+    """What the router knows of a held post's account now."""
+
+    exists: bool
+    connected: bool
+    connected_since: datetime | None  # the last connection or reconnection
+    readable: bool  # its credentials open with this Herald's key
+    supported: bool  # this Herald has an adapter for its platform
+
+
+def release_held(
+    reason: str, held_at: datetime, account: AccountStatus | None, *, deadline: datetime, now: datetime
+) -> Release | Fail | None:
+    """A held post after its account changed: released once what held it is mended (it then
+    goes out if still before its deadline), failed at its deadline, else left held (None).
+    `account` is None when posts go nowhere by account (the generic platform)."""
+    if now > deadline:
+        return fail("deadline_passed", f"It was held ({reason}) until its deadline.")
+    if account is None or not account.exists:
+        return None
+    mended = {
+        "account_unknown": account.connected,
+        "credentials_unreadable": account.connected and account.readable,
+        "platform_unsupported": account.connected and account.supported,
+    }.get(reason)
+    if mended is None:  # auth_revoked, account_disconnected: a connection made after the hold
+        since = account.connected_since
+        mended = account.connected and since is not None and since >= held_at
+    if mended and account.readable and account.supported:
+        return Release(evidence=f"what held it ({reason}) is mended", next_attempt_at=now)
+    return None
 
 
 class HasMessage(Protocol):
@@ -134,16 +284,3 @@ def refusal_at_claim(problems: Sequence[HasMessage]) -> Fail | None:
     if not problems:
         return None
     return Fail(reason="content_rejected", remediation="; ".join(problem.message for problem in problems))
-
-
-def reconcile(
-    found: RemotePost | None, *, publish_key: str, deadline: datetime, now: datetime
-) -> Deliver | Release | Fail:
-    """What the reconciler's look on the platform decides for an ambiguous post."""
-    if found is not None:
-        evidence = f"found on the platform by publish key {publish_key} as {found.remote_id}"
-        return Deliver(remote_id=found.remote_id, permalink=found.permalink, evidence=evidence)
-    if now <= deadline:
-        evidence = f"no post with publish key {publish_key} on the platform at {now.isoformat()}"
-        return Release(evidence=evidence, next_attempt_at=now)
-    return fail("deadline_passed")

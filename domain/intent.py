@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import Field
+
 from domain.base import Immutable
 from domain.content import Content, Platform
+from domain.outcomes import RemotePart
 
 
 class PublishIntent(Immutable):
@@ -17,4 +20,18 @@ class PublishIntent(Immutable):
     content: Content
     attempt: int
     due_at: datetime
-    container_id: str | None = None  # Threads/Instagram: the container an earlier attempt made
+    containers: dict[int, str] = Field(default_factory=dict)  # Threads/Instagram: part → an earlier container
+    live: tuple[RemotePart, ...] = ()  # a thread's parts already live: the attempt resumes after them
+    window_start: datetime | None = None  # the earliest instant an unsettled attempt could have landed
+
+    @property
+    def parts(self) -> list[tuple[int, str]]:
+        """(number, text) of every part the post makes, 1 being the post itself."""
+        return list(enumerate([self.content.text, *(part.text for part in self.content.thread)], start=1))
+
+    def live_part(self, number: int) -> RemotePart | None:
+        return next((part for part in self.live if part.part == number), None)
+
+    def since(self) -> datetime:
+        """Where a search for this attempt starts: its window, or the due instant."""
+        return self.window_start or self.due_at

@@ -1,12 +1,20 @@
 """A post's whole life, told by its events.
 
     Drafted ─► Scheduled (queued) ─claim─► DispatchClaimed (dispatched) ─► Delivered
-                  ▲  │                          ├─ AttemptFailed (retryable) ─► queued again
-    ContentEdited │  │ Canceled                 ├─ Failed (terminal)
-    Rescheduled   │  ▼                          └─ OutcomeAmbiguous ─► reconciler:
-    (before claim)   canceled                       found ─► Delivered (reconciled)
-                                                    not found, deadline ahead ─► ReleasedForRetry
-                                                    not found, deadline passed ─► Failed
+                  ▲  │   ▲                      ├─ PartPublished … (a thread's parts, as each lands)
+    ContentEdited │  │   │ ClaimAbandoned       ├─ AttemptFailed (retryable) ─► queued again
+    Rescheduled   │  │   └──────────────────────┤  Failed (refused; nothing live)
+    (before claim)│  ▼ Canceled                 ├─ PartiallyDelivered (some parts live, the rest cannot follow)
+                  │                             ├─ Held (401 no refresh could fix) ─► HoldReleased ─► queued
+                  │   Held (account disconnected, unknown, unreadable) ◄── queued
+                  │                             └─ OutcomeAmbiguous ─► the reconciler looks on the platform:
+                  │                                  found ─► Delivered (reconciled)
+                  └──────────────────────────────── absent over the whole window ─► ReleasedForRetry
+                                                     absent, deadline passed ─► Failed / PartiallyDelivered
+                                                     cannot tell, or evidence it landed ─► AttentionNeeded
+                                                       (still ambiguous, out of the send loop) ─► Settled
+
+A post is `failed` only when the platform cannot hold it (see `domain/decisions.py`).
 
 The state exists only as these events. Every command checks its guard first and raises a named
 error before any event is triggered; the `apply` bodies re-run on replay, so they only assign.
@@ -22,7 +30,22 @@ from uuid import UUID
 
 from domain.base import Aggregate
 from domain.content import Content, Platform
-from domain.decisions import Deliver, Fail, Release, Retry, RetryPolicy, decide, reconcile, refusal_at_claim
+from domain.decisions import (
+    AccountStatus,
+    Attention,
+    Deliver,
+    Fail,
+    Hold,
+    Partial,
+    Release,
+    Retry,
+    RetryPolicy,
+    decide,
+    fail,
+    reconcile,
+    refusal_at_claim,
+    release_held,
+)
 from domain.errors import (
     AlreadyClaimed,
     DueTimeInPast,
@@ -34,8 +57,9 @@ from domain.errors import (
 )
 from domain.instants import require_utc
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePost
+from domain.outcomes import Observed, RemotePart, RemotePost, Search
 from domain.publish_key import publish_key
+from domain.text import check_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,12 +72,14 @@ class PostState(StrEnum):
     QUEUED = "queued"
     DISPATCHED = "dispatched"
     AMBIGUOUS = "ambiguous"
+    HELD = "held"
     DELIVERED = "delivered"
+    PARTIAL = "partial"
     FAILED = "failed"
     CANCELED = "canceled"
 
 
-TERMINAL = frozenset({PostState.DELIVERED, PostState.FAILED, PostState.CANCELED})
+TERMINAL = frozenset({PostState.DELIVERED, PostState.PARTIAL, PostState.FAILED, PostState.CANCELED})
 
 
 class Post(Aggregate):
@@ -85,6 +111,7 @@ class Post(Aggregate):
             post.publish_key = None
             post.attempt = 0
             post.counted_failures = 0
+            post.ambiguous_attempts = 0
             post.lease_until = None
             post.worker = None
             post.next_attempt_at = None
@@ -93,7 +120,13 @@ class Post(Aggregate):
             post.reconciled = False
             post.failure_reason = None
             post.remediation = None
-            post.container_id = None
+            post.containers = {}
+            post.parts = {}
+            post.window_start = None
+            post.evidence_of_publish = False
+            post.hold_reason = None
+            post.held_at = None
+            post.attention = None
 
     class Scheduled(Aggregate.Event):
         due_at: datetime
@@ -136,6 +169,8 @@ class Post(Aggregate):
             post.state = PostState.CANCELED
 
     class DispatchClaimed(Aggregate.Event):
+        """The claim: its instant opens the window in which this attempt could land."""
+
         attempt: int
         worker: str
         lease_until: datetime
@@ -147,16 +182,45 @@ class Post(Aggregate):
             post.attempt = self.attempt
             post.worker = self.worker
             post.lease_until = self.lease_until
+            post.window_start = post.window_start or self.timestamp
+
+    class ClaimAbandoned(Aggregate.Event):
+        """The dispatcher stopped before sending this attempt: nothing left, so it is queued
+        again at once, without waiting for the lease to run out."""
+
+        attempt: int
+        reason: str
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.QUEUED
+            post.lease_until = None
+            post.next_attempt_at = self.timestamp
 
     class ContainerPrepared(Aggregate.Event):
-        """Threads/Instagram: this attempt's container exists. Creating it has no visible effect;
-        only publishing it does, so a retry publishes this container and never makes another."""
+        """Threads/Instagram: this attempt's container for one part exists. Creating it has no
+        visible effect; only publishing it does, so a retry publishes this container and never
+        makes another."""
 
         attempt: int
         container_id: str
+        part: int = 1
 
         def apply(self, post: Post) -> None:
-            post.container_id = self.container_id
+            post.containers = {**post.containers, self.part: self.container_id}
+
+    class PartPublished(Aggregate.Event):
+        """One part of a thread is live; a resumed attempt starts after the last live part."""
+
+        attempt: int
+        part: int
+        remote_id: str
+        permalink: str | None
+
+        def apply(self, post: Post) -> None:
+            post.parts = {
+                **post.parts,
+                self.part: RemotePart(part=self.part, remote_id=self.remote_id, permalink=self.permalink),
+            }
 
     class Delivered(Aggregate.Event):
         attempt: int
@@ -165,6 +229,7 @@ class Post(Aggregate):
         reconciled: bool
         observed: Observed | None  # what the publish attempt saw (None when reconciled)
         evidence: str | None  # how the reconciler knows (None when published directly)
+        parts: tuple[RemotePart, ...] = ()  # every part's remote id, for a thread
 
         def apply(self, post: Post) -> None:
             post.state = PostState.DELIVERED
@@ -172,6 +237,7 @@ class Post(Aggregate):
             post.permalink = self.permalink
             post.reconciled = self.reconciled
             post.lease_until = None
+            post.parts = {**post.parts, **{part.part: part for part in self.parts}}
 
     class AttemptFailed(Aggregate.Event):
         """A retryable failure: back to the queue, not before `next_attempt_at`."""
@@ -200,17 +266,115 @@ class Post(Aggregate):
         def apply(self, post: Post) -> None:
             post.state = PostState.AMBIGUOUS
             post.lease_until = None
+            post.ambiguous_attempts += 1
+            post.evidence_of_publish = post.evidence_of_publish or self.reason == "already_published"
 
     class ReleasedForRetry(Aggregate.Event):
-        """The reconciler found no trace of the post, and its deadline is still ahead."""
+        """The reconciler looked over the whole window and found no trace (of the parts not
+        listed): try again under the same publish key."""
 
         attempt: int
         evidence: str
         next_attempt_at: datetime
+        parts: tuple[RemotePart, ...] = ()  # parts it found live: the next attempt resumes after them
 
         def apply(self, post: Post) -> None:
             post.state = PostState.QUEUED
             post.next_attempt_at = self.next_attempt_at
+            post.parts = {**post.parts, **{part.part: part for part in self.parts}}
+            post.window_start = None  # absence is proven up to now
+            post.evidence_of_publish = False
+
+    class AttentionNeeded(Aggregate.Event):
+        """The reconciler cannot settle the post (it cannot see the whole window, or the
+        evidence conflicts): still ambiguous, never sent again, listed for support."""
+
+        attempt: int
+        reason: str
+        evidence: str
+        remediation: str
+        parts: tuple[RemotePart, ...] = ()
+
+        def apply(self, post: Post) -> None:
+            post.attention = self.reason
+            post.remediation = self.remediation
+            post.parts = {**post.parts, **{part.part: part for part in self.parts}}
+
+    class SettledLive(Aggregate.Event):
+        """Support found the post the reconciler could not: it is live, with this remote id."""
+
+        attempt: int
+        remote_id: str
+        permalink: str | None
+        actor: str
+        note: str
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.DELIVERED
+            post.attention = None
+            post.remote_id = self.remote_id
+            post.permalink = self.permalink
+            post.reconciled = True
+
+    class SettledNotLive(Aggregate.Event):
+        """Support saw the post is not on the platform: queued again under the same key."""
+
+        attempt: int
+        actor: str
+        note: str
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.QUEUED
+            post.attention = None
+            post.next_attempt_at = self.timestamp
+            post.window_start = None
+            post.evidence_of_publish = False
+            post.ambiguous_attempts = 0
+
+    class Held(Aggregate.Event):
+        """The post waits, visibly, for its account: disconnected, unknown, credentials that
+        cannot be opened, a platform with no adapter, or a 401 no refresh could fix."""
+
+        attempt: int
+        reason: str
+        detail: str
+        remediation: str
+        observed: Observed | None = None  # the 401, when an attempt was refused
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.HELD
+            post.hold_reason = self.reason
+            post.held_at = self.timestamp
+            post.remediation = self.remediation
+            post.lease_until = None
+
+    class HoldReleased(Aggregate.Event):
+        evidence: str
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.QUEUED
+            post.next_attempt_at = self.timestamp
+            post.hold_reason = None
+            post.remediation = None
+
+    class PartiallyDelivered(Aggregate.Event):
+        """A thread whose first parts are live and whose rest cannot follow (refused, out of
+        retries, or out of time): it ends here, saying which parts are live."""
+
+        attempt: int
+        reason: str
+        remediation: str
+        parts: tuple[RemotePart, ...]
+        observed: Observed | None
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.PARTIAL
+            post.failure_reason = self.reason
+            post.remediation = self.remediation
+            post.lease_until = None
+            if self.parts:
+                post.remote_id = self.parts[0].remote_id
+                post.permalink = self.parts[0].permalink
 
     class Failed(Aggregate.Event):
         attempt: int
@@ -245,6 +409,7 @@ class Post(Aggregate):
         publish_key: str | None
         attempt: int
         counted_failures: int
+        ambiguous_attempts: int
         lease_until: datetime | None
         worker: str | None
         next_attempt_at: datetime | None
@@ -253,7 +418,13 @@ class Post(Aggregate):
         reconciled: bool
         failure_reason: str | None
         remediation: str | None
-        container_id: str | None
+        containers: dict[int, str]
+        parts: dict[int, RemotePart]
+        window_start: datetime | None
+        evidence_of_publish: bool
+        hold_reason: str | None
+        held_at: datetime | None
+        attention: str | None
 
     # ── commands ──────────────────────────────────────────────────────────────
 
@@ -273,6 +444,10 @@ class Post(Aggregate):
     ) -> Post:
         """A new post in `draft`: it has content and a target, but no time yet."""
         content.check_not_empty()
+        content.check_characters()
+        check_text(account, field="account")
+        if external_id is not None:
+            check_text(external_id, field="external_id")
         return cls._create(
             cls.Drafted,
             id=post_id,
@@ -304,6 +479,7 @@ class Post(Aggregate):
         """Replace the content; a queued post gets a new publish key (a new intent)."""
         now = require_utc(now, field="now")
         content.check_not_empty()
+        content.check_characters()
         self._check_editable(now, command="edit")
         version = self.content_version + 1
         self.trigger_event(
@@ -331,10 +507,10 @@ class Post(Aggregate):
         )
 
     def cancel(self, *, now: datetime, reason: str = "canceled by request") -> None:
-        """Cancel a draft or queued post. Once claimed, it is too late: the request may be out."""
+        """Cancel a draft, queued or held post. Once claimed, it is too late: the request may be out."""
         now = require_utc(now, field="now")
         self._check_not_terminal(command="cancel")
-        if self.state not in (PostState.DRAFT, PostState.QUEUED):
+        if self.state not in (PostState.DRAFT, PostState.QUEUED, PostState.HELD) or self.parts:
             raise InvalidTransition(f"cannot cancel a post that is {self.state}: it may already be on the platform")
         self.trigger_event(self.Canceled, timestamp=now, reason=reason, previous_state=self.state)
 
@@ -349,7 +525,7 @@ class Post(Aggregate):
             raise AlreadyClaimed(f"attempt {self.attempt} is already claimed by {self.worker}")
         self._check_state(PostState.QUEUED, command="claim")
         assert self.due_at is not None and self.publish_key is not None
-        if refusal := refusal_at_claim(problems):
+        if (refusal := refusal_at_claim(problems)) and not self.parts:
             self._trigger_failed(now, refusal.reason, refusal.remediation, None, policy=None, seed=None)
             return
         not_before = max(self.due_at, self.next_attempt_at or self.due_at)
@@ -363,6 +539,25 @@ class Post(Aggregate):
             lease_until=now + lease,
             content_version=self.content_version,
             publish_key=self.publish_key,
+        )
+
+    def abandon_claim(self, *, attempt: int, now: datetime, reason: str) -> None:
+        """The dispatcher will not send this attempt after all (it is stopping): queue it again."""
+        self._check_open_claim(attempt)
+        self.trigger_event(self.ClaimAbandoned, timestamp=require_utc(now, field="now"), attempt=attempt, reason=reason)
+
+    def record_part(self, *, attempt: int, part: RemotePart, now: datetime) -> None:
+        """A thread's part went live during attempt `attempt`."""
+        self._check_open_claim(attempt)
+        if part.part in self.parts:
+            return  # already known: reporting it again changes nothing
+        self.trigger_event(
+            self.PartPublished,
+            timestamp=require_utc(now, field="now"),
+            attempt=attempt,
+            part=part.part,
+            remote_id=part.remote_id,
+            permalink=part.permalink,
         )
 
     def record_outcome(
@@ -380,23 +575,16 @@ class Post(Aggregate):
         assert self.deadline is not None
         decision = decide(
             observed,
+            attempt=attempt,
             failures_so_far=self.counted_failures,
+            parts_live=self.live_parts,
             deadline=self.deadline,
             policy=policy,
             now=now,
             seed=seed,
         )
         if isinstance(decision, Deliver):
-            self.trigger_event(
-                self.Delivered,
-                timestamp=now,
-                attempt=attempt,
-                remote_id=decision.remote_id,
-                permalink=decision.permalink,
-                reconciled=False,
-                observed=observed,
-                evidence=None,
-            )
+            self._trigger_delivered(now, decision, observed=observed)
         elif isinstance(decision, Retry):
             self.trigger_event(
                 self.AttemptFailed,
@@ -410,6 +598,11 @@ class Post(Aggregate):
             )
         elif isinstance(decision, Fail):
             self._trigger_failed(now, decision.reason, decision.remediation, observed, policy=policy, seed=seed)
+        elif isinstance(decision, Partial):
+            self._trigger_partial(now, decision, observed)
+        elif isinstance(decision, Hold):
+            detail = observed.message or f"HTTP {observed.http_status}"
+            self._trigger_held(now, decision.reason, detail, decision.remediation, observed)
         else:
             self.trigger_event(
                 self.OutcomeAmbiguous,
@@ -419,11 +612,15 @@ class Post(Aggregate):
                 observed=observed,
             )
 
-    def prepare_container(self, *, attempt: int, container_id: str, now: datetime) -> None:
-        """Remember the container an attempt created, before publishing it."""
+    def prepare_container(self, *, attempt: int, container_id: str, now: datetime, part: int = 1) -> None:
+        """Remember the container an attempt created for one part, before publishing it."""
         self._check_open_claim(attempt)
         self.trigger_event(
-            self.ContainerPrepared, timestamp=require_utc(now, field="now"), attempt=attempt, container_id=container_id
+            self.ContainerPrepared,
+            timestamp=require_utc(now, field="now"),
+            attempt=attempt,
+            container_id=container_id,
+            part=part,
         )
 
     def expire_lease(self, *, now: datetime) -> None:
@@ -441,39 +638,26 @@ class Post(Aggregate):
             observed=None,
         )
 
-    def confirm_delivered(self, found: RemotePost, *, evidence: str, now: datetime) -> None:
-        """The reconciler found the ambiguous post on the platform."""
-        now = require_utc(now, field="now")
-        self._check_state(PostState.AMBIGUOUS, command="reconcile")
-        self.trigger_event(
-            self.Delivered,
-            timestamp=now,
-            attempt=self.attempt,
-            remote_id=found.remote_id,
-            permalink=found.permalink,
-            reconciled=True,
-            observed=None,
-            evidence=evidence,
-        )
-
-    def reconcile(self, found: RemotePost | None, *, now: datetime) -> None:
+    def reconcile(self, search: Search, *, policy: RetryPolicy, now: datetime) -> None:
         """Settle an ambiguous post with what the reconciler's look on the platform found, as
-        `decisions.reconcile` chooses: delivered, released for a retry, or failed."""
+        `decisions.reconcile` chooses."""
         now = require_utc(now, field="now")
         self._check_state(PostState.AMBIGUOUS, command="reconcile")
-        assert self.deadline is not None and self.publish_key is not None
-        decision = reconcile(found, publish_key=self.publish_key, deadline=self.deadline, now=now)
+        if self.attention is not None:
+            raise InvalidTransition(f"the post waits for support ({self.attention}); settle it instead")
+        assert self.deadline is not None
+        decision = reconcile(
+            search,
+            parts_total=self.content.parts,
+            live=tuple(self.parts.values()),
+            deadline=self.deadline,
+            now=now,
+            ambiguous_attempts=self.ambiguous_attempts,
+            bound=policy.ambiguity_bound,
+            evidence_of_publish=self.evidence_of_publish,
+        )
         if isinstance(decision, Deliver):
-            self.trigger_event(
-                self.Delivered,
-                timestamp=now,
-                attempt=self.attempt,
-                remote_id=decision.remote_id,
-                permalink=decision.permalink,
-                reconciled=True,
-                observed=None,
-                evidence=decision.evidence,
-            )
+            self._trigger_delivered(now, decision, observed=None)
         elif isinstance(decision, Release):
             self.trigger_event(
                 self.ReleasedForRetry,
@@ -481,31 +665,94 @@ class Post(Aggregate):
                 attempt=self.attempt,
                 evidence=decision.evidence,
                 next_attempt_at=decision.next_attempt_at,
+                parts=decision.parts,
             )
+        elif isinstance(decision, Attention):
+            self.trigger_event(
+                self.AttentionNeeded,
+                timestamp=now,
+                attempt=self.attempt,
+                reason=decision.reason,
+                evidence=decision.evidence,
+                remediation=decision.remediation,
+                parts=decision.parts,
+            )
+        elif isinstance(decision, Partial):
+            self._trigger_partial(now, decision, None)
         else:
             self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None)
 
+    def confirm_delivered(self, found: RemotePost, *, evidence: str, now: datetime) -> None:
+        """Evidence from outside the reconciler (a platform callback) that the post is live."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.AMBIGUOUS, command="confirm")
+        self._trigger_delivered(
+            now, Deliver(remote_id=found.remote_id, permalink=found.permalink, evidence=evidence), observed=None
+        )
+
     def release_for_retry(self, *, evidence: str, now: datetime) -> None:
-        """The reconciler found no trace; try again with the same publish key."""
+        """No trace of the post: try again with the same publish key (before the deadline)."""
         now = require_utc(now, field="now")
         self._check_state(PostState.AMBIGUOUS, command="release")
         assert self.deadline is not None
         if now > self.deadline:
             raise InvalidTransition("the deadline has passed; fail the post instead")
         self.trigger_event(
-            self.ReleasedForRetry,
-            timestamp=now,
-            attempt=self.attempt,
-            evidence=evidence,
-            next_attempt_at=now,
+            self.ReleasedForRetry, timestamp=now, attempt=self.attempt, evidence=evidence, next_attempt_at=now
         )
 
+    def settle(self, *, live: RemotePost | None, actor: str, note: str, now: datetime) -> None:
+        """Support's answer for a post waiting for attention: live (delivered, with its remote
+        id) or not live (queued again, under the same key, if its deadline is still ahead)."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.AMBIGUOUS, command="settle")
+        assert self.deadline is not None
+        if live is not None:
+            self.trigger_event(
+                self.SettledLive,
+                timestamp=now,
+                attempt=self.attempt,
+                remote_id=live.remote_id,
+                permalink=live.permalink,
+                actor=actor,
+                note=note,
+            )
+        elif now > self.deadline:
+            failed = fail("deadline_passed", f"Settled not live by {actor} after its deadline: {note}.")
+            self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None)
+        else:
+            self.trigger_event(self.SettledNotLive, timestamp=now, attempt=self.attempt, actor=actor, note=note)
+
+    def hold(self, reason: str, detail: str, remediation: str, *, now: datetime) -> None:
+        """Keep a queued post from going out until its account is mended."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.QUEUED, command="hold")
+        self._trigger_held(now, reason, detail, remediation, None)
+
+    def release_hold(self, account: AccountStatus | None, *, now: datetime) -> None:
+        """Look again at what holds the post (`decisions.release_held`): released, failed at
+        its deadline, or left held (no event)."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.HELD, command="release the hold of")
+        assert self.deadline is not None and self.hold_reason is not None and self.held_at is not None
+        decision = release_held(self.hold_reason, self.held_at, account, deadline=self.deadline, now=now)
+        if isinstance(decision, Release):
+            self.trigger_event(self.HoldReleased, timestamp=now, evidence=decision.evidence)
+        elif isinstance(decision, Fail):
+            self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None)
+
     def fail(self, reason: str, remediation: str, *, now: datetime) -> None:
-        """End a queued or ambiguous post as failed (deadline passed, account disconnected...)."""
+        """End a queued or held post as failed (its deadline passed before it could go out)."""
         now = require_utc(now, field="now")
         self._check_not_terminal(command="fail")
-        if self.state not in (PostState.QUEUED, PostState.AMBIGUOUS):
+        if self.state is PostState.AMBIGUOUS:
+            raise InvalidTransition("an ambiguous post may be live: reconcile or settle it, never just fail it")
+        if self.state not in (PostState.QUEUED, PostState.HELD):
             raise InvalidTransition(f"cannot fail a post that is {self.state}")
+        if self.parts:
+            remedy = f"Parts 1 to {self.live_parts} are live; the rest could not follow. {remediation}"
+            self._trigger_partial(now, Partial(reason=reason, remediation=remedy), None)
+            return
         self._trigger_failed(now, reason, remediation, None, policy=None, seed=None)
 
     # ── queries ───────────────────────────────────────────────────────────────
@@ -513,6 +760,14 @@ class Post(Aggregate):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL
+
+    @property
+    def live_parts(self) -> int:
+        """How many of the thread's parts are live, from the first on."""
+        count = 0
+        while count + 1 in self.parts:
+            count += 1
+        return count
 
     def intent(self) -> PublishIntent:
         """What the post's current attempt asks its platform to publish (the only place an
@@ -526,10 +781,49 @@ class Post(Aggregate):
             content=self.content,
             attempt=self.attempt,
             due_at=self.due_at,
-            container_id=self.container_id,
+            containers=dict(self.containers),
+            live=tuple(self.parts[n] for n in sorted(self.parts)),
+            window_start=self.window_start,
         )
 
     # ── guards and helpers ────────────────────────────────────────────────────
+
+    def _trigger_delivered(self, now: datetime, decision: Deliver, *, observed: Observed | None) -> None:
+        self.trigger_event(
+            self.Delivered,
+            timestamp=now,
+            attempt=self.attempt,
+            remote_id=decision.remote_id,
+            permalink=decision.permalink,
+            reconciled=observed is None,
+            observed=observed,
+            evidence=decision.evidence,
+            parts=decision.parts,
+        )
+
+    def _trigger_partial(self, now: datetime, decision: Partial, observed: Observed | None) -> None:
+        self.trigger_event(
+            self.PartiallyDelivered,
+            timestamp=now,
+            attempt=self.attempt,
+            reason=decision.reason,
+            remediation=decision.remediation,
+            parts=tuple(self.parts[n] for n in sorted(self.parts)),
+            observed=observed,
+        )
+
+    def _trigger_held(
+        self, now: datetime, reason: str, detail: str, remediation: str, observed: Observed | None
+    ) -> None:
+        self.trigger_event(
+            self.Held,
+            timestamp=now,
+            attempt=self.attempt,
+            reason=reason,
+            detail=detail,
+            remediation=remediation,
+            observed=observed,
+        )
 
     def _trigger_failed(
         self,
@@ -607,11 +901,19 @@ LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.Rescheduled: (PostState.QUEUED, "moved to a new due time, with a new publish key and deadline"),
     Post.Canceled: (PostState.CANCELED, "canceled before any claim"),
     Post.DispatchClaimed: (PostState.DISPATCHED, "claimed by a dispatcher for one attempt, under a lease"),
+    Post.ClaimAbandoned: (PostState.QUEUED, "the dispatcher stopped before sending: queued again at once"),
     Post.ContainerPrepared: (None, "the attempt's Threads/Instagram container exists; nothing is visible yet"),
-    Post.Delivered: (PostState.DELIVERED, "live on the platform, with its remote id"),
+    Post.PartPublished: (None, "one part of a thread is live"),
+    Post.Delivered: (PostState.DELIVERED, "live on the platform, every part, with its remote id"),
     Post.AttemptFailed: (PostState.QUEUED, "a retryable failure: queued again after a backoff"),
     Post.OutcomeAmbiguous: (PostState.AMBIGUOUS, "the attempt may or may not have landed: the reconciler looks"),
-    Post.ReleasedForRetry: (PostState.QUEUED, "the reconciler found no trace: queued again under the same key"),
+    Post.ReleasedForRetry: (PostState.QUEUED, "the reconciler proved it absent: queued again under the same key"),
+    Post.AttentionNeeded: (None, "the reconciler cannot settle it: out of the send loop, listed for support"),
+    Post.SettledLive: (PostState.DELIVERED, "support found it live on the platform"),
+    Post.SettledNotLive: (PostState.QUEUED, "support saw it is not on the platform: queued again"),
+    Post.Held: (PostState.HELD, "held until its account is mended (or its deadline passes)"),
+    Post.HoldReleased: (PostState.QUEUED, "what held it is mended: queued again"),
+    Post.PartiallyDelivered: (PostState.PARTIAL, "some parts of the thread are live and the rest cannot follow"),
     Post.Failed: (PostState.FAILED, "ended without being published, with a reason and a remedy"),
 }
 STATE_AFTER: dict[type[Post.Event], PostState | None] = {event: state for event, (state, _) in LIFECYCLE.items()}

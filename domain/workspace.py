@@ -13,6 +13,7 @@ from uuid import UUID
 from domain.base import Aggregate, Immutable
 from domain.errors import HeraldError
 from domain.instants import require_utc
+from domain.text import check_text
 
 Scope = Literal["read", "write"]
 
@@ -78,6 +79,7 @@ class Workspace(Aggregate):
     def create(cls, *, workspace_id: UUID, name: str, now: datetime) -> Workspace:
         if not name.strip():
             raise HeraldError("a workspace needs a name", field="name")
+        check_text(name, field="name")
         return cls._create(cls.Created, id=workspace_id, timestamp=require_utc(now, field="now"), name=name.strip())
 
     def issue_key(self, key: KeyRecord, *, now: datetime) -> None:

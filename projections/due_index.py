@@ -29,16 +29,20 @@ COLUMNS = (
     "not_before",
     "deadline",
     "lease_until",
+    "waiting_for",
     "version",
+    "changed_at",
 )
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
 
 
 def changes(fact: Fact) -> dict[str, Any]:
-    """The columns an event sets on its post's row (the pure fold). Every change of state
-    but a claim ends the attempt's lease."""
+    """The columns an event sets on its post's row (the pure fold). Every change of state ends
+    the attempt's lease and what the post waited for, unless the event sets them anew."""
     data = fact.data
-    values: dict[str, Any] = {"state": STATE[fact.name], "lease_until": None} if fact.name in STATE else {}
+    values: dict[str, Any] = {}
+    if fact.name in STATE:
+        values = {"state": STATE[fact.name], "lease_until": None, "waiting_for": None}
     match fact.name:
         case Post.Drafted.__name__:
             values |= {
@@ -55,7 +59,23 @@ def changes(fact: Fact) -> dict[str, Any]:
             values |= {"attempt": data["attempt"], "lease_until": utc_text(data["lease_until"])}
         case Post.AttemptFailed.__name__ | Post.ReleasedForRetry.__name__:
             values["not_before"] = utc_text(data["next_attempt_at"])
+        case Post.ClaimAbandoned.__name__ | Post.HoldReleased.__name__ | Post.SettledNotLive.__name__:
+            values["not_before"] = fact.at  # queued again at once
+        case Post.Held.__name__ | Post.AttentionNeeded.__name__:
+            values["waiting_for"] = data["reason"]  # a hold's reason, or why support must settle it
     return values
+
+
+@dataclass(frozen=True)
+class Waiting:
+    post_id: str
+    workspace: str
+    account: str
+    platform: str
+    state: str
+    reason: str
+    since: str  # the instant of the post's latest event
+    deadline: str | None
 
 
 @dataclass(frozen=True)
@@ -88,14 +108,21 @@ class DueIndex:
             Post.Rescheduled,
             Post.Canceled,
             Post.DispatchClaimed,
+            Post.ClaimAbandoned,
             Post.Delivered,
             Post.AttemptFailed,
             Post.OutcomeAmbiguous,
             Post.ReleasedForRetry,
+            Post.AttentionNeeded,
+            Post.SettledLive,
+            Post.SettledNotLive,
+            Post.Held,
+            Post.HoldReleased,
+            Post.PartiallyDelivered,
             Post.Failed,
         }
     )
-    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContentEdited, Post.ContainerPrepared})
+    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContentEdited, Post.ContainerPrepared, Post.PartPublished})
 
     def apply(self, writer: DueIndexWriter, facts: Sequence[Fact]) -> None:
         """Fold a batch in memory, then write one row per post touched."""
@@ -108,7 +135,8 @@ class DueIndex:
                 rows[fact.aggregate_id] = dict.fromkeys(COLUMNS) | values | {"created": fact.position}
             else:
                 rows.setdefault(fact.aggregate_id, {}).update(values)
-            rows[fact.aggregate_id]["version"] = fact.version  # the post's latest event, whatever it changed
+            # the post's latest event, whatever it changed
+            rows[fact.aggregate_id] |= {"version": fact.version, "changed_at": fact.at}
         writer.upsert([(post_id, row) for post_id, row in rows.items() if "workspace" in row])
         writer.update([(post_id, row) for post_id, row in rows.items() if "workspace" not in row])
 
@@ -123,9 +151,20 @@ class DueIndexView(Protocol):
 
     def expired_leases(self, now: datetime, limit: int) -> list[str]: ...
     def past_deadline(self, now: datetime, limit: int) -> list[DuePost]: ...
-    def ambiguous(self, limit: int) -> list[str]: ...
+    def ambiguous(self, limit: int) -> list[str]:
+        """Ambiguous posts the reconciler should look at (not those waiting for support)."""
+        ...
+
+    def held(self, limit: int) -> list[DuePost]: ...
+
+    def needing_attention(self, workspace: str | None, limit: int) -> list[Waiting]:
+        """Posts held or waiting for support, oldest first, with why."""
+        ...
+
     def next_due(self) -> datetime | None: ...
-    def counts(self) -> dict[str, int]: ...
+    def counts(self) -> dict[str, int]:
+        """Posts by state; ambiguous posts waiting for support count as `attention`."""
+        ...
 
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         """{post id: due} of the account's posts that hold a place in its posting window."""

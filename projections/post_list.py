@@ -20,7 +20,7 @@ def fold(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
     view = dict(view or {})
     view["version"] = fact.version
     if fact.name in STATE:
-        view["state"] = STATE[fact.name]
+        view |= {"state": STATE[fact.name], "waiting_for": None}
     match fact.name:
         case Post.Drafted.__name__:
             view |= {
@@ -39,6 +39,7 @@ def fold(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
                 "reconciled": False,
                 "failure_reason": None,
                 "remediation": None,
+                "waiting_for": None,
             }
         case Post.Scheduled.__name__ | Post.Rescheduled.__name__:
             view |= {"due_at": data["due_at"], "deadline": data["deadline"]}
@@ -48,8 +49,22 @@ def fold(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
             view["attempt"] = data["attempt"]
         case Post.Delivered.__name__:
             view |= {"remote_id": data["remote_id"], "permalink": data["permalink"], "reconciled": data["reconciled"]}
+        case Post.SettledLive.__name__:
+            view |= {"remote_id": data["remote_id"], "permalink": data["permalink"], "reconciled": True}
         case Post.Failed.__name__:
             view |= {"failure_reason": data["reason"], "remediation": data["remediation"]}
+        case Post.PartiallyDelivered.__name__:
+            head = data["parts"][0] if data["parts"] else {}
+            view |= {
+                "failure_reason": data["reason"],
+                "remediation": data["remediation"],
+                "remote_id": head.get("remote_id"),
+                "permalink": head.get("permalink"),
+            }
+        case Post.Held.__name__ | Post.AttentionNeeded.__name__:
+            view |= {"waiting_for": data["reason"], "remediation": data["remediation"]}
+        case Post.HoldReleased.__name__ | Post.SettledNotLive.__name__:
+            view["remediation"] = None
     return view
 
 
@@ -74,14 +89,21 @@ class PostList:
             Post.Rescheduled,
             Post.Canceled,
             Post.DispatchClaimed,
+            Post.ClaimAbandoned,
             Post.Delivered,
             Post.AttemptFailed,
             Post.OutcomeAmbiguous,
             Post.ReleasedForRetry,
+            Post.AttentionNeeded,
+            Post.SettledLive,
+            Post.SettledNotLive,
+            Post.Held,
+            Post.HoldReleased,
+            Post.PartiallyDelivered,
             Post.Failed,
         }
     )
-    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContainerPrepared})  # only its version moves
+    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContainerPrepared, Post.PartPublished})  # versions only
 
     def apply(self, writer: PostListWriter, facts: Sequence[Fact]) -> None:
         posts = [fact for fact in facts if fact.aggregate == Post.__name__]

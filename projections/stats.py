@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from domain.post import Post
 from projections.facts import Fact, seconds_between, utc_text
 
-COUNTERS = ("scheduled", "delivered", "failed", "canceled", "reconciled", "attempts")
+COUNTERS = ("scheduled", "delivered", "failed", "canceled", "reconciled", "attempts", "partial")
+DELIVERED = (Post.Delivered.__name__, Post.SettledLive.__name__)
 Key = tuple[str, str, str, str]  # account, platform, day, counter (or failure reason)
 
 
@@ -27,6 +28,10 @@ def counter_for(fact: Fact) -> list[str]:
             return ["attempts"]
         case Post.Delivered.__name__:
             return ["delivered", "reconciled"] if fact.data["reconciled"] else ["delivered"]
+        case Post.SettledLive.__name__:
+            return ["delivered", "reconciled"]
+        case Post.PartiallyDelivered.__name__:
+            return ["partial"]
         case Post.Failed.__name__:
             return ["failed"]
         case Post.Canceled.__name__:
@@ -58,12 +63,26 @@ class Stats:
             Post.Rescheduled,
             Post.DispatchClaimed,
             Post.Delivered,
+            Post.SettledLive,
+            Post.PartiallyDelivered,
             Post.Failed,
             Post.Canceled,
         }
     )
     ignores: frozenset[type[Post.Event]] = frozenset(
-        {Post.ContentEdited, Post.ContainerPrepared, Post.AttemptFailed, Post.OutcomeAmbiguous, Post.ReleasedForRetry}
+        {
+            Post.ContentEdited,
+            Post.ContainerPrepared,
+            Post.PartPublished,
+            Post.ClaimAbandoned,
+            Post.AttemptFailed,
+            Post.OutcomeAmbiguous,
+            Post.ReleasedForRetry,
+            Post.AttentionNeeded,
+            Post.SettledNotLive,
+            Post.Held,
+            Post.HoldReleased,
+        }
     )
 
     def apply(self, writer: StatsWriter, facts: Sequence[Fact]) -> None:
@@ -90,7 +109,7 @@ class Stats:
                 counts[(account, platform, day, name)] += 1
             if fact.name == Post.Failed.__name__:
                 failures[(account, platform, day, fact.data["reason"])] += 1
-            if fact.name == Post.Delivered.__name__ and due_at:
+            if fact.name in DELIVERED and due_at:
                 lateness.append([post_id, account, platform, day, seconds_between(due_at, fact.at)])
         writer.write(new_targets, counts, failures, lateness)
 

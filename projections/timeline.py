@@ -33,6 +33,7 @@ COLUMNS = (
 )
 
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
+ENDED = (Post.Failed.__name__, Post.PartiallyDelivered.__name__)  # the events whose reason is a failure's
 
 
 def _status(observed: dict[str, Any] | None) -> str:
@@ -63,8 +64,15 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             text = f"canceled while {d['previous_state']}: {d['reason']}"
         case Post.DispatchClaimed.__name__:
             text = f"attempt {attempt} claimed by {d['worker']}, lease until {d['lease_until']}"
+        case Post.ClaimAbandoned.__name__:
+            text = f"attempt {attempt} was never sent ({d['reason']}); queued again at once"
         case Post.ContainerPrepared.__name__:
-            text = f"attempt {attempt} prepared container {d['container_id']}; only publishing it is visible"
+            text = (
+                f"attempt {attempt} prepared container {d['container_id']} for part {d.get('part', 1)}; "
+                "only publishing it is visible"
+            )
+        case Post.PartPublished.__name__:
+            text = f"attempt {attempt}: part {d['part']} is live as {d['remote_id']}"
         case Post.Delivered.__name__ if d["reconciled"]:
             text = f"the reconciler confirmed attempt {attempt} is on the platform as {d['remote_id']}: {d['evidence']}"
         case Post.Delivered.__name__:
@@ -77,6 +85,23 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             text = (
                 f"the reconciler found no trace of attempt {attempt} ({d['evidence']}); "
                 "released to retry with the same key"
+            )
+        case Post.AttentionNeeded.__name__:
+            text = (
+                f"the reconciler cannot settle attempt {attempt} ({d['reason']}: {d['evidence']}). {d['remediation']}"
+            )
+        case Post.SettledLive.__name__:
+            text = f"settled by {d['actor']}: live as {d['remote_id']} ({d['note']})"
+        case Post.SettledNotLive.__name__:
+            text = f"settled by {d['actor']}: not on the platform ({d['note']}); queued again under the same key"
+        case Post.Held.__name__:
+            text = f"held ({d['reason']}{_status(d.get('observed'))}): {d['detail']}. {d['remediation']}"
+        case Post.HoldReleased.__name__:
+            text = f"released: {d['evidence']}; queued again"
+        case Post.PartiallyDelivered.__name__:
+            live = ", ".join(str(part["part"]) for part in d["parts"]) or "none"
+            text = (
+                f"partly delivered (live parts: {live}): {d['reason']}{_status(d.get('observed'))}. {d['remediation']}"
             )
         case Post.Failed.__name__:
             text = f"failed: {d['reason']}{_status(d.get('observed'))}. {d['remediation']}"
@@ -105,6 +130,8 @@ def _ambiguous(attempt: Any, reason: str) -> str:
             return f"attempt {attempt}'s lease ran out with no report (the worker died?)"
         case "timeout_after_send":
             return f"attempt {attempt} timed out after the request was sent"
+        case "already_published":
+            return f"the platform said attempt {attempt} is already published"
         case _:
             return f"attempt {attempt} ended unclearly ({reason})"
 
@@ -131,7 +158,7 @@ def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str,
         "due_at": utc_text(d.get("due_at")),
         "remote_id": d.get("remote_id"),
         "permalink": d.get("permalink"),
-        "reason": d.get("reason") if fact.name == Post.Failed.__name__ else None,
+        "reason": d.get("reason") if fact.name in ENDED else None,
         "remediation": d.get("remediation"),
     }
 
@@ -186,8 +213,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
     last_row = rows[-1]
     due = next((r["due_at"] for r in reversed(rows) if r["due_at"]), None)
-    delivered = next((r for r in rows if r["event"] == Post.Delivered.__name__), None)
-    failed = next((r for r in rows if r["event"] == Post.Failed.__name__), None)
+    delivered = next((r for r in rows if r["event"] in (Post.Delivered.__name__, Post.SettledLive.__name__)), None)
+    failed = next((r for r in rows if r["event"] in ENDED), None)
+    waiting = last_row if last_row["state"] in ("held", "ambiguous") and last_row["remediation"] else None
     return {
         "post_id": last_row["post_id"],
         "external_id": last_row["external_id"],
@@ -197,6 +225,6 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "permalink": delivered and delivered["permalink"],
         "late_by_seconds": round(seconds_between(due, delivered["at"]), 3) if delivered and due else None,
         "failure_reason": failed and failed["reason"],
-        "remediation": failed and failed["remediation"],
+        "remediation": (failed or waiting or {}).get("remediation"),
         "attempts": max((r["attempt"] or 0) for r in rows),
     }

@@ -26,9 +26,14 @@ ANNOUNCED = {
     (Post.__name__, Post.Failed.__name__): "post.failed",
     (Post.__name__, Post.Canceled.__name__): "post.canceled",
     (Post.__name__, Post.OutcomeAmbiguous.__name__): "post.ambiguous",
+    (Post.__name__, Post.PartiallyDelivered.__name__): "post.partial",
+    (Post.__name__, Post.Held.__name__): "post.held",
+    (Post.__name__, Post.AttentionNeeded.__name__): "post.attention",
+    (Post.__name__, Post.SettledLive.__name__): "post.delivered",
     (Account.__name__, Account.Disconnected.__name__): "account.disconnected",
 }
-KEPT = ("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt")
+KEPT = ("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt", "parts", "evidence", "actor")
+REPEATABLE = ("post.ambiguous", "post.held", "post.attention")  # a post may be in these more than once
 EndpointsOf = Callable[[str], list[tuple[str, str, tuple[str, ...]]]]  # workspace → (id, url, events)
 
 
@@ -64,7 +69,17 @@ class WebhookOutbox:
     name = "webhooks"
     tables: tuple[str, ...] = ("webhook_subjects", "webhook_pending", "webhook_outbox")
     handles: frozenset[type[Post.Event]] = frozenset(
-        {Post.Drafted, Post.Delivered, Post.Failed, Post.Canceled, Post.OutcomeAmbiguous}
+        {
+            Post.Drafted,
+            Post.Delivered,
+            Post.SettledLive,
+            Post.PartiallyDelivered,
+            Post.Failed,
+            Post.Canceled,
+            Post.OutcomeAmbiguous,
+            Post.Held,
+            Post.AttentionNeeded,
+        }
     )
     ignores: frozenset[type[Post.Event]] = frozenset(
         {
@@ -72,9 +87,13 @@ class WebhookOutbox:
             Post.ContentEdited,
             Post.Rescheduled,
             Post.DispatchClaimed,
+            Post.ClaimAbandoned,
             Post.ContainerPrepared,
+            Post.PartPublished,
             Post.AttemptFailed,
             Post.ReleasedForRetry,
+            Post.SettledNotLive,
+            Post.HoldReleased,
         }
     )
 
@@ -96,7 +115,7 @@ class WebhookOutbox:
             return
         workspace, name = found
         kind = ANNOUNCED[(fact.aggregate, fact.name)]
-        subject = f"{fact.aggregate_id}@{fact.version}" if kind == "post.ambiguous" else fact.aggregate_id
+        subject = f"{fact.aggregate_id}@{fact.version}" if kind in REPEATABLE else fact.aggregate_id
         payload: dict[str, Any] = {
             "type": kind,
             "at": fact.at,

@@ -87,7 +87,7 @@ class Dispatcher:
 
     async def tick(self) -> bool:
         """One full round, reconciliation included, waiting for its sends to be recorded."""
-        self.reconciled_at = -1e9
+        self.reconciled_at = self.reconciler.held_looked_at = -1e9
         worked = await self.step()
         await self.drain()
         return worked
@@ -106,6 +106,8 @@ class Dispatcher:
             self.reconciled_at = time.monotonic()
             worked = await self.reconciler.tick()
             worked |= await self.reconciler.fail_past_deadline()
+            if worked:  # what it released is due now: fold it in before claiming
+                await asyncio.to_thread(self.runner.catch_up)
         if self.stopping.is_set():
             return worked
         return await self._dispatch_batch() or worked
@@ -124,15 +126,18 @@ class Dispatcher:
         now = self.clock()
         due = await asyncio.to_thread(self.due_index.due, now, room, self.pacer.blocked_accounts(now))
         routes: dict[str, Route] = {}
+        holds: list[tuple[UUID, str, str]] = []
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
         for post in due:
             route = by_account[(post.workspace, post.account, post.platform)]
             if isinstance(route, Held):
-                continue  # held until the account is reconnected, or failed at its deadline
-            if self.pacer.take(post.account, post.platform, now):
+                holds.append((UUID(post.post_id), route.reason, route.detail))  # visibly, as an event
+            elif self.pacer.take(post.account, post.platform, now):
                 routes[post.post_id] = route
+        if holds:
+            await asyncio.to_thread(self.dispatch.hold_many, holds)
         if not routes:
-            return False
+            return bool(holds)
         claims = await asyncio.to_thread(
             self.dispatch.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
         )
@@ -143,14 +148,13 @@ class Dispatcher:
         ]
         if not claimed:
             return bool(due)
-        workspace_of = {UUID(post.post_id): post.workspace for post in due}
 
         async def attempt(intent: PublishIntent, lease_until: datetime) -> OutcomeReport | None:
             # claims are bounded by the room left in flight, so every send starts at once
             try:
-                if self.clock() + self.settings.send_margin >= lease_until:
-                    # too close to the lease's end: a reconciler may already be looking, so
-                    # sending now could publish twice. Record nothing; the lease expiry decides.
+                if self.stopping.is_set() or self.clock() + self.settings.send_margin >= lease_until:
+                    # stopping, or too close to the lease's end (a reconciler may be looking):
+                    # never sent, so it is queued again at once rather than left to expire
                     return None
                 observed = await routes[str(intent.post_id)].publish(intent)
             finally:
@@ -158,14 +162,23 @@ class Dispatcher:
                 self._answered.set()
             if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                 self.pacer.pause(intent.account, observed.retry_at)
-            if observed.kind is Observation.AUTH_REVOKED:
-                await self.router.revoked(workspace_of[intent.post_id], intent.account)
             return OutcomeReport(intent.post_id, intent.attempt, observed)
 
         async def send_and_record() -> None:
             answers = await asyncio.gather(*(attempt(intent, lease_until) for intent, lease_until in claimed))
             reports = [report for report in answers if report is not None]
+            unsent = [
+                (intent.post_id, intent.attempt)
+                for (intent, _), report in zip(claimed, answers, strict=True)
+                if report is None
+            ]
             await asyncio.to_thread(self.dispatch.record_outcomes, reports)
+            if unsent:
+                await asyncio.to_thread(
+                    self.dispatch.abandon_claims,
+                    unsent,
+                    "not sent: the dispatcher was stopping or its lease nearly over",
+                )
             self.sent += len(reports)
 
         self.busy += len(claimed)

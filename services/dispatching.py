@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from domain.decisions import REMEDIATIONS, jitter_seed
+from domain.decisions import REMEDIATIONS, AccountStatus, jitter_seed
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePost
+from domain.outcomes import Observed, RemotePart, RemotePost, Search
 from domain.post import Post, PostState
 from domain.validation import validate
 from services.content_rules import ContentRules
@@ -86,10 +86,43 @@ class DispatchCommands:
 
         return self.posts.change_many(by_id, record)
 
-    def prepare_container(self, post_id: UUID, attempt: int, container_id: str) -> None:
+    def prepare_container(self, post_id: UUID, attempt: int, container_id: str, part: int = 1) -> None:
         self.posts.change(
-            post_id, lambda post: post.prepare_container(attempt=attempt, container_id=container_id, now=self.clock())
+            post_id,
+            lambda post: post.prepare_container(
+                attempt=attempt, container_id=container_id, part=part, now=self.clock()
+            ),
         )
+
+    def record_part(self, post_id: UUID, attempt: int, part: RemotePart) -> None:
+        """A thread's part went live: recorded at once, so no resumed attempt posts it twice."""
+        self.posts.change(post_id, lambda post: post.record_part(attempt=attempt, part=part, now=self.clock()))
+
+    def abandon_claims(self, claims: Sequence[tuple[UUID, int]], reason: str) -> list[CommandResult]:
+        """Claims this dispatcher will not send after all (it is stopping): queued again at once."""
+        attempts = dict(claims)
+        return self.posts.change_many(
+            attempts, lambda post: post.abandon_claim(attempt=attempts[post.id], reason=reason, now=self.clock())
+        )
+
+    def hold_many(self, holds: Sequence[tuple[UUID, str, str]]) -> list[CommandResult]:
+        """Hold queued posts whose account cannot take them now: (post id, reason, detail) each."""
+        why = {post_id: (reason, detail) for post_id, reason, detail in holds}
+
+        def hold(post: Post) -> None:
+            reason, detail = why[post.id]
+            post.hold(reason, detail, REMEDIATIONS[reason], now=self.clock())
+
+        return self.posts.change_many(why, hold)
+
+    def release_hold(self, post_id: UUID, account: AccountStatus | None) -> bool:
+        """Look again at a held post: released, failed at its deadline, or left held (False)."""
+        post = self.posts.get(post_id)
+        post.release_hold(account, now=self.clock())
+        if not post.pending_events:
+            return False
+        self.posts.save(post)
+        return True
 
     def expire_lease(self, post_id: UUID) -> None:
         self.posts.change(post_id, lambda post: post.expire_lease(now=self.clock()))
@@ -97,13 +130,18 @@ class DispatchCommands:
     def ambiguous_intent(self, post_id: UUID) -> tuple[str, PublishIntent] | None:
         """(workspace, what the attempt asked) of a post still ambiguous; None once settled."""
         post = self.posts.get(post_id)
-        if post.state is not PostState.AMBIGUOUS or post.publish_key is None:
+        if post.state is not PostState.AMBIGUOUS or post.publish_key is None or post.attention is not None:
             return None
         return post.workspace, post.intent()
 
-    def reconcile(self, post_id: UUID, found: RemotePost | None) -> None:
-        """Settle an ambiguous post with what the platform showed (see `Post.reconcile`)."""
-        self.posts.change(post_id, lambda post: post.reconcile(found, now=self.clock()))
+    def reconcile(self, post_id: UUID, search: Search) -> None:
+        """Decide an ambiguous post on what the reconciler's look found (see `Post.reconcile`)."""
+        policy = self.settings.retry_policy
+        self.posts.change(post_id, lambda post: post.reconcile(search, policy=policy, now=self.clock()))
+
+    def settle(self, post_id: UUID, *, live: RemotePost | None, actor: str, note: str) -> None:
+        """Support's answer for a post the reconciler could not settle."""
+        self.posts.change(post_id, lambda post: post.settle(live=live, actor=actor, note=note, now=self.clock()))
 
     def confirm_delivered(self, post_id: UUID, found: RemotePost, *, evidence: str) -> None:
         self.posts.change(post_id, lambda post: post.confirm_delivered(found, evidence=evidence, now=self.clock()))

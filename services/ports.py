@@ -14,7 +14,7 @@ from uuid import UUID
 
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePost
+from domain.outcomes import Observed, RemotePart, Search
 from domain.validation import Problem
 
 Clock = Callable[[], datetime]
@@ -74,12 +74,31 @@ class RefreshFailed(Exception):
     """The platform refused to refresh (the refresh token was revoked or expired)."""
 
 
+class Progress(Protocol):
+    """What an adapter reports while it publishes, so it is recorded before the attempt ends."""
+
+    async def container(self, part: int, container_id: str) -> None:
+        """A container (Threads, Instagram) exists for this part: publishing it is what shows."""
+
+    async def part_live(self, part: RemotePart) -> None:
+        """One part of a multi-part post is live (reported for threads only)."""
+
+
 class PlatformAdapter(Protocol):
     platform: Platform
     limits: tuple[int, timedelta]  # posts per rolling window
     has_refresh: bool
 
-    async def publish(self, intent: PublishIntent, account: AccountAccess) -> Observed: ...
-    async def find(self, intent: PublishIntent, account: AccountAccess) -> RemotePost | None: ...
+    async def publish(self, intent: PublishIntent, account: AccountAccess, progress: Progress) -> Observed:
+        """Publish the intent's parts not yet live, in order, each replying to the one before;
+        ACCEPTED only when every part is live, else what the first part that did not go saw."""
+        ...
+
+    async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
+        """Look for the intent's parts over the whole window in which its attempts could have
+        landed (from `intent.since()` to now), paging as the platform allows; say whether the
+        look was complete. Raises `LookupError` when the platform did not answer."""
+        ...
+
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]: ...
     async def refresh(self, account: AccountAccess) -> Refreshed: ...

@@ -1,44 +1,59 @@
 """The reconciler: settles what the dispatcher could not know. It never publishes.
 
-An expired lease becomes ambiguous. For each ambiguous post it asks the platform whether the
-post exists, and records what the domain decides from that (`decisions.reconcile`): found →
-delivered (reconciled); not found with the deadline ahead → released for a retry under the
-same publish key; not found after the deadline → failed. Queued posts past their deadline fail.
+An expired lease becomes ambiguous. For each ambiguous post it asks the platform to look for
+the post over the whole window in which an attempt could have landed, and records what the
+domain decides from that look (`decisions.reconcile`): found → delivered; proven absent →
+released to resume under the same key (or failed, past the deadline); not provable →
+listed for support, never sent again. Held posts are released once what held them is mended,
+and fail at their deadline; queued posts past their deadline fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from domain.decisions import AccountStatus
 from domain.errors import HeraldError
 from projections.due_index import DueIndexView
 from services.dispatching import DispatchCommands
 from services.ports import Clock
 from services.routing import Held, Router, route_of
 
+log = logging.getLogger("herald.reconciler")
+
 
 class Reconciler:
     def __init__(
-        self, dispatch: DispatchCommands, due_index: DueIndexView, router: Router, clock: Clock, batch: int = 100
+        self,
+        dispatch: DispatchCommands,
+        due_index: DueIndexView,
+        router: Router,
+        clock: Clock,
+        batch: int = 100,
+        held_every: float = 2.0,
     ) -> None:
         self.dispatch = dispatch
         self.due_index = due_index
         self.router = router
         self.clock = clock
         self.batch = batch
+        self.held_every = held_every  # seconds between looks at held posts (each reads their accounts)
+        self.held_looked_at = -1e9
 
     async def tick(self) -> bool:
-        """Expire leases and reconcile ambiguous posts; True if anything changed."""
+        """Expire leases, reconcile ambiguous posts, look again at held ones; True if anything changed."""
         expired = await asyncio.to_thread(self.due_index.expired_leases, self.clock(), self.batch)
         ambiguous = await asyncio.to_thread(self.due_index.ambiguous, self.batch)
         changed = False
         for post_id in expired:
             changed |= await asyncio.to_thread(self._quietly, self.dispatch.expire_lease, UUID(post_id))
         results = await asyncio.gather(*(self.reconcile(UUID(post_id)) for post_id in ambiguous))
-        return changed or any(results)
+        return changed | any(results) | await self.release_held()
 
     async def reconcile(self, post_id: UUID) -> bool:
         found = await asyncio.to_thread(self._quietly_get, post_id)
@@ -49,20 +64,39 @@ class Reconciler:
         if isinstance(route, Held):
             return False  # cannot look without the account: it stays visibly ambiguous
         try:
-            remote = await route.find(intent)
-        except Exception:  # the platform did not answer: still ambiguous, look again next tick
+            search = await route.find(intent)
+        except LookupError as problem:  # the platform did not answer: still ambiguous, look again next tick
+            log.info("look-up for post %s failed: %s", post_id, problem)
             return False
-        return await asyncio.to_thread(self._quietly, self.dispatch.reconcile, post_id, remote)
+        except Exception:  # an adapter bug stays with this post
+            log.exception("look-up for post %s broke", post_id)
+            return False
+        return await asyncio.to_thread(self._quietly, self.dispatch.reconcile, post_id, search)
+
+    async def release_held(self) -> bool:
+        """Held posts whose account is mended go back to the queue; past their deadline they fail."""
+        if time.monotonic() - self.held_looked_at < self.held_every:
+            return False
+        self.held_looked_at = time.monotonic()
+        held = await asyncio.to_thread(self.due_index.held, self.batch)
+        statuses: dict[tuple[str, str], AccountStatus | None] = {}
+        changed = False
+        for post in held:
+            key = (post.workspace, post.account)
+            if key not in statuses:
+                statuses[key] = await self.router.status(*key)
+            try:
+                changed |= await asyncio.to_thread(self.dispatch.release_hold, UUID(post.post_id), statuses[key])
+            except HeraldError:
+                continue  # changed by someone else meanwhile
+        return changed
 
     async def fail_past_deadline(self) -> bool:
-        """Queued posts whose deadline passed fail, never go out late: with `deadline_passed`,
-        or with the reason their account held them (`account_disconnected`, `account_unknown`)."""
+        """Queued posts whose deadline passed fail (`deadline_passed`), never go out late."""
         late = await asyncio.to_thread(self.due_index.past_deadline, self.clock(), self.batch)
         failed = False
         for post in late:
-            route = await route_of(self.router, post.workspace, post.account, post.platform)
-            reason = route.reason if isinstance(route, Held) else "deadline_passed"
-            failed |= await asyncio.to_thread(self._quietly, self.dispatch.fail, UUID(post.post_id), reason)
+            failed |= await asyncio.to_thread(self._quietly, self.dispatch.fail, UUID(post.post_id), "deadline_passed")
         return failed
 
     def _quietly_get(self, post_id: UUID) -> Any:

@@ -13,7 +13,7 @@ from domain.content import Content
 from domain.decisions import RetryPolicy
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
-from domain.outcomes import Observed
+from domain.outcomes import Observed, RemotePart
 from domain.post import Post, PostState
 
 
@@ -90,12 +90,17 @@ class PostView(BaseModel):
     reconciled: bool
     failure_reason: str | None
     remediation: str | None
-    container_id: str | None = None
+    waiting_for: str | None = None  # a hold's reason, or why support must settle it
+    parts: tuple[RemotePart, ...] = ()  # a thread's live parts
 
     @classmethod
     def of(cls, post: Post) -> PostView:
-        fields = {name: getattr(post, name, None) for name in cls.model_fields if name != "id"}
-        return cls(id=post.id, **fields)
+        fields = {
+            name: getattr(post, name, None) for name in cls.model_fields if name not in ("id", "waiting_for", "parts")
+        }
+        waiting = post.hold_reason if post.state is PostState.HELD else post.attention
+        parts = tuple(post.parts[n] for n in sorted(post.parts))
+        return cls(id=post.id, waiting_for=waiting, parts=parts, **fields)
 
 
 class EventRecord(BaseModel):

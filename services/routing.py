@@ -1,15 +1,17 @@
 """Where a post goes: its account's platform adapter, with fresh credentials, or held.
 
-A disconnected (or unknown) account holds its queued posts instead of burning them: they go
-out if it is reconnected before their deadline, and fail with its reason otherwise. A token
-about to expire is refreshed first; a platform with no refresh flow disconnects the account
-with a "reconnect" remedy.
+One account's trouble stays with that account: a disconnected or unknown account, credentials
+sealed with another key, or a platform with no adapter hold that account's posts (visibly, as
+events) and no one else's. A token about to expire is refreshed first; a 401 is answered by one
+refresh per account (shared by every post in flight) and the same request again; if no
+refresh can help, the account is disconnected and its posts are held until it is reconnected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,26 +20,30 @@ from typing import Any, Protocol
 from eventsourcing.persistence import IntegrityError
 
 from domain.account import Account, AccountState
-from domain.content import Platform
+from domain.decisions import REMEDIATIONS, AccountStatus
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, Search
 from services.account_service import AccountService
 from services.dispatching import DispatchCommands
 from services.ports import AccountAccess, Clock, PlatformAdapter, RefreshFailed
 
-RECONNECT = "Reconnect the account (herald accounts reconnect); held posts then go out if still before their deadline."
+log = logging.getLogger("herald.routing")
 
 
 class Route(Protocol):
     async def publish(self, intent: PublishIntent) -> Observed: ...
-    async def find(self, intent: PublishIntent) -> RemotePost | None: ...
+    async def find(self, intent: PublishIntent) -> Search: ...
 
 
 @dataclass(frozen=True)
 class Held:
-    reason: str  # account_disconnected, account_unknown
+    reason: str  # account_disconnected, account_unknown, credentials_unreadable, platform_unsupported
     detail: str
+
+    @property
+    def remediation(self) -> str:
+        return REMEDIATIONS[self.reason]
 
 
 Target = tuple[str, str, str]  # workspace, account, platform
@@ -45,7 +51,7 @@ Target = tuple[str, str, str]  # workspace, account, platform
 
 class Router(Protocol):
     async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]: ...
-    async def revoked(self, workspace: str, account: str) -> None: ...
+    async def status(self, workspace: str, account: str) -> AccountStatus | None: ...
 
 
 async def route_of(router: Router, workspace: str, account: str, platform: str) -> Route | Held:
@@ -62,28 +68,72 @@ class FixedRouter:
     async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
         return dict.fromkeys(targets, self.target)
 
-    async def revoked(self, workspace: str, account: str) -> None:
-        return None
+    async def status(self, workspace: str, account: str) -> AccountStatus | None:
+        return None  # no accounts: a hold here ends only at the post's deadline
+
+
+class AttemptProgress:
+    """What an adapter reports while it publishes one attempt, recorded as events at once:
+    each container it makes (Threads, Instagram) and each part of a thread that goes live."""
+
+    def __init__(self, dispatch: DispatchCommands, intent: PublishIntent) -> None:
+        self.dispatch = dispatch
+        self.intent = intent
+        self.parts: list[RemotePart] = []
+        self.containers: dict[int, str] = {}
+
+    async def container(self, part: int, container_id: str) -> None:
+        post, attempt = self.intent.post_id, self.intent.attempt
+        await asyncio.to_thread(self.dispatch.prepare_container, post, attempt, container_id, part)
+        self.containers[part] = container_id
+
+    async def part_live(self, part: RemotePart) -> None:
+        await asyncio.to_thread(self.dispatch.record_part, self.intent.post_id, self.intent.attempt, part)
+        self.parts.append(part)
+
+    def resumed(self) -> PublishIntent:
+        """The intent again, knowing what this attempt already made live."""
+        return self.intent.model_copy(
+            update={
+                "live": (*self.intent.live, *self.parts),
+                "containers": {**self.intent.containers, **self.containers},
+            }
+        )
 
 
 class BoundAdapter:
-    """An adapter bound to one account's access; Threads' containers are recorded as events."""
+    """An adapter bound to one account's access."""
 
-    def __init__(self, adapter: PlatformAdapter, access: AccountAccess, dispatch: DispatchCommands) -> None:
+    def __init__(
+        self, adapter: PlatformAdapter, access: AccountAccess, router: AccountRouter, dispatch: DispatchCommands
+    ) -> None:
         self.adapter = adapter
         self.access = access
+        self.router = router
         self.dispatch = dispatch
 
     async def publish(self, intent: PublishIntent) -> Observed:
-        if self.adapter.platform in (Platform.THREADS, Platform.INSTAGRAM):
+        progress = AttemptProgress(self.dispatch, intent)
+        observed = await self._publish(intent, progress)
+        if observed.kind is Observation.AUTH_REVOKED:
+            try:
+                fresh = await self.router.renewed(self.adapter, self.access)
+            except HeraldError:  # its credentials cannot be opened now: held like any 401
+                fresh = None
+            if fresh is not None:  # refused before acceptance: the same request again, same key
+                self.access = fresh
+                again = await self._publish(progress.resumed(), progress)
+                observed = again.model_copy(update={"auth_refreshed": True})
+        return observed
 
-            async def remember(container_id: str) -> None:
-                await asyncio.to_thread(self.dispatch.prepare_container, intent.post_id, intent.attempt, container_id)
+    async def _publish(self, intent: PublishIntent, progress: AttemptProgress) -> Observed:
+        try:
+            return await self.adapter.publish(intent, self.access, progress)
+        except Exception as problem:  # the adapter broke mid-attempt: the request may have left
+            log.exception("the %s adapter failed publishing post %s", self.adapter.platform.value, intent.post_id)
+            return Observed(kind=Observation.ADAPTER_ERROR, message=f"{type(problem).__name__}: {problem}"[:300])
 
-            return await self.adapter.publish(intent, self.access, remember=remember)  # type: ignore[call-arg]
-        return await self.adapter.publish(intent, self.access)
-
-    async def find(self, intent: PublishIntent) -> RemotePost | None:
+    async def find(self, intent: PublishIntent) -> Search:
         return await self.adapter.find(intent, self.access)
 
 
@@ -92,7 +142,7 @@ class AccountRouter:
         self,
         accounts: AccountService,
         dispatch: DispatchCommands,
-        adapters: dict[Platform, PlatformAdapter],
+        adapters: dict[Any, PlatformAdapter],
         *,
         clock: Clock,
         refresh_margin: timedelta = timedelta(minutes=5),
@@ -104,41 +154,92 @@ class AccountRouter:
         self.clock = clock
         self.refresh_margin = refresh_margin
         self.fallback = fallback
+        self._renewing: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
         """Each target's route; the accounts are read in one query (a batch spans many)."""
         targets = list(dict.fromkeys(targets))
-        found = await asyncio.to_thread(self._accesses, {(workspace, name) for workspace, name, _ in targets})
-        return {target: await self._route(target, found.get(target[:2])) for target in targets}
+        found = await asyncio.to_thread(self.accounts.many, {(workspace, name) for workspace, name, _ in targets})
+        routes: dict[Target, Route | Held] = {}
+        for target in targets:
+            try:
+                routes[target] = await self._route(target, found.get(target[:2]))
+            except HeraldError as problem:  # this account's trouble (credentials unreadable): its own
+                routes[target] = Held("credentials_unreadable", problem.message)
+        return routes
 
-    async def _route(self, target: Target, found: tuple[Account, AccountAccess | None] | None) -> Route | Held:
+    async def _route(self, target: Target, account: Account | None) -> Route | Held:
         workspace, name, _ = target
-        if found is None:
+        if account is None:
             if self.fallback is not None:
                 return self.fallback
             return Held("account_unknown", f"no account {name!r} is connected in {workspace!r}")
-        account, access = found
-        if access is None:
+        if account.state is AccountState.DISCONNECTED:
             return Held("account_disconnected", f"{name} is disconnected ({account.disconnect_reason})")
-        adapter = self.adapters[account.platform]
+        adapter = self.adapters.get(account.platform)
+        if adapter is None:
+            return Held("platform_unsupported", f"this Herald has no {account.platform.value} adapter")
+        access = self._access(account, await asyncio.to_thread(self.accounts.unsealed, account))
         if account.needs_refresh(self.clock(), self.refresh_margin.total_seconds()):
-            refreshed = await self._refresh(adapter, access)
-            if isinstance(refreshed, Held):
-                return refreshed
-            access = refreshed
-        return BoundAdapter(adapter, access, self.dispatch)
+            fresh = await self.renewed(adapter, access, without_refresh="refresh_unavailable")
+            if fresh is None:
+                return Held("account_disconnected", f"{name}'s token expires and could not be refreshed")
+            access = fresh
+        return BoundAdapter(adapter, access, self, self.dispatch)
 
-    def _accesses(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[Account, AccountAccess | None]]:
-        """Each known account, and its access unless it is disconnected."""
-        found: dict[tuple[str, str], tuple[Account, AccountAccess | None]] = {}
-        for pair, account in self.accounts.many(pairs).items():
-            connected = account.state is not AccountState.DISCONNECTED
-            found[pair] = (account, self._access(account, self.accounts.unsealed(account)) if connected else None)
-        return found
+    async def status(self, workspace: str, account: str) -> AccountStatus | None:
+        found = await asyncio.to_thread(self.accounts.many, [(workspace, account)])
+        if (workspace, account) not in found:
+            return AccountStatus(exists=False, connected=False, connected_since=None, readable=False, supported=False)
+        known = found[(workspace, account)]
+        try:
+            await asyncio.to_thread(self.accounts.unsealed, known)
+            readable = True
+        except HeraldError:
+            readable = False
+        return AccountStatus(
+            exists=True,
+            connected=known.state is AccountState.CONNECTED,
+            connected_since=known.connected_since,
+            readable=readable,
+            supported=known.platform in self.adapters,
+        )
 
-    async def revoked(self, workspace: str, account: str) -> None:
-        """A 401 that no refresh fixes: the account is disconnected; its other posts wait."""
-        await asyncio.to_thread(self._disconnect, workspace, account, "auth_revoked", RECONNECT)
+    async def renewed(
+        self, adapter: PlatformAdapter, access: AccountAccess, without_refresh: str = "auth_revoked"
+    ) -> AccountAccess | None:
+        """Fresh credentials for an account whose token was refused or is expiring: one refresh
+        per account at a time, shared by every post in flight; None when no refresh can help
+        (the account is then disconnected, and its posts are held)."""
+        key = (access.workspace, access.name)
+        async with self._renewing.setdefault(key, asyncio.Lock()):
+            current = await asyncio.to_thread(self._current, access)
+            if current is None or current.credentials != access.credentials:
+                return current  # disconnected meanwhile, or refreshed meanwhile (here or elsewhere)
+            if not adapter.has_refresh:
+                await asyncio.to_thread(self._disconnect, access, without_refresh)
+                return None
+            try:
+                refreshed = await adapter.refresh(access)
+            except (RefreshFailed, LookupError):
+                current = await asyncio.to_thread(self._current, access)
+                if current is not None and current.credentials != access.credentials:
+                    return current  # another process refreshed first (X rotates refresh tokens)
+                await asyncio.to_thread(self._disconnect, access, "refresh_failed")
+                return None
+            await asyncio.to_thread(
+                self.accounts.refresh, access.workspace, access.name, refreshed.credentials, refreshed.expires_at
+            )
+            return AccountAccess(
+                **{**access.__dict__, "credentials": refreshed.credentials, "token_expires_at": refreshed.expires_at}
+            )
+
+    def _current(self, access: AccountAccess) -> AccountAccess | None:
+        """The account's access as stored now; None when it is gone or disconnected."""
+        found = self.accounts.many([(access.workspace, access.name)]).get((access.workspace, access.name))
+        if found is None or found.state is AccountState.DISCONNECTED:
+            return None
+        return self._access(found, self.accounts.unsealed(found))
 
     @staticmethod
     def _access(account: Account, credentials: dict[str, Any]) -> AccountAccess:
@@ -154,22 +255,7 @@ class AccountRouter:
             token_expires_at=account.token_expires_at,
         )
 
-    async def _refresh(self, adapter: PlatformAdapter, access: AccountAccess) -> AccountAccess | Held:
-        if not adapter.has_refresh:
-            await asyncio.to_thread(self._disconnect, access.workspace, access.name, "refresh_unavailable", RECONNECT)
-            return Held("account_disconnected", f"{access.platform.value} has no refresh flow; reconnect {access.name}")
-        try:
-            refreshed = await adapter.refresh(access)
-        except (RefreshFailed, LookupError) as problem:
-            await asyncio.to_thread(self._disconnect, access.workspace, access.name, "refresh_failed", RECONNECT)
-            return Held("account_disconnected", str(problem))
-        await asyncio.to_thread(
-            self.accounts.refresh, access.workspace, access.name, refreshed.credentials, refreshed.expires_at
-        )
-        return AccountAccess(
-            **{**access.__dict__, "credentials": refreshed.credentials, "token_expires_at": refreshed.expires_at}
-        )
-
-    def _disconnect(self, workspace: str, account: str, reason: str, remediation: str) -> None:
+    def _disconnect(self, access: AccountAccess, reason: str) -> None:
+        remedy = REMEDIATIONS["account_disconnected"]
         with contextlib.suppress(HeraldError, IntegrityError):  # already done, maybe by another worker
-            self.accounts.disconnect(workspace, account, reason, remediation)
+            self.accounts.disconnect(access.workspace, access.name, reason, remedy)

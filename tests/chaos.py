@@ -22,7 +22,7 @@ from domain.content import Content
 from infrastructure.bootstrap import Herald, bootstrap
 from tests.processes import admin, start_dispatcher, start_simulator
 
-CHAOS_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,http_401=0.01,retry_after=1,latency_ms=5"
+CHAOS_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,retry_after=1,latency_ms=5"
 WORKER_ENV = {
     "HERALD_LEASE_SECONDS": "8",
     "HERALD_RETRY_BASE_SECONDS": "0.2",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from rich.progress import Progress
 
 from domain.content import Content, Platform
-from domain.decisions import RetryPolicy
+from domain.decisions import AccountStatus, RetryPolicy
 from domain.outcomes import Observation, Observed, RemotePost
 from domain.post import Post
 from infrastructure.bootstrap import Herald, bootstrap
@@ -61,6 +61,10 @@ def lifecycle(rng: random.Random, start: datetime, accounts: int) -> Post:
         if post.state.value == "queued":
             now = max(now, post.next_attempt_at or now) + timedelta(milliseconds=rng.randrange(5, 900))
             post.claim(worker=f"w{rng.randrange(8)}", lease=timedelta(seconds=60), now=now)
+        elif post.state.value == "held":  # its account is reconnected ten minutes later
+            now += timedelta(minutes=10)
+            status = AccountStatus(exists=True, connected=True, connected_since=now, readable=True, supported=True)
+            post.release_hold(status, now=now)
         elif post.state.value == "ambiguous":
             now += timedelta(seconds=2)
             if rng.random() < 0.7:

@@ -83,6 +83,9 @@ class PostOut(BaseModel):
     reconciled: bool
     failure_reason: str | None
     remediation: str | None
+    waiting_for: str | None = Field(
+        default=None, description="why a held post waits, or why an ambiguous one waits for support"
+    )
 
 
 class PostPage(BaseModel):
@@ -182,8 +185,17 @@ class DryRunOut(BaseModel):
 class AddEndpoint(Strict):
     url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
     events: list[
-        Literal["post.delivered", "post.failed", "post.ambiguous", "post.canceled", "account.disconnected"]
-    ] = Field(min_length=1, max_length=5)
+        Literal[
+            "post.delivered",
+            "post.failed",
+            "post.partial",
+            "post.ambiguous",
+            "post.attention",
+            "post.held",
+            "post.canceled",
+            "account.disconnected",
+        ]
+    ] = Field(min_length=1, max_length=8)
 
 
 class EndpointOut(BaseModel):

@@ -26,7 +26,10 @@ def register(commands: Any) -> None:
     dispatch.add_argument("--in-flight", type=int, default=64, help="requests in flight at most")
     dispatch.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is ambiguous")
     dispatch.add_argument(
-        "--until-idle", action="store_true", help="exit once no post is queued, in flight or ambiguous"
+        "--until-idle",
+        action="store_true",
+        help="exit once no post is queued, in flight or being reconciled (held posts, and those "
+        "waiting for support, wait on)",
     )
     dispatch.set_defaults(run=_dispatch)
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from infrastructure.persistence.connections import Cursor, ReadStore, update_rows
-from projections.due_index import COLUMNS, DuePost
+from projections.due_index import COLUMNS, DuePost, Waiting
 from projections.facts import utc_text
 
 CANDIDATES = 8  # the due query spreads a batch fairly across the oldest 8 batches of due posts
@@ -23,10 +23,11 @@ def create(cursor: Cursor, suffix: str = "") -> None:
         " post_id TEXT PRIMARY KEY, created BIGINT NOT NULL, workspace TEXT NOT NULL, account TEXT NOT NULL,"
         " platform TEXT NOT NULL, external_id TEXT, state TEXT NOT NULL,"
         " attempt INTEGER NOT NULL, due_at TEXT, not_before TEXT, deadline TEXT,"
-        " lease_until TEXT, version INTEGER NOT NULL)"
+        " lease_until TEXT, waiting_for TEXT, version INTEGER NOT NULL, changed_at TEXT)"
     )
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_waiting ON {table} (waiting_for, changed_at)")
 
 
 class DueIndexWriter:
@@ -97,7 +98,28 @@ class SqlDueIndex:
             return [DuePost(*row) for row in cursor.fetchall()]
 
     def ambiguous(self, limit: int) -> list[str]:
-        return self._ids("SELECT post_id FROM due_index WHERE state = 'ambiguous' LIMIT %s", [limit])
+        return self._ids(
+            "SELECT post_id FROM due_index WHERE state = 'ambiguous' AND waiting_for IS NULL LIMIT %s", [limit]
+        )
+
+    def held(self, limit: int) -> list[DuePost]:
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT post_id, account, platform, workspace FROM due_index WHERE state = 'held'"
+                " ORDER BY changed_at LIMIT %s",
+                [limit],
+            )
+            return [DuePost(*row) for row in cursor.fetchall()]
+
+    def needing_attention(self, workspace: str | None, limit: int) -> list[Waiting]:
+        clause, params = ("", [limit]) if workspace is None else (" AND workspace = %s", [workspace, limit])
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT post_id, workspace, account, platform, state, waiting_for, changed_at, deadline"
+                f" FROM due_index WHERE waiting_for IS NOT NULL{clause} ORDER BY changed_at LIMIT %s",
+                params,
+            )
+            return [Waiting(*row) for row in cursor.fetchall()]
 
     def next_due(self) -> datetime | None:
         with self.store.reading() as cursor:
@@ -107,7 +129,10 @@ class SqlDueIndex:
 
     def counts(self) -> dict[str, int]:
         with self.store.reading() as cursor:
-            cursor.execute("SELECT state, COUNT(*) FROM due_index GROUP BY state")
+            cursor.execute(
+                "SELECT CASE WHEN state = 'ambiguous' AND waiting_for IS NOT NULL THEN 'attention' ELSE state END,"
+                " COUNT(*) FROM due_index GROUP BY 1"
+            )
             return {state: int(count) for state, count in cursor.fetchall()}
 
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:

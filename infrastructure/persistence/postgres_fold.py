@@ -22,6 +22,7 @@ from projections.due_index import COLUMNS as DUE_COLUMNS
 from projections.due_index import STATE
 from projections.facts import utc_text
 from projections.timeline import COLUMNS as TIMELINE_COLUMNS
+from projections.timeline import ENDED
 
 TIMESTAMP, DUE_AT, DEADLINE = "j->>'timestamp'", "j->>'due_at'", "j->>'deadline'"
 NEXT_ATTEMPT_AT, LEASE_UNTIL, ATTEMPT = "j->>'next_attempt_at'", "j->>'lease_until'", "(j->>'attempt')::int"
@@ -73,6 +74,8 @@ def _among(names: Iterable[str]) -> str:
 
 SCHEDULING = (Post.Scheduled.__name__, Post.Rescheduled.__name__)
 RETRYING = (Post.AttemptFailed.__name__, Post.ReleasedForRetry.__name__)
+REQUEUED = (Post.ClaimAbandoned.__name__, Post.HoldReleased.__name__, Post.SettledNotLive.__name__)  # at once
+WAITING = (Post.Held.__name__, Post.AttentionNeeded.__name__)
 CLAIMED = Post.DispatchClaimed.__name__
 
 
@@ -92,13 +95,17 @@ def _due_index(until: bool) -> str:
         "attempt": f"coalesce({_last(ATTEMPT, (CLAIMED,))}::int, 0)",
         "due_at": _last(fixed(DUE_AT), SCHEDULING),
         "not_before": _last(
-            f"CASE WHEN {_among(SCHEDULING)} THEN {fixed(DUE_AT)} ELSE {fixed(NEXT_ATTEMPT_AT)} END",
-            SCHEDULING + RETRYING,
+            f"CASE WHEN {_among(SCHEDULING)} THEN {fixed(DUE_AT)} WHEN {_among(RETRYING)} THEN {fixed(NEXT_ATTEMPT_AT)}"
+            f" ELSE {fixed(TIMESTAMP)} END",
+            SCHEDULING + RETRYING + REQUEUED,
         ),
         "deadline": _last(fixed(DEADLINE), SCHEDULING),
         # every change of state but a claim ends the lease (as `due_index.changes` says)
         "lease_until": _last(f"CASE WHEN name = '{CLAIMED}' THEN {fixed(LEASE_UNTIL)} END", tuple(STATE)),
+        # every change of state clears what the post waited for; a hold or a call for support sets it
+        "waiting_for": _last(f"CASE WHEN {_among(WAITING)} THEN j->>'reason' END", (*STATE, *WAITING)),
         "version": f"max({VERSION})",
+        "changed_at": f"(max(ARRAY[lpad({VERSION}::text, 12, '0'), {fixed(TIMESTAMP)}]))[2]",
     }
     assert tuple(values) == DUE_COLUMNS
     return (
@@ -139,8 +146,10 @@ def _explanation() -> str:
         f" WHEN 'Canceled' THEN 'canceled while ' || {d('previous_state')} || ': ' || {d('reason')}"
         f" WHEN 'DispatchClaimed' THEN {attempt} || ' claimed by ' || {d('worker')}"
         f" || ', lease until ' || {d('lease_until')}"
+        f" WHEN 'ClaimAbandoned' THEN {attempt} || ' was never sent (' || {d('reason')} || '); queued again at once'"
         f" WHEN 'ContainerPrepared' THEN {attempt} || ' prepared container ' || {d('container_id')}"
-        " || '; only publishing it is visible'"
+        " || ' for part ' || coalesce(j->>'part', '1') || '; only publishing it is visible'"
+        f" WHEN 'PartPublished' THEN {attempt} || ': part ' || {d('part')} || ' is live as ' || {d('remote_id')}"
         " WHEN 'Delivered' THEN CASE WHEN (j->>'reconciled')::boolean"
         f" THEN 'the reconciler confirmed ' || {attempt} || ' is on the platform as ' || {d('remote_id')}"
         f" || ': ' || {d('evidence')} ELSE {attempt} || ' delivered as ' || {d('remote_id')} END"
@@ -154,10 +163,23 @@ def _explanation() -> str:
         " WHEN 'OutcomeAmbiguous' THEN (CASE j->>'reason'"
         f" WHEN 'lease_expired' THEN {attempt} || '''s lease ran out with no report (the worker died?)'"
         f" WHEN 'timeout_after_send' THEN {attempt} || ' timed out after the request was sent'"
+        f" WHEN 'already_published' THEN 'the platform said ' || {attempt} || ' is already published'"
         f" ELSE {attempt} || ' ended unclearly (' || {d('reason')} || ')' END)"
         " || '; outcome unknown, handed to the reconciler'"
         f" WHEN 'ReleasedForRetry' THEN 'the reconciler found no trace of ' || {attempt} || ' ('"
         f" || {d('evidence')} || '); released to retry with the same key'"
+        f" WHEN 'AttentionNeeded' THEN 'the reconciler cannot settle ' || {attempt} || ' (' || {d('reason')}"
+        f" || ': ' || {d('evidence')} || '). ' || {d('remediation')}"
+        f" WHEN 'SettledLive' THEN 'settled by ' || {d('actor')} || ': live as ' || {d('remote_id')}"
+        f" || ' (' || {d('note')} || ')'"
+        f" WHEN 'SettledNotLive' THEN 'settled by ' || {d('actor')} || ': not on the platform (' || {d('note')}"
+        " || '); queued again under the same key'"
+        f" WHEN 'Held' THEN 'held (' || {d('reason')} || {STATUS} || '): ' || {d('detail')} || '. '"
+        f" || {d('remediation')}"
+        f" WHEN 'HoldReleased' THEN 'released: ' || {d('evidence')} || '; queued again'"
+        " WHEN 'PartiallyDelivered' THEN 'partly delivered (live parts: ' || coalesce((SELECT string_agg(p->>'part',"
+        " ', ' ORDER BY n) FROM jsonb_array_elements(j->'parts') WITH ORDINALITY AS x(p, n)), 'none') || '): '"
+        f" || {d('reason')} || {STATUS} || '. ' || {d('remediation')}"
         f" WHEN 'Failed' THEN 'failed: ' || {d('reason')} || {STATUS} || '. ' || {d('remediation')}"
         " ELSE name END"
     )
@@ -184,7 +206,7 @@ def _timeline(until: bool) -> str:
         "due_at": fixed(DUE_AT),
         "remote_id": "j->>'remote_id'",
         "permalink": "j->>'permalink'",
-        "reason": "CASE WHEN name = 'Failed' THEN j->>'reason' END",
+        "reason": f"CASE WHEN {_among(ENDED)} THEN j->>'reason' END",
         "remediation": "j->>'remediation'",
     }
     assert tuple(values) == TIMELINE_COLUMNS

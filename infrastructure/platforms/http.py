@@ -65,15 +65,22 @@ def observed(
     return Observed(kind=kind, http_status=answer.status, platform_code=code, message=message, **extra)
 
 
-def by_status(answer: Answer, code: str | None, message: str | None, retry_at: datetime | None) -> Observed:
+def by_status(
+    answer: Answer, code: str | None, message: str | None, retry_at: datetime | None, part: int | None = None
+) -> Observed:
     """The outcome table for an error answer: 429 waits, 5xx retries, 401 revoked, 4xx rejected."""
     if answer.status == 429:
-        return observed(answer, Observation.RATE_LIMITED, code, message, retry_at=retry_at)
+        return observed(answer, Observation.RATE_LIMITED, code, message, retry_at=retry_at, part=part)
     if answer.status >= 500:
-        return observed(answer, Observation.SERVER_ERROR, code, message)
+        return observed(answer, Observation.SERVER_ERROR, code, message, part=part)
     if answer.status == 401:
-        return observed(answer, Observation.AUTH_REVOKED, code, message)
-    return observed(answer, Observation.REJECTED, code, message)
+        return observed(answer, Observation.AUTH_REVOKED, code, message, part=part)
+    return observed(answer, Observation.REJECTED, code, message, part=part)
+
+
+def at_part(seen: Answer | Observed, part: int) -> Observed | None:
+    """The transport's own observation (no answer came), for one part; None if there is an answer."""
+    return seen.model_copy(update={"part": part}) if isinstance(seen, Observed) else None
 
 
 def fingerprint(text: str) -> str:

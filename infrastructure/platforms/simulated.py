@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, Search
 from infrastructure.platforms.http import Http, by_status, json_body, observed
 
 
@@ -43,15 +43,23 @@ class SimulatedPlatform:
         wait = answer.headers.get("retry-after", "").strip()
         retry_at = self.clock() + timedelta(seconds=int(wait)) if wait.isdigit() else None
         code = str(body["error"]) if body.get("error") is not None else None
+        if answer.status == 403 and code == "duplicate_content":
+            return observed(answer, Observation.ALREADY_PUBLISHED, code)
         return by_status(answer, code, None, retry_at)
 
-    async def find(self, intent: PublishIntent) -> RemotePost | None:
+    async def find(self, intent: PublishIntent) -> Search:
+        """The post by its publish key, which the generic platform keeps: found, or certainly not there."""
         answer = await self.http.request(
             "GET", f"{self.base_url}/v1/accounts/{intent.account}/posts", params={"publish_key": intent.publish_key}
         )
         if isinstance(answer, Observed) or answer.status != 200:
             raise LookupError(f"the simulator did not answer the look-up: {answer}")
         posts = answer.body["posts"]
-        if not posts:
-            return None
-        return RemotePost(remote_id=str(posts[0]["id"]), permalink=posts[0].get("permalink"))
+        found = tuple(RemotePart(part=1, remote_id=str(p["id"]), permalink=p.get("permalink")) for p in posts[:1])
+        return Search(
+            found=found,
+            complete=True,
+            how=f"found on the platform by publish key {intent.publish_key}"
+            if found
+            else f"no post with publish key {intent.publish_key} on the platform",
+        )

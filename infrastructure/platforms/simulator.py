@@ -1,8 +1,12 @@
 """The platform simulator: the one fake at the edge, a real aiohttp server on 127.0.0.1.
 
-It keeps the truth (every post it accepted, with its publish key) and shows it at
-`/admin/truth`, so tests count what really got published. Faults are drawn by ratio from a
-seeded generator: accept-then-drop, slow answers, 5xx, 429, 401, 403 duplicate, latency.
+It impersonates each platform as its API reference documents it (`stand_ins/`): endpoints,
+bodies, error shapes, paging limits, duplicate answers, processing states. It keeps the truth
+(every post it accepted, with its publish key, the post it replies to and when it was made)
+and shows it at `/admin/truth`, so tests count what really got published. Faults are drawn by
+ratio from a seeded generator: accept-then-drop, slow answers, 5xx, 429, 401, 403, latency.
+`/admin/seed` gives an account a deep history; `/admin/revoke` revokes its tokens (with or
+without its refresh tokens); `/admin/grant` issues new ones (a reconnect).
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +33,7 @@ def parse_faults(text: str) -> dict[str, float]:
     faults: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")
-        if name not in (*FAULTS, "latency_ms", "slow_seconds", "retry_after"):
+        if name not in (*FAULTS, "latency_ms", "slow_seconds", "retry_after", "mastodon_max_characters"):
             raise BadFaults(f"unknown fault {name!r}; known: {', '.join(FAULTS)}, latency_ms")
         try:
             faults[name] = float(value)
@@ -39,16 +44,22 @@ def parse_faults(text: str) -> dict[str, float]:
     return faults
 
 
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Simulator:
     faults: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    clock: Callable[[], datetime] = real_clock
     posts: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     # bearer token → {"user": remote user id, "expires_at": epoch or None}; empty: any token works
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → user
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)  # Threads containers
+    state: dict[str, Any] = field(default_factory=dict)  # each stand-in's own (idempotency keys…)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -63,8 +74,13 @@ class Simulator:
             roll -= ratio
         return None
 
-    def accept(self, account: str, body: dict[str, Any], platform: str = "generic") -> dict[str, Any]:
-        remote_id = str(body.get("id") or next(self._ids))
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    def accept(
+        self, account: str, body: dict[str, Any], platform: str = "generic", at: datetime | None = None
+    ) -> dict[str, Any]:
+        remote_id = str(body.get("id") or self.next_id())
         post = {
             "id": remote_id,
             "platform": platform,
@@ -73,10 +89,14 @@ class Simulator:
             "publish_key": body.get("publish_key"),
             "reply_to": body.get("reply_to"),
             "permalink": f"https://simulated.example/{account}/{remote_id}",
-            "created_at": datetime.now(UTC).isoformat(),
+            "created_at": (at or self.now()).isoformat(),
+            "seeded": bool(body.get("seeded")),
         }
         self.posts.append(post)
         return post
+
+    def posts_of(self, platform: str, user: str) -> list[dict[str, Any]]:
+        return [p for p in self.posts if p["platform"] == platform and p["account"] == user]
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -91,17 +111,31 @@ class Simulator:
         if grant is None:
             return None
         expires = grant.get("expires_at")
-        if expires is not None and expires <= datetime.now(UTC).timestamp():
+        if expires is not None and expires <= self.now().timestamp():
             return None
         return str(grant["user"])
 
     def grant(self, user: str, *, expires_in: float | None = None) -> dict[str, Any]:
         """Issue a fresh access and refresh token for `user` (the platforms' refresh flows)."""
         access, refresh = f"at-{user}-{next(self._ids)}", f"rt-{user}-{next(self._ids)}"
-        expires_at = datetime.now(UTC).timestamp() + expires_in if expires_in else None
+        expires_at = self.now().timestamp() + expires_in if expires_in else None
         self.tokens[access] = {"user": user, "expires_at": expires_at}
         self.refresh_tokens[refresh] = user
         return {"access_token": access, "refresh_token": refresh, "expires_in": expires_in}
+
+    def revoke(self, user: str, *, refresh_too: bool) -> None:
+        """Revoke the user's access tokens; with `refresh_too`, its refresh tokens as well (no
+        refresh can then help: the account must be reconnected)."""
+        self.tokens = {t: g for t, g in self.tokens.items() if g["user"] != user}
+        if refresh_too:
+            self.refresh_tokens = {t: u for t, u in self.refresh_tokens.items() if u != user}
+
+    def seed_history(self, platform: str, user: str, count: int, spread: float) -> None:
+        """`count` posts by `user` spread over the last `spread` seconds (an account's history)."""
+        now = self.now()
+        for n in range(count):
+            at = now - timedelta(seconds=spread * (count - n) / count)
+            self.accept(user, {"text": f"older post {n} by {user}", "seeded": True}, platform, at=at)
 
     async def fault_for(self, request: web.Request) -> str | None:
         """Count the request, wait the configured latency, and draw this request's fault."""
@@ -122,14 +156,17 @@ class Simulator:
     # ── HTTP ──────────────────────────────────────────────────────────────────
 
     def app(self) -> web.Application:
+        from infrastructure.platforms.stand_ins import add_platform_routes
+
         app = web.Application()
         app.router.add_post("/v1/accounts/{account}/posts", self.create_post)
         app.router.add_get("/v1/accounts/{account}/posts", self.list_posts)
         app.router.add_get("/v1/posts/{remote_id}", self.get_post)
         app.router.add_get("/admin/truth", self.truth)
         app.router.add_post("/admin/faults", self.set_faults)
-        from infrastructure.platforms.impersonation import add_platform_routes
-
+        app.router.add_post("/admin/seed", self.seed_endpoint)
+        app.router.add_post("/admin/revoke", self.revoke_endpoint)
+        app.router.add_post("/admin/grant", self.grant_endpoint)
         add_platform_routes(self, app)
         return app
 
@@ -147,8 +184,10 @@ class Simulator:
             return web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": retry_after})
         if fault == "http_401":
             return web.json_response({"error": "token_revoked"}, status=401)
+        if any(p["publish_key"] == body.get("publish_key") for p in self.posts if p["account"] == account):
+            return web.json_response({"error": "duplicate_content"}, status=403)  # it is there already
         if fault == "http_403":
-            return web.json_response({"error": "duplicate_content"}, status=403)
+            return web.json_response({"error": "content_rejected"}, status=403)
         post = self.accept(account, body)
         await self.after_accept(request, fault)
         return web.json_response({"id": post["id"], "permalink": post["permalink"]}, status=201)
@@ -167,7 +206,7 @@ class Simulator:
         return web.json_response({"error": "not_found"}, status=404)
 
     async def truth(self, _: web.Request) -> web.Response:
-        return web.json_response({"posts": self.posts, "requests": self.requests})
+        return web.json_response({"posts": [p for p in self.posts if not p["seeded"]], "requests": self.requests})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         try:
@@ -175,6 +214,20 @@ class Simulator:
         except (BadFaults, ValueError, AttributeError) as problem:
             return web.json_response({"error": str(problem)}, status=400)
         return web.json_response({"faults": self.faults})
+
+    async def seed_endpoint(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.seed_history(str(body["platform"]), str(body["user"]), int(body["count"]), float(body.get("spread", 60)))
+        return web.json_response({"seeded": int(body["count"])})
+
+    async def revoke_endpoint(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.revoke(str(body["user"]), refresh_too=bool(body.get("refresh_too")))
+        return web.json_response({"revoked": body["user"]})
+
+    async def grant_endpoint(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(self.grant(str(body["user"]), expires_in=body.get("expires_in")))
 
 
 async def start(simulator: Simulator, port: int = 0) -> tuple[web.AppRunner, int]:

@@ -140,7 +140,7 @@ def test_a_token_about_to_expire_is_refreshed_before_publishing(store_url: str) 
     run(store_url, scenario)
 
 
-def test_a_revoked_token_fails_the_post_and_disconnects_the_account(store_url: str) -> None:
+def test_a_revoked_token_holds_the_post_and_disconnects_the_account(store_url: str) -> None:
     async def scenario(world: World) -> None:
         world.connect("acme-m", "mastodon", "2002")
         world.sim.tokens.clear()
@@ -148,7 +148,7 @@ def test_a_revoked_token_fails_the_post_and_disconnects_the_account(store_url: s
         post_id = world.post("acme-m", "mastodon")
         await world.dispatcher.tick()
         post = world.posts.get_post(post_id)
-        assert (post.state, post.failure_reason) == ("failed", "auth_revoked")
+        assert (post.state, post.waiting_for, post.failure_reason) == ("held", "auth_revoked", None)
         view = world.accounts.get("default", "acme-m")
         assert (view.state, view.disconnect_reason) == ("disconnected", "auth_revoked")
 
@@ -163,7 +163,7 @@ def test_linkedin_without_refresh_disconnects_with_a_reconnect_remedy(store_url:
         view = world.accounts.get("default", "acme-in")
         assert (view.state, view.disconnect_reason) == ("disconnected", "refresh_unavailable")
         assert "econnect" in (view.remediation or "")
-        assert world.posts.get_post(post_id).state == "queued"  # held, not burned
+        assert world.posts.get_post(post_id).state == "held"  # held, not burned
         assert world.sim.requests == 0
 
     run(store_url, scenario)
@@ -178,7 +178,7 @@ def test_a_disconnected_accounts_posts_are_held_then_released_or_failed(store_ur
         comes_back = world.post("back-soon", "bluesky", "held then sent")
         never = world.post("gone", "bluesky", "held then failed")
         await world.dispatcher.tick()
-        assert {world.posts.get_post(p).state for p in (comes_back, never)} == {"queued"}
+        assert {world.posts.get_post(p).state for p in (comes_back, never)} == {"held"}
         assert world.sim.requests == 0
 
         grant = world.sim.grant("did:plc:soon")
@@ -192,7 +192,8 @@ def test_a_disconnected_accounts_posts_are_held_then_released_or_failed(store_ur
         world.clock.advance(minutes=25)  # past the 30-minute grace
         await world.dispatcher.tick()
         post = world.posts.get_post(never)
-        assert (post.state, post.failure_reason) == ("failed", "account_disconnected")
+        assert (post.state, post.failure_reason) == ("failed", "deadline_passed")
+        assert "held (account_disconnected)" in (post.remediation or "")
         assert [p["text"] for p in world.sim.posts] == ["held then sent"]
 
     run(store_url, scenario)

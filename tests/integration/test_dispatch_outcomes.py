@@ -165,7 +165,10 @@ def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
     run(store_url, scenario)
 
 
-def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -> None:
+def test_401_holds_the_post_and_403_fails_it_as_content_rejected(store_url: str) -> None:
+    """A 401 is refused before acceptance, but the platform could take the post once access is
+    mended: it is held (visibly), never failed; a 403 duplicate of someone else's text fails."""
+
     async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         revoked = due_post(service, clock)
         sim.faults = {"http_401": 1.0}
@@ -173,10 +176,14 @@ def test_401_fails_as_auth_revoked_and_403_as_content_rejected(store_url: str) -
         rejected = due_post(service, clock)
         sim.faults = {"http_403": 1.0}
         await dispatcher.tick()
-        assert service.posts.get_post(revoked).failure_reason == "auth_revoked"
+        held = service.posts.get_post(revoked)
+        assert (held.state, held.waiting_for, held.failure_reason) == ("held", "auth_revoked", None)
+        clock.advance(minutes=31)  # no account to reconnect on the generic platform: its deadline ends it
+        await dispatcher.tick()
+        assert service.posts.get_post(revoked).failure_reason == "deadline_passed"
         post = service.posts.get_post(rejected)
         assert post.failure_reason == "content_rejected"
-        assert last(service, rejected)["observed"]["platform_code"] == "duplicate_content"
+        assert last(service, rejected)["observed"]["platform_code"] == "content_rejected"
         clock.advance(minutes=5)
         await dispatcher.tick()
         assert names(service, rejected)[-1] == "Failed"  # never retried

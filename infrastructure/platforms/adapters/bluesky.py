@@ -1,21 +1,28 @@
 """Bluesky (AT Protocol): a session from createSession, kept and refreshed with refreshSession;
-posts by com.atproto.repo.createRecord with an `rkey` derived from the publish key, so a retry
-collides instead of duplicating; `find` is getRecord on that key. Links become facets."""
+posts by com.atproto.repo.createRecord with an `rkey` derived from the publish key (one per
+part), so a retry collides instead of duplicating. A PDS answers a colliding createRecord with
+a 500 today (bluesky-social/atproto#3718), so after any 5xx, and before any retry, the rkey is
+looked up with getRecord: a record there is ours. `find` is getRecord on each part's rkey,
+which answers for certain. Links become facets."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
 from domain.quota import QUOTAS
 from domain.validation import URL, Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Http, by_status, json_body, observed
-from services.ports import AccountAccess, Refreshed, RefreshFailed
+from infrastructure.platforms.http import Answer, Http, at_part, by_status, json_body, observed
+from infrastructure.platforms.lookups import observed_live
+from services.ports import AccountAccess, Progress, Refreshed, RefreshFailed
 
 COLLECTION = "app.bsky.feed.post"
 
 
 def rkey(intent: PublishIntent, part: int) -> str:
+    """`part` counts from 0 (the post itself)."""
     return intent.publish_key if part == 0 else f"{intent.publish_key}-{part + 1}"
 
 
@@ -60,52 +67,70 @@ class BlueskyAdapter:
         headers = {"Authorization": f"Bearer {account.credentials['access_jwt']}"}
         return f"{account.base_url}/xrpc/com.atproto.repo.createRecord", headers, json_body(body)
 
-    async def publish(self, intent: PublishIntent, account: AccountAccess) -> Observed:
-        texts = [intent.content.text, *(part.text for part in intent.content.thread)]
+    async def publish(self, intent: PublishIntent, account: AccountAccess, progress: Progress) -> Observed:
+        threaded = intent.content.parts > 1
         first: Observed | None = None
         root: dict[str, str] | None = None
         parent: dict[str, str] | None = None
-        for part, text in enumerate(texts):
-            if intent.attempt > 1 and (existing := await self._record(intent, part, account)):
-                outcome: Observed = existing  # the earlier attempt landed this part: never twice
-            else:
-                reply = {"root": root, "parent": parent} if root and parent else None
-                url, headers, body = self.request(intent, part, text, reply, account)
-                outcome = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account)
-            first = first or outcome
-            if outcome.kind is not Observation.ACCEPTED:
-                if part:
-                    return first.model_copy(update={"message": f"thread part {part + 1}: {outcome.kind.value}"})
+        for number, text in intent.parts:
+            outcome = await self._part(intent, number, text, root, parent, account)
+            if outcome.kind is not Observation.ACCEPTED or outcome.remote_id is None:
                 return outcome
+            if threaded and not intent.live_part(number):
+                await progress.part_live(
+                    RemotePart(part=number, remote_id=outcome.remote_id, permalink=outcome.permalink)
+                )
+            first = first or outcome
             ref = {"uri": str(outcome.remote_id), "cid": str(outcome.platform_code or "")}
             root, parent = root or ref, ref
         assert first is not None
         return first
 
-    def _outcome(self, answer: Answer | Observed, account: AccountAccess) -> Observed:
-        if isinstance(answer, Observed):
-            return answer
+    async def _part(
+        self,
+        intent: PublishIntent,
+        number: int,
+        text: str,
+        root: dict[str, str] | None,
+        parent: dict[str, str] | None,
+        account: AccountAccess,
+    ) -> Observed:
+        if live := intent.live_part(number):
+            return observed_live(live).model_copy(update={"platform_code": await self._cid(live.remote_id, account)})
+        if (intent.attempt > 1 or intent.live) and (existing := await self._record(intent, number, account)):
+            return existing  # an earlier attempt landed this part: never twice
+        reply = {"root": root, "parent": parent} if root and parent else None
+        url, headers, body = self.request(intent, number - 1, text, reply, account)
+        outcome = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, number)
+        if outcome.kind is Observation.SERVER_ERROR:
+            # a colliding rkey is a 500 too: if the record is there, it is ours
+            return await self._record(intent, number, account) or outcome
+        return outcome
+
+    def _outcome(self, answer: Answer | Observed, account: AccountAccess, part: int) -> Observed:
+        if (seen := at_part(answer, part)) is not None:
+            return seen
+        assert isinstance(answer, Answer)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status == 200 and body.get("uri"):
             uri = str(body["uri"])
-            return observed(
-                answer, Observation.ACCEPTED, body.get("cid"), remote_id=uri, permalink=self.permalink(uri, account)
-            )
+            link = self.permalink(uri, account)
+            return observed(answer, Observation.ACCEPTED, body.get("cid"), remote_id=uri, permalink=link, part=part)
         error, message = str(body.get("error", "")), str(body.get("message", ""))
         if error in ("ExpiredToken", "InvalidToken", "AuthenticationRequired"):
-            return observed(answer, Observation.AUTH_REVOKED, error, message)
+            return observed(answer, Observation.AUTH_REVOKED, error, message, part=part)
+        if error == "RecordAlreadyExists":  # the explicit answer a PDS is to give (atproto#4728)
+            return observed(answer, Observation.ALREADY_PUBLISHED, error, message, part=part)
         reset = answer.headers.get("ratelimit-reset", "")
-        from datetime import UTC, datetime
-
         retry_at = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
-        return by_status(answer, error or None, message, retry_at)
+        return by_status(answer, error or None, message, retry_at, part)
 
     @staticmethod
     def permalink(uri: str, account: AccountAccess) -> str:
         return f"https://bsky.app/profile/{account.handle}/post/{uri.rsplit('/', 1)[-1]}"
 
-    async def _record(self, intent: PublishIntent, part: int, account: AccountAccess) -> Observed | None:
-        found = await self._get_record(rkey(intent, part), account)
+    async def _record(self, intent: PublishIntent, number: int, account: AccountAccess) -> Observed | None:
+        found = await self._get_record(rkey(intent, number - 1), account)
         if found is None:
             return None
         return Observed(
@@ -113,8 +138,20 @@ class BlueskyAdapter:
             http_status=200,
             remote_id=found.remote_id,
             permalink=found.permalink,
-            platform_code="found_by_rkey",
+            platform_code=await self._cid(found.remote_id, account),
+            part=number,
+            message="found by its rkey: an earlier attempt landed it",
         )
+
+    async def _cid(self, uri: str, account: AccountAccess) -> str:
+        """A record's cid (a reply names its parent by uri and cid)."""
+        key = uri.rsplit("/", 1)[-1]
+        answer = await self.http.request(
+            "GET",
+            f"{account.base_url}/xrpc/com.atproto.repo.getRecord",
+            params={"repo": account.remote_user_id, "collection": COLLECTION, "rkey": key},
+        )
+        return str(answer.body.get("cid", "")) if isinstance(answer, Answer) and answer.status == 200 else ""
 
     async def _get_record(self, key: str, account: AccountAccess) -> RemotePost | None:
         answer = await self.http.request(
@@ -131,8 +168,18 @@ class BlueskyAdapter:
             return None
         raise LookupError(f"Bluesky did not answer the look-up: HTTP {answer.status}")
 
-    async def find(self, intent: PublishIntent, account: AccountAccess) -> RemotePost | None:
-        return await self._get_record(rkey(intent, 0), account)
+    async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
+        """Each part's record by its rkey: found, or certainly not there."""
+        found: list[RemotePart] = []
+        for number, _ in intent.parts:
+            if intent.live_part(number):
+                continue
+            record = await self._get_record(rkey(intent, number - 1), account)
+            if record is None:
+                break
+            found.append(RemotePart(part=number, remote_id=record.remote_id, permalink=record.permalink))
+        how = f"looked up the records by their keys ({intent.publish_key}…): {len(found)} found"
+        return Search(found=tuple(found), complete=True, how=how)
 
     async def login(self, base_url: str, identifier: str, password: str) -> dict[str, str]:
         """createSession once; the session is then kept and refreshed (30 logins per 5 min)."""

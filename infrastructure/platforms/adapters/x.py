@@ -1,7 +1,10 @@
-"""X (API v2): POST /2/tweets, threads by reply chain; find by text in the user's recent posts.
+"""X (API v2): POST /2/tweets, threads by reply chain; the reconciler reads the user's posts.
 
-X takes no idempotency key. A 403 "duplicate content" answer to a retry is evidence the first
-attempt landed: it is reported as accepted without an id, and the reconciler finds the post.
+X takes no idempotency key. Its 403 "duplicate content" answer to a retry is evidence the
+first attempt landed (reported as already published, never retried); the reconciler then
+finds the post by its text (and, for a thread's part, the post it replies to) in the user's
+timeline since the attempt, page by page. X shows only a user's 3,200 latest posts: a window
+deeper than that cannot be searched, and the look says so.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from urllib.parse import urlencode
 
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Http, by_status, fingerprint, json_body, observed
-from services.ports import AccountAccess, Clock, Refreshed, RefreshFailed
+from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
+from infrastructure.platforms.lookups import Listing, lookup_problem, match_parts, observed_live
+from services.ports import AccountAccess, Clock, Progress, Refreshed, RefreshFailed
 
 DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
+PAGE = 100  # max_results: X allows 5 to 100
+TIMELINE_DEPTH = 3200  # X returns at most a user's 3,200 latest posts
+SKEW = timedelta(minutes=1)  # the platform's clock may run behind ours
 
 
 class XAdapter:
@@ -33,66 +40,91 @@ class XAdapter:
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]:
         return validate(content, rules_for(Platform.X))
 
+    @staticmethod
+    def auth(account: AccountAccess) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.credentials['access_token']}"}
+
     def request(self, text: str, reply_to: str | None, account: AccountAccess) -> tuple[str, dict[str, str], bytes]:
         body: dict[str, object] = {"text": text}
         if reply_to:
             body["reply"] = {"in_reply_to_tweet_id": reply_to}
-        headers = {"Authorization": f"Bearer {account.credentials['access_token']}"}
-        return f"{account.base_url}/2/tweets", headers, json_body(body)
+        return f"{account.base_url}/2/tweets", self.auth(account), json_body(body)
 
-    async def publish(self, intent: PublishIntent, account: AccountAccess) -> Observed:
-        texts = [intent.content.text, *(part.text for part in intent.content.thread)]
+    async def publish(self, intent: PublishIntent, account: AccountAccess, progress: Progress) -> Observed:
+        threaded = intent.content.parts > 1
         first: Observed | None = None
         reply_to = None
-        for index, text in enumerate(texts):
+        for number, text in intent.parts:
+            if live := intent.live_part(number):
+                reply_to = live.remote_id  # already live: never twice; the next part replies to it
+                first = first or observed_live(live)
+                continue
             url, headers, body = self.request(text, reply_to, account)
-            answer = await self.http.request("POST", url, headers=headers, body=body)
-            outcome = self._outcome(answer, intent, account)
-            if first is None:
-                first = outcome
+            outcome = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, number)
             if outcome.kind is not Observation.ACCEPTED or outcome.remote_id is None:
-                if index and first.kind is Observation.ACCEPTED:
-                    # the thread's head is out: report it, never repeat it; say what broke
-                    return first.model_copy(update={"message": f"thread part {index + 1}: {outcome.kind.value}"})
                 return outcome
+            if threaded:
+                await progress.part_live(
+                    RemotePart(part=number, remote_id=outcome.remote_id, permalink=outcome.permalink)
+                )
+            first = first or outcome
             reply_to = outcome.remote_id
         assert first is not None
         return first
 
-    def _outcome(self, answer: Answer | Observed, intent: PublishIntent, account: AccountAccess) -> Observed:
-        if isinstance(answer, Observed):
-            return answer
+    def _outcome(self, answer: Answer | Observed, account: AccountAccess, part: int) -> Observed:
+        if (seen := at_part(answer, part)) is not None:
+            return seen
+        assert isinstance(answer, Answer)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status in (200, 201):
             remote_id = str((body.get("data") or {}).get("id", "")) or None
-            permalink = f"https://x.com/{account.handle}/status/{remote_id}" if remote_id else None
-            return observed(answer, Observation.ACCEPTED, remote_id=remote_id, permalink=permalink)
+            link = self.permalink(account, remote_id) if remote_id else None
+            return observed(answer, Observation.ACCEPTED, remote_id=remote_id, permalink=link, part=part)
         detail = str(body.get("detail") or body.get("title") or "")
         if answer.status == 403 and DUPLICATE.search(detail):
-            if intent.attempt > 1:  # our own earlier attempt landed: let the reconciler find it
-                return observed(answer, Observation.ACCEPTED, "duplicate_content", detail)
-            return observed(answer, Observation.REJECTED, "duplicate_content", detail)
+            return observed(answer, Observation.ALREADY_PUBLISHED, "duplicate_content", detail, part=part)
         reset = answer.headers.get("x-rate-limit-reset", "")
         retry_at = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
-        return by_status(answer, body.get("title") and str(body["title"]).lower().replace(" ", "_"), detail, retry_at)
+        code = body.get("title") and str(body["title"]).lower().replace(" ", "_")
+        return by_status(answer, code, detail, retry_at, part)
 
-    async def find(self, intent: PublishIntent, account: AccountAccess) -> RemotePost | None:
-        start = (intent.due_at - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        answer = await self.http.request(
-            "GET",
-            f"{account.base_url}/2/users/{account.remote_user_id}/tweets",
-            headers={"Authorization": f"Bearer {account.credentials['access_token']}"},
-            params={"max_results": "100", "start_time": start, "tweet.fields": "created_at"},
+    @staticmethod
+    def permalink(account: AccountAccess, remote_id: str) -> str:
+        return f"https://x.com/{account.handle}/status/{remote_id}"
+
+    async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
+        since = intent.since() - SKEW
+        listing = Listing()
+        params = {
+            "max_results": str(PAGE),
+            "start_time": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tweet.fields": "created_at,referenced_tweets",
+        }
+        url = f"{account.base_url}/2/users/{account.remote_user_id}/tweets"
+        token: str | None = None
+        more = True
+        while more and listing.next_page():
+            page = {**params, **({"pagination_token": token} if token else {})}
+            answer = await self.http.request("GET", url, headers=self.auth(account), params=page)
+            if isinstance(answer, Observed) or answer.status != 200:
+                raise LookupError(f"X did not answer the look-up: {lookup_problem(answer)}")
+            for tweet in answer.body.get("data", []):
+                replied = [r["id"] for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"]
+                link = self.permalink(account, str(tweet["id"]))
+                listing.add(str(tweet["id"]), str(tweet.get("text", "")), replied[0] if replied else None, link)
+            token = (answer.body.get("meta") or {}).get("next_token")
+            more = bool(token)
+        found = match_parts(intent, listing, fingerprint)
+        # X hides what lies deeper than a user's 3,200 latest posts
+        complete = not more and listing.count < TIMELINE_DEPTH
+        how = (
+            f"read the account's {listing.count} posts since {since.isoformat()} in {listing.pages} pages"
+            if complete
+            else f"the account has more posts since {since.isoformat()} than X lets anyone read "
+            f"(its {TIMELINE_DEPTH} latest)"
         )
-        if isinstance(answer, Observed) or answer.status != 200:
-            raise LookupError(f"X did not answer the look-up: {answer}")
-        wanted = fingerprint(intent.content.text)
-        for tweet in answer.body.get("data", []):
-            if fingerprint(str(tweet.get("text", ""))) == wanted:
-                return RemotePost(
-                    remote_id=str(tweet["id"]), permalink=f"https://x.com/{account.handle}/status/{tweet['id']}"
-                )
-        return None
+        return Search(found=found, complete=complete, how=how)
 
     async def refresh(self, account: AccountAccess) -> Refreshed:
         """OAuth 2.0 refresh: a new access token, and a new refresh token (X rotates them)."""

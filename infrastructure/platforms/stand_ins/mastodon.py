@@ -1,0 +1,105 @@
+"""Mastodon: POST /api/v1/statuses, GET /api/v1/accounts/:id/statuses, GET /api/v2/instance.
+
+As documented: an `Idempotency-Key` is kept for one hour, and a repeat within it gets the
+first status back; the statuses list gives at most 40 a page (`limit`, default 20), newest
+first, paged by `max_id` with a `Link` header naming the next page; a status's `content` is
+HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from yarl import URL
+
+from infrastructure.platforms.stand_ins import body_of, integer
+
+if TYPE_CHECKING:
+    from infrastructure.platforms.simulator import Simulator
+
+KEPT_FOR = timedelta(hours=1)  # how long the instance remembers an Idempotency-Key
+
+
+def add_routes(sim: Simulator, app: web.Application) -> None:
+    routes = MastodonRoutes(sim)
+    app.router.add_post("/api/v1/statuses", routes.create)
+    app.router.add_get("/api/v1/accounts/{user}/statuses", routes.statuses)
+    app.router.add_get("/api/v2/instance", routes.instance)
+
+
+def as_html(text: str) -> str:
+    return "<p>" + html.escape(text).replace("\n", "<br />") + "</p>"
+
+
+class MastodonRoutes:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.idempotent: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = sim.state.setdefault(
+            "mastodon_keys", {}
+        )
+
+    def status(self, post: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": post["id"],
+            "created_at": post["created_at"],
+            "url": post["permalink"],
+            "content": as_html(post["text"]),
+            "in_reply_to_id": post["reply_to"],
+            "visibility": "public",
+        }
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        user = self.sim.user_for(request)
+        if user is None:
+            return web.json_response({"error": "The access token is invalid"}, status=401)
+        key = request.headers.get("Idempotency-Key", "")
+        now = self.sim.now()
+        if key and (remembered := self.idempotent.get((user, key))) and now - remembered[0] < KEPT_FOR:
+            return web.json_response(remembered[1])  # a repeat within the hour: the first status again
+        body = await body_of(request)
+        text = str(body.get("status", ""))
+        fault = await self.sim.fault_for(request)
+        if fault == "http_401":
+            return web.json_response({"error": "The access token was revoked"}, status=401)
+        if fault == "http_403":
+            return web.json_response({"error": "Validation failed: Text character limit of 500 exceeded"}, status=422)
+        if fault == "http_429":
+            reset = datetime.fromtimestamp(time.time() + self.sim.faults.get("retry_after", 1), UTC)
+            headers = {"X-RateLimit-Reset": reset.isoformat(), "X-RateLimit-Remaining": "0"}
+            return web.json_response({"error": "Too many requests"}, status=429, headers=headers)
+        if fault == "http_500":
+            return web.json_response({"error": "We're sorry, but something went wrong on our end."}, status=500)
+        reply = body.get("in_reply_to_id")
+        post = self.sim.accept(user, {"text": text, "publish_key": key or None, "reply_to": reply}, "mastodon")
+        status = self.status(post)
+        if key:
+            self.idempotent[(user, key)] = (now, status)
+        await self.sim.after_accept(request, fault)
+        return web.json_response(status)
+
+    async def statuses(self, request: web.Request) -> web.Response:
+        if self.sim.user_for(request) is None:
+            return web.json_response({"error": "The access token is invalid"}, status=401)
+        limit = integer(request.query.get("limit"), 20)
+        limit = min(40, max(1, limit if limit is not None else 20))  # Mastodon clamps, it does not refuse
+        before = integer(request.query.get("max_id"), 0) or None
+        newest_first = sorted(self.sim.posts_of("mastodon", request.match_info["user"]), key=lambda p: -int(p["id"]))
+        older = [p for p in newest_first if before is None or int(p["id"]) < before]
+        page = older[:limit]
+        headers = {}
+        if page:
+            base = URL(str(request.url)).with_query({})
+            links = [f'<{base.with_query({"limit": limit, "min_id": page[0]["id"]})}>; rel="prev"']
+            if len(older) > limit:
+                links.insert(0, f'<{base.with_query({"limit": limit, "max_id": page[-1]["id"]})}>; rel="next"')
+            headers["Link"] = ", ".join(links)
+        return web.json_response([self.status(p) for p in page], headers=headers)
+
+    async def instance(self, _: web.Request) -> web.Response:
+        limit = int(self.sim.faults.get("mastodon_max_characters", 500))
+        statuses = {"max_characters": limit, "max_media_attachments": 4, "characters_reserved_per_url": 23}
+        return web.json_response({"domain": "simulated.example", "configuration": {"statuses": statuses}})
