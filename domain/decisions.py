@@ -82,6 +82,7 @@ class Partial(Immutable):
     kind: Literal["partial"] = "partial"
     reason: str
     remediation: str
+    parts: tuple[RemotePart, ...] = ()  # the live parts a look found (else the post's recorded ones)
 
 
 class Release(Immutable):
@@ -155,10 +156,15 @@ def decide(
     seed: int,
     attempt: int = 1,
     parts_live: int = 0,
+    could_have_landed: bool = False,
 ) -> Decision:
     """The next step for a post whose open attempt ended as `observed` (the outcome table).
 
-    `parts_live` counts the thread's parts already live before the part the answer concerns."""
+    `parts_live` counts the thread's parts already live before the part the answer concerns;
+    `could_have_landed` says an earlier attempt, not yet proven absent, may be live (a 5xx can
+    come after the platform kept the post). A post that gives up (out of retries or of time)
+    with such an attempt behind it is ambiguous first: failed only once a look proves it
+    absent."""
     kind = observed.kind
     if kind is Observation.ACCEPTED:
         if not observed.remote_id:
@@ -177,21 +183,35 @@ def decide(
         return Hold(reason="auth_revoked", remediation=REMEDIATIONS["auth_revoked"])
     if kind is Observation.REJECTED:
         return _partial_or_fail("content_rejected", parts_live)
+    unproven = could_have_landed or kind is Observation.SERVER_ERROR  # may be live: look before giving up
     if kind is Observation.RATE_LIMITED:
         # A 429 says nothing about the post; it waits for the reset and is not held against it.
         retry_at = observed.retry_at or now + policy.delay(failures_so_far + 1, seed)
-        return _retry_before_deadline(max(retry_at, now), deadline, counts=False, parts_live=parts_live)
+        return _retry_before_deadline(
+            max(retry_at, now), deadline, counts=False, parts_live=parts_live, unproven=unproven
+        )
     # connect errors and 5xx: back off, and give up after the policy's attempts
     failures = failures_so_far + 1
     if failures >= policy.max_attempts:
-        return _partial_or_fail("retries_exhausted", parts_live)
-    return _retry_before_deadline(now + policy.delay(failures, seed), deadline, counts=True, parts_live=parts_live)
+        return _give_up("retries_exhausted", parts_live, unproven)
+    at = now + policy.delay(failures, seed)
+    return _retry_before_deadline(at, deadline, counts=True, parts_live=parts_live, unproven=unproven)
 
 
-def _retry_before_deadline(at: datetime, deadline: datetime, *, counts: bool, parts_live: int) -> Decision:
+def _retry_before_deadline(
+    at: datetime, deadline: datetime, *, counts: bool, parts_live: int, unproven: bool
+) -> Decision:
     if at > deadline:
-        return _partial_or_fail("deadline_passed", parts_live)
+        return _give_up("deadline_passed", parts_live, unproven)
     return Retry(next_attempt_at=at, counts_toward_limit=counts)
+
+
+def _give_up(reason: str, parts_live: int, unproven: bool) -> Decision:
+    """Out of retries or time: failed (or partly delivered), or first looked for, when an
+    attempt may be live."""
+    if unproven:
+        return Ambiguous(reason=reason)
+    return _partial_or_fail(reason, parts_live)
 
 
 def reconcile(
@@ -204,14 +224,15 @@ def reconcile(
     ambiguous_attempts: int,
     bound: int,
     evidence_of_publish: bool,
+    give_up: str | None = None,
 ) -> Deliver | Release | Fail | Partial | Attention:
     """What the reconciler's look on the platform decides for an ambiguous post.
 
     Found every part → delivered. A part not seen counts as absent only when the look covered
     the whole window in which the attempt could have landed; otherwise the post is listed for
-    attention, never sent again. Proven absent: released to resume (failed only once its
-    deadline passed), unless the platform itself said it was published, or attempts keep
-    ending unclear."""
+    attention, never sent again. Proven absent: released to resume (failed once its deadline
+    passed, or with `give_up`, the reason it stopped trying), unless the platform itself said
+    it was published, or attempts keep ending unclear."""
     parts = {part.part: part for part in (*live, *search.found)}
     known = tuple(parts[n] for n in sorted(parts))
     if all(n in parts for n in range(1, parts_total + 1)):
@@ -225,8 +246,9 @@ def reconcile(
         evidence = f"{search.how}; yet the platform said it was already published"
         remedy = REMEDIATIONS["platform_says_published"]
         return Attention(reason="platform_says_published", evidence=evidence, remediation=remedy, parts=known)
-    if now > deadline:
-        return _partial_or_fail("deadline_passed", _live_prefix(parts), f"Proven absent: {search.how}.")
+    if now > deadline or give_up is not None:
+        ended = _partial_or_fail(give_up or "deadline_passed", _live_prefix(parts), f"Proven absent: {search.how}.")
+        return ended.model_copy(update={"parts": known}) if isinstance(ended, Partial) else ended
     if ambiguous_attempts >= bound:
         remedy = REMEDIATIONS["ambiguity_repeated"]
         return Attention(reason="ambiguity_repeated", evidence=search.how, remediation=remedy, parts=known)
@@ -252,12 +274,21 @@ class AccountStatus(Immutable):
 
 
 def release_held(
-    reason: str, held_at: datetime, account: AccountStatus | None, *, deadline: datetime, now: datetime
-) -> Release | Fail | None:
+    reason: str,
+    held_at: datetime,
+    account: AccountStatus | None,
+    *,
+    deadline: datetime,
+    now: datetime,
+    could_have_landed: bool = False,
+) -> Release | Fail | Ambiguous | None:
     """A held post after its account changed: released once what held it is mended (it then
-    goes out if still before its deadline), failed at its deadline, else left held (None).
-    `account` is None when posts go nowhere by account (the generic platform)."""
+    goes out if still before its deadline), failed at its deadline (looked for first if an
+    earlier attempt may be live), else left held (None). `account` is None when posts go
+    nowhere by account (the generic platform)."""
     if now > deadline:
+        if could_have_landed:
+            return Ambiguous(reason="deadline_passed")
         return fail("deadline_passed", f"It was held ({reason}) until its deadline.")
     if account is None or not account.exists:
         return None

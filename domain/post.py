@@ -32,6 +32,7 @@ from domain.base import Aggregate
 from domain.content import Content, Platform
 from domain.decisions import (
     AccountStatus,
+    Ambiguous,
     Attention,
     Deliver,
     Fail,
@@ -124,6 +125,8 @@ class Post(Aggregate):
             post.parts = {}
             post.window_start = None
             post.evidence_of_publish = False
+            post.could_have_landed = False
+            post.give_up = None
             post.hold_reason = None
             post.held_at = None
             post.attention = None
@@ -255,6 +258,8 @@ class Post(Aggregate):
             post.lease_until = None
             if self.counts_toward_limit:
                 post.counted_failures += 1
+            # a 5xx may come after the platform kept the post: live until a look proves otherwise
+            post.could_have_landed = post.could_have_landed or self.observed.kind == "server_error"
 
     class OutcomeAmbiguous(Aggregate.Event):
         """The request may or may not have reached the platform: the reconciler must look."""
@@ -268,6 +273,9 @@ class Post(Aggregate):
             post.lease_until = None
             post.ambiguous_attempts += 1
             post.evidence_of_publish = post.evidence_of_publish or self.reason == "already_published"
+            post.could_have_landed = True
+            if self.reason in ("retries_exhausted", "deadline_passed"):
+                post.give_up = self.reason  # stopped trying: proven absent, it fails with this reason
 
     class ReleasedForRetry(Aggregate.Event):
         """The reconciler looked over the whole window and found no trace (of the parts not
@@ -284,6 +292,7 @@ class Post(Aggregate):
             post.parts = {**post.parts, **{part.part: part for part in self.parts}}
             post.window_start = None  # absence is proven up to now
             post.evidence_of_publish = False
+            post.could_have_landed = False
 
     class AttentionNeeded(Aggregate.Event):
         """The reconciler cannot settle the post (it cannot see the whole window, or the
@@ -329,6 +338,7 @@ class Post(Aggregate):
             post.next_attempt_at = self.timestamp
             post.window_start = None
             post.evidence_of_publish = False
+            post.could_have_landed = False
             post.ambiguous_attempts = 0
 
     class Held(Aggregate.Event):
@@ -372,6 +382,7 @@ class Post(Aggregate):
             post.failure_reason = self.reason
             post.remediation = self.remediation
             post.lease_until = None
+            post.parts = {**post.parts, **{part.part: part for part in self.parts}}
             if self.parts:
                 post.remote_id = self.parts[0].remote_id
                 post.permalink = self.parts[0].permalink
@@ -422,6 +433,8 @@ class Post(Aggregate):
         parts: dict[int, RemotePart]
         window_start: datetime | None
         evidence_of_publish: bool
+        could_have_landed: bool
+        give_up: str | None
         hold_reason: str | None
         held_at: datetime | None
         attention: str | None
@@ -582,6 +595,7 @@ class Post(Aggregate):
             policy=policy,
             now=now,
             seed=seed,
+            could_have_landed=self.could_have_landed,
         )
         if isinstance(decision, Deliver):
             self._trigger_delivered(now, decision, observed=observed)
@@ -655,6 +669,7 @@ class Post(Aggregate):
             ambiguous_attempts=self.ambiguous_attempts,
             bound=policy.ambiguity_bound,
             evidence_of_publish=self.evidence_of_publish,
+            give_up=self.give_up,
         )
         if isinstance(decision, Deliver):
             self._trigger_delivered(now, decision, observed=None)
@@ -717,9 +732,8 @@ class Post(Aggregate):
                 actor=actor,
                 note=note,
             )
-        elif now > self.deadline:
-            failed = fail("deadline_passed", f"Settled not live by {actor} after its deadline: {note}.")
-            self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None)
+        elif now > self.deadline or self.give_up is not None:
+            self._trigger_ended(now, fail(self.give_up or "deadline_passed", f"Settled not live by {actor}: {note}."))
         else:
             self.trigger_event(self.SettledNotLive, timestamp=now, attempt=self.attempt, actor=actor, note=note)
 
@@ -735,11 +749,38 @@ class Post(Aggregate):
         now = require_utc(now, field="now")
         self._check_state(PostState.HELD, command="release the hold of")
         assert self.deadline is not None and self.hold_reason is not None and self.held_at is not None
-        decision = release_held(self.hold_reason, self.held_at, account, deadline=self.deadline, now=now)
+        decision = release_held(
+            self.hold_reason,
+            self.held_at,
+            account,
+            deadline=self.deadline,
+            now=now,
+            could_have_landed=self.could_have_landed,
+        )
         if isinstance(decision, Release):
             self.trigger_event(self.HoldReleased, timestamp=now, evidence=decision.evidence)
         elif isinstance(decision, Fail):
-            self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None)
+            self._trigger_ended(now, decision)
+        elif isinstance(decision, Ambiguous):
+            self.trigger_event(
+                self.OutcomeAmbiguous, timestamp=now, attempt=self.attempt, reason=decision.reason, observed=None
+            )
+
+    def pass_deadline(self, *, now: datetime) -> None:
+        """A queued post whose deadline passed never goes out late: it fails (`deadline_passed`),
+        or is looked for first when an earlier attempt may be live."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.QUEUED, command="expire")
+        assert self.deadline is not None
+        if now <= self.deadline:
+            raise InvalidTransition(f"the deadline is {self.deadline.isoformat()}, still ahead")
+        if self.could_have_landed:
+            self.trigger_event(
+                self.OutcomeAmbiguous, timestamp=now, attempt=self.attempt, reason="deadline_passed", observed=None
+            )
+        else:
+            failed = fail("deadline_passed")
+            self.fail(failed.reason, failed.remediation, now=now)
 
     def fail(self, reason: str, remediation: str, *, now: datetime) -> None:
         """End a queued or held post as failed (its deadline passed before it could go out)."""
@@ -749,11 +790,7 @@ class Post(Aggregate):
             raise InvalidTransition("an ambiguous post may be live: reconcile or settle it, never just fail it")
         if self.state not in (PostState.QUEUED, PostState.HELD):
             raise InvalidTransition(f"cannot fail a post that is {self.state}")
-        if self.parts:
-            remedy = f"Parts 1 to {self.live_parts} are live; the rest could not follow. {remediation}"
-            self._trigger_partial(now, Partial(reason=reason, remediation=remedy), None)
-            return
-        self._trigger_failed(now, reason, remediation, None, policy=None, seed=None)
+        self._trigger_ended(now, Fail(reason=reason, remediation=remediation))
 
     # ── queries ───────────────────────────────────────────────────────────────
 
@@ -808,9 +845,17 @@ class Post(Aggregate):
             attempt=self.attempt,
             reason=decision.reason,
             remediation=decision.remediation,
-            parts=tuple(self.parts[n] for n in sorted(self.parts)),
+            parts=decision.parts or tuple(self.parts[n] for n in sorted(self.parts)),
             observed=observed,
         )
+
+    def _trigger_ended(self, now: datetime, failed: Fail) -> None:
+        """The post stops trying: failed, or partly delivered when some of its parts are live."""
+        if self.parts:
+            remedy = f"Parts 1 to {self.live_parts} are live; the rest could not follow. {failed.remediation}"
+            self._trigger_partial(now, Partial(reason=failed.reason, remediation=remedy), None)
+        else:
+            self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None)
 
     def _trigger_held(
         self, now: datetime, reason: str, detail: str, remediation: str, observed: Observed | None

@@ -132,6 +132,10 @@ def _ambiguous(attempt: Any, reason: str) -> str:
             return f"attempt {attempt} timed out after the request was sent"
         case "already_published":
             return f"the platform said attempt {attempt} is already published"
+        case "retries_exhausted":
+            return f"attempt {attempt} was the last try, and an attempt may have landed"
+        case "deadline_passed":
+            return f"the deadline passed after attempt {attempt}, which may have landed"
         case _:
             return f"attempt {attempt} ended unclearly ({reason})"
 

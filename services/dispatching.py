@@ -149,6 +149,10 @@ class DispatchCommands:
     def release_for_retry(self, post_id: UUID, *, evidence: str) -> None:
         self.posts.change(post_id, lambda post: post.release_for_retry(evidence=evidence, now=self.clock()))
 
+    def pass_deadline(self, post_id: UUID) -> None:
+        """A queued post past its deadline: failed, or looked for first (see `Post.pass_deadline`)."""
+        self.posts.change(post_id, lambda post: post.pass_deadline(now=self.clock()))
+
     def fail(self, post_id: UUID, reason: str, remediation: str | None = None) -> None:
         remedy = remediation or REMEDIATIONS.get(reason, "See the post's timeline.")
         self.posts.change(post_id, lambda post: post.fail(reason, remedy, now=self.clock()))

@@ -96,7 +96,7 @@ class Reconciler:
         late = await asyncio.to_thread(self.due_index.past_deadline, self.clock(), self.batch)
         failed = False
         for post in late:
-            failed |= await asyncio.to_thread(self._quietly, self.dispatch.fail, UUID(post.post_id), "deadline_passed")
+            failed |= await asyncio.to_thread(self._quietly, self.dispatch.pass_deadline, UUID(post.post_id))
         return failed
 
     def _quietly_get(self, post_id: UUID) -> Any:

@@ -164,6 +164,8 @@ def _explanation() -> str:
         f" WHEN 'lease_expired' THEN {attempt} || '''s lease ran out with no report (the worker died?)'"
         f" WHEN 'timeout_after_send' THEN {attempt} || ' timed out after the request was sent'"
         f" WHEN 'already_published' THEN 'the platform said ' || {attempt} || ' is already published'"
+        f" WHEN 'retries_exhausted' THEN {attempt} || ' was the last try, and an attempt may have landed'"
+        f" WHEN 'deadline_passed' THEN 'the deadline passed after ' || {attempt} || ', which may have landed'"
         f" ELSE {attempt} || ' ended unclearly (' || {d('reason')} || ')' END)"
         " || '; outcome unknown, handed to the reconciler'"
         f" WHEN 'ReleasedForRetry' THEN 'the reconciler found no trace of ' || {attempt} || ' ('"

@@ -149,7 +149,10 @@ def test_a_429_waits_for_the_reset_and_pauses_only_that_account(store_url: str) 
     run(store_url, scenario)
 
 
-def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
+def test_5xx_backs_off_then_fails_as_retries_exhausted_once_proven_absent(store_url: str) -> None:
+    """A 5xx may come after the platform kept the post: out of retries, the post is looked for
+    first, and fails only once the look proves it is not there."""
+
     async def scenario(service: Herald, dispatcher: Dispatcher, sim: Simulator, clock: ManualClock) -> None:
         post_id = due_post(service, clock)
         sim.faults = {"http_500": 1.0}
@@ -158,7 +161,13 @@ def test_5xx_backs_off_then_fails_as_retries_exhausted(store_url: str) -> None:
             assert service.posts.get_post(post_id).state == "queued"
             clock.advance(seconds=wait)
         await dispatcher.tick()
+        assert (service.posts.get_post(post_id).state, last(service, post_id)["reason"]) == (
+            "ambiguous",
+            "retries_exhausted",
+        )
+        await dispatcher.tick()  # the reconciler looks
         post = service.posts.get_post(post_id)
+        assert "Proven absent" in (post.remediation or "")
         assert (post.state, post.failure_reason, post.attempt) == ("failed", "retries_exhausted", 3)
         assert sim.posts == []
 

@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
-from domain.content import Content, Platform
-from domain.decisions import RetryPolicy
-from domain.outcomes import Observation, Observed, RemotePost
-from domain.post import Post
+from domain.content import Content, Platform, ThreadPart
+from domain.decisions import AccountStatus, RetryPolicy
+from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
+from domain.post import LIFECYCLE, Post
 from infrastructure.bootstrap import bootstrap
 from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
@@ -184,6 +184,42 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     late = post(Platform.X, 5)
     late.schedule(now + timedelta(minutes=1), now=now)
     late.fail("deadline_passed", "schedule it again", now=now + timedelta(hours=1))
+    thread = post(Platform.THREADS, 6)  # a thread that breaks after its first part, then ends partly live
+    thread.edit_content(Content(text="1/2", thread=(ThreadPart(text="2/2"),)), now=now)
+    thread.schedule(now, now=now, publish_now=True)
+    thread.claim(worker="w-6", lease=timedelta(seconds=30), now=now)
+    thread.prepare_container(attempt=1, container_id="c-1", part=1, now=now)
+    thread.record_part(attempt=1, part=RemotePart(part=1, remote_id="t-1", permalink="https://t/1"), now=now)
+    thread.prepare_container(attempt=1, container_id="c-2", part=2, now=now)
+    outcome(thread, Observation.REJECTED, 400, "100")
+    held = post(Platform.MASTODON, 7)  # held by its account, released on reconnect, then abandoned by a stopping worker
+    held.schedule(now, now=now, publish_now=True)
+    held.hold("account_disconnected", "acct-7 is disconnected", "reconnect it", now=now)
+    status = AccountStatus(exists=True, connected=True, connected_since=now, readable=True, supported=True)
+    held.release_hold(status, now=now + timedelta(minutes=1))
+    held.claim(worker="w-7", lease=timedelta(seconds=30), now=now + timedelta(minutes=1))
+    held.abandon_claim(attempt=1, reason="stopping", now=now + timedelta(minutes=1))
+    unsure = post(Platform.X, 8)  # evidence it landed, not found: support settles it live
+    unsure.schedule(now, now=now, publish_now=True)
+    for attempt in (1, 2):
+        unsure.claim(worker="w-8", lease=timedelta(seconds=30), now=now)
+        if attempt == 1:
+            outcome(unsure, Observation.TIMEOUT_AFTER_SEND)
+            unsure.reconcile(Search(found=(), complete=True, how="read 3 posts"), policy=policy, now=now)
+    outcome(unsure, Observation.ALREADY_PUBLISHED, 403, "duplicate_content")
+    unsure.reconcile(Search(found=(), complete=True, how="read 4 posts"), policy=policy, now=now)
+    unsure.settle(live=RemotePost(remote_id="x-9"), actor="k-1", note="seen on the profile", now=now)
+    deep = post(Platform.X, 9)  # too deep to look: support says it is not there; out of retries after a 5xx
+    deep.schedule(now, now=now, publish_now=True)
+    deep.claim(worker="w-9", lease=timedelta(seconds=30), now=now)
+    outcome(deep, Observation.TIMEOUT_AFTER_SEND)
+    deep.reconcile(Search(found=(), complete=False, how="more than 3200 posts"), policy=policy, now=now)
+    deep.settle(live=None, actor="k-2", note="not on the profile", now=now)
+    for _ in range(3):
+        deep.claim(worker="w-9", lease=timedelta(seconds=30), now=now)
+        outcome(deep, Observation.SERVER_ERROR, 503)
+        now += timedelta(seconds=30)
+    deep.reconcile(Search(found=(), complete=True, how="read 2 posts"), policy=policy, now=now)
     service.events.save(*posts)
     try:
         for name, cls in PROJECTIONS.items():
@@ -191,7 +227,10 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
             built = {table: table_rows(store, table) for table in cls.tables}
             replay(service.projections, cls())
             assert {table: table_rows(store, table) for table in cls.tables} == built, name
-        assert {row[4] for row in table_rows(store, "timeline")} >= {"canceled", "delivered", "failed", "queued"}
+        states = {row[4] for row in table_rows(store, "timeline")}
+        assert states >= {"canceled", "delivered", "failed", "queued", "held", "ambiguous", "partial"}
+        events = {row[3] for row in table_rows(store, "timeline")}
+        assert events == {event.__name__ for event in LIFECYCLE}, "every kind of event is replayed here"
     finally:
         store.close()
         service.close()

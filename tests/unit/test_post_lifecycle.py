@@ -19,7 +19,7 @@ from domain.errors import (
     PostFrozen,
     PostIsTerminal,
 )
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePost, Search
 from domain.post import Post, PostState
 from tests.clock import ManualClock
 from tests.unit.builders import claimed_post, new_draft, queued_post
@@ -204,7 +204,13 @@ def test_server_errors_back_off_then_exhaust_the_policy(clock: ManualClock) -> N
         seed=3,
         now=clock(),
     )
+    # a 5xx may come after the platform kept the post: it is looked for before it fails
+    assert (post.state, post.give_up) == (PostState.AMBIGUOUS, "retries_exhausted")
+    post.reconcile(
+        Search(found=(), complete=True, how="read every post since the first attempt"), policy=POLICY, now=clock()
+    )
     assert (post.state, post.failure_reason) == (PostState.FAILED, "retries_exhausted")
+    assert "Proven absent: read every post since the first attempt" in (post.remediation or "")
 
 
 def test_a_rejection_fails_at_once_with_the_platforms_code(clock: ManualClock) -> None:

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.content import Content
-from domain.decisions import RetryPolicy, decide
+from domain.decisions import AccountStatus, RetryPolicy, decide
 from domain.errors import HeraldError
-from domain.outcomes import Observation, Observed, RemotePost
+from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
 from domain.post import TERMINAL, Post, PostState
 from infrastructure.encoding import OrjsonTranscoder, PydanticMapper
 from tests.clock import ManualClock
@@ -50,6 +50,13 @@ steps = st.one_of(
     st.tuples(st.just("found"), st.none()),
     st.tuples(st.just("release"), st.none()),
     st.tuples(st.just("fail"), st.sampled_from(["deadline_passed", "account_disconnected"])),
+    st.tuples(st.just("reconcile"), st.tuples(st.booleans(), st.booleans())),
+    st.tuples(st.just("hold"), st.sampled_from(["account_disconnected", "account_unknown"])),
+    st.tuples(st.just("release_hold"), st.booleans()),
+    st.tuples(st.just("settle"), st.booleans()),
+    st.tuples(st.just("pass_deadline"), st.none()),
+    st.tuples(st.just("part"), st.integers(1, 3)),
+    st.tuples(st.just("abandon"), st.none()),
 )
 
 
@@ -83,6 +90,23 @@ def run(post: Post, clock: ManualClock, step: tuple[str, Any]) -> None:
         post.release_for_retry(evidence="not found", now=now)
     elif name == "fail":
         post.fail(arg, "remedy", now=now)
+    elif name == "reconcile":
+        found, complete = arg
+        parts = (RemotePart(part=1, remote_id="found"),) if found else ()
+        post.reconcile(Search(found=parts, complete=complete, how="looked"), policy=POLICY, now=now)
+    elif name == "hold":
+        post.hold(arg, "detail", "remedy", now=now)
+    elif name == "release_hold":
+        status = AccountStatus(exists=True, connected=arg, connected_since=now, readable=True, supported=True)
+        post.release_hold(status, now=now)
+    elif name == "settle":
+        post.settle(live=RemotePost(remote_id="seen") if arg else None, actor="support", note="checked", now=now)
+    elif name == "pass_deadline":
+        post.pass_deadline(now=now)
+    elif name == "part":
+        post.record_part(attempt=post.attempt, part=RemotePart(part=arg, remote_id=f"p{arg}"), now=now)
+    elif name == "abandon":
+        post.abandon_claim(attempt=post.attempt, reason="stopping", now=now)
 
 
 def rebuild(events: list[Any]) -> Post:
@@ -136,7 +160,7 @@ def test_every_recorded_decision_replays_to_the_same_event(sequence: list[tuple[
         observed = getattr(event, "observed", None)
         policy = getattr(event, "policy", None)
         if observed is None or not isinstance(
-            event, Post.AttemptFailed | Post.Failed | Post.Delivered | Post.OutcomeAmbiguous
+            event, Post.AttemptFailed | Post.Failed | Post.Delivered | Post.OutcomeAmbiguous | Post.Held
         ):
             continue
         before = rebuild(events[:index])
@@ -148,7 +172,13 @@ def test_every_recorded_decision_replays_to_the_same_event(sequence: list[tuple[
             policy=policy or POLICY,
             now=event.timestamp,
             seed=getattr(event, "seed", None) or 0,
+            attempt=event.attempt,
+            parts_live=before.live_parts,
+            could_have_landed=before.could_have_landed,
         )
+        if isinstance(event, Post.Held):
+            assert (again.kind, again.reason) == ("hold", event.reason)  # type: ignore[union-attr]
+            continue
         if isinstance(event, Post.AttemptFailed):
             assert (again.kind, again.next_attempt_at) == ("retry", event.next_attempt_at)  # type: ignore[union-attr]
         elif isinstance(event, Post.Failed):
