@@ -75,11 +75,12 @@ class ProjectionRunner:
                 return len(facts)
             # another runner applied this batch first: read on from where it left off
 
-    def catch_up(self) -> int:
-        """Apply batches until the log has nothing new; return the events read."""
-        total = 0
+    def catch_up(self, max_batches: int | None = None) -> int:
+        """Apply batches until the log has nothing new (or `max_batches` were applied); return
+        the events read."""
+        total, batches = 0, 0
         while applied := self.run_once():
-            total += applied
-            if applied < self.batch_size:
+            total, batches = total + applied, batches + 1
+            if applied < self.batch_size or batches == max_batches:
                 break  # a short batch: the log held nothing more when it was read
         return total

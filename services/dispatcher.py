@@ -28,6 +28,7 @@ from services.results import OutcomeReport
 from services.routing import Held, Route, Router
 
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
+CATCH_UP_BATCHES = 5
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Dispatcher:
         self.busy = 0  # posts claimed and not yet answered by the platform
         self._answered = asyncio.Event()
         self.reconciled_at = -1e9
+        self.unreadable: set[str] = set()  # posts whose events this process cannot fold: left alone
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Step until stopped (SIGTERM: stop claiming, finish and record what is in flight), or
@@ -98,7 +100,8 @@ class Dispatcher:
             await asyncio.gather(*list(self.batches))
 
     async def step(self) -> bool:
-        await asyncio.to_thread(self.runner.catch_up)
+        # a few batches a step at most: a dispatcher that starts far behind claims while it catches up
+        await asyncio.to_thread(self.runner.catch_up, CATCH_UP_BATCHES)
         worked = False
         if time.monotonic() - self.reconciled_at >= self.settings.reconcile_every:
             # leases and deadlines are seconds apart: looking a few times a second is plenty,
@@ -125,6 +128,7 @@ class Dispatcher:
             return True
         now = self.clock()
         due = await asyncio.to_thread(self.due_index.due, now, room, self.pacer.blocked_accounts(now))
+        due = [post for post in due if post.post_id not in self.unreadable]
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
@@ -141,6 +145,7 @@ class Dispatcher:
         claims = await asyncio.to_thread(
             self.dispatch.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
         )
+        self.unreadable |= {str(claim.post_id) for claim in claims if claim.code == "post_unreadable"}
         claimed = [
             (claim.intent, claim.view.lease_until)
             for claim in claims

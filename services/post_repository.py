@@ -21,6 +21,11 @@ from services.ports import EventLog
 from services.results import CommandResult, EventRecord, PostView
 
 
+class PostUnreadable(HeraldError):
+    code = "post_unreadable"
+    field = "post_id"
+
+
 class PostRepository:
     def __init__(self, events: EventLog, kept: KeptPosts | None = None) -> None:
         self.events = events
@@ -31,6 +36,10 @@ class PostRepository:
             post = self.events.get(post_id)
         except AggregateNotFoundError:
             raise PostNotFound(f"no post with id {post_id}") from None
+        except Exception as problem:  # its events cannot be read (written by another version?): its own trouble
+            raise PostUnreadable(
+                f"post {post_id} cannot be read from its events: {type(problem).__name__}"
+            ) from problem
         if not isinstance(post, Post):
             raise PostNotFound(f"no post with id {post_id}")
         return post

@@ -15,11 +15,13 @@ from infrastructure.api import accounts, plans, posts, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import errors_as_json, json_response, refusal_response
 from infrastructure.api.guards import authenticate, idempotent, workspace_of
+from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import CALLER, CTX, OPENAPI
 from infrastructure.api.models import (
     AccountList,
     AccountOut,
     AddEndpoint,
+    AttentionOut,
     ConnectAccount,
     CreatePost,
     DryRun,
@@ -31,6 +33,7 @@ from infrastructure.api.models import (
     PostPage,
     Reconnect,
     Removed,
+    Settle,
     TimelineOut,
 )
 from infrastructure.api.openapi import document
@@ -87,6 +90,22 @@ ROUTES = [
         None,
         {200: TimelineOut},
     ),
+    Route(
+        "GET",
+        f"{W}/attention",
+        posts.attention,
+        "Posts held, or waiting for support to settle them",
+        None,
+        {200: AttentionOut},
+    ),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/settle",
+        posts.settle,
+        "Settle a post the reconciler could not: live (with its remote id) or not",
+        Settle,
+        {200: PostOut},
+    ),
     Route("GET", f"{W}/accounts", accounts.list_accounts, "List accounts", None, {200: AccountList}),
     Route("POST", f"{W}/accounts", accounts.connect, "Connect an account", ConnectAccount, {201: AccountOut}),
     Route("GET", f"{W}/accounts/{{name}}", accounts.get_account, "Read an account", None, {200: AccountOut}),
@@ -128,7 +147,7 @@ ROUTES = [
     ),
 ]
 INBOUND = "/v1/inbound/{source}"
-PUBLIC = {"/v1/openapi.json"}
+PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz"}
 
 
 @web.middleware
@@ -162,11 +181,15 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(request.app[OPENAPI])
 
 
-def make_app(ctx: Context) -> web.Application:
+def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Application:
     app = web.Application(middlewares=[errors_as_json, guarded], client_max_size=MAX_BODY)
     app[CTX] = ctx
     app[OPENAPI] = document(ROUTES)
+    if readiness is not None:
+        app[READINESS] = readiness
     app.router.add_get("/v1/openapi.json", openapi)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_post(INBOUND, webhooks.inbound)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)

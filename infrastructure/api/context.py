@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from infrastructure.persistence.idempotency import IdempotencyStore
 from infrastructure.persistence.rate_limit import RateLimiter
-from projections.due_index import DueIndex
+from projections.due_index import DueIndex, Waiting
 from projections.post_list import PostList
 from projections.runner import ProjectionRunner
 from projections.timeline import Timeline
@@ -61,6 +61,10 @@ class Context:
         """A page of the workspace's posts, as the list read model holds them."""
         self.caught_up("post_list")
         return self.herald.post_list.page(workspace, after, limit, filters)
+
+    def needing_attention(self, workspace: str) -> list[Waiting]:
+        self.caught_up("due_index")
+        return self.herald.due_index.needing_attention(workspace, 500)
 
     def timeline_rows(self, post_id: str) -> list[dict[str, Any]]:
         self.caught_up("timeline")

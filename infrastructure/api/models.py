@@ -126,6 +126,29 @@ class TimelineOut(BaseModel):
     events: list[TimelineRow]
 
 
+class WaitingOut(BaseModel):
+    post_id: UUID
+    account: str
+    platform: str
+    state: str = Field(description="held, or ambiguous (waiting for support to settle it)")
+    reason: str = Field(
+        description="why: a hold's reason, or unverifiable, platform_says_published, ambiguity_repeated"
+    )
+    since: datetime
+    deadline: datetime | None
+
+
+class AttentionOut(BaseModel):
+    items: list[WaitingOut]
+
+
+class Settle(Strict):
+    live: bool = Field(description="whether the post is on the platform, as seen there")
+    remote_id: str | None = Field(default=None, min_length=1, max_length=500, description="its id there, if live")
+    permalink: str | None = Field(default=None, max_length=2000)
+    note: str = Field(min_length=1, max_length=2000, description="what was checked, for the timeline")
+
+
 class ConnectAccount(Strict):
     name: str = Field(min_length=1, max_length=200)
     platform: Platform

@@ -10,11 +10,22 @@ from uuid import UUID
 from aiohttp import web
 
 from domain.errors import PostNotFound
+from domain.outcomes import RemotePost
+from domain.text import check_text
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.guards import body_json, workspace_of
-from infrastructure.api.keys import CTX
-from infrastructure.api.models import CreatePost, PatchPost, PostOut, PostPage, TimelineOut
+from infrastructure.api.keys import CALLER, CTX
+from infrastructure.api.models import (
+    AttentionOut,
+    CreatePost,
+    PatchPost,
+    PostOut,
+    PostPage,
+    Settle,
+    TimelineOut,
+    WaitingOut,
+)
 from infrastructure.zones import parse_instant
 from projections.timeline import summary
 from services.results import PostView
@@ -85,6 +96,8 @@ async def list_posts(request: web.Request) -> web.Response:
         ) from None
     if not 1 <= limit <= PAGE_MAX:
         raise ApiError(422, "invalid_field", f"limit must be between 1 and {PAGE_MAX}", "limit")
+    for name in ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to"):
+        check_text(query.get(name, ""), field=name)  # a NUL here would reach the database
     filters: dict[str, Any] = {
         "state": query.get("status"),
         "account": query.get("account"),
@@ -140,3 +153,24 @@ async def timeline(request: web.Request) -> web.Response:
     rows = await asyncio.to_thread(ctx.timeline_rows, str(view.id))
     out = TimelineOut(summary=summary(rows), events=rows)  # type: ignore[arg-type]
     return json_response(out.model_dump(mode="json"))
+
+
+async def attention(request: web.Request) -> web.Response:
+    """Posts held, or waiting for support to settle them, oldest first."""
+    ctx: Context = request.app[CTX]
+    waiting = await asyncio.to_thread(ctx.needing_attention, workspace_of(request))
+    items = [WaitingOut(**{**w.__dict__, "post_id": UUID(w.post_id)}) for w in waiting]
+    return json_response(AttentionOut(items=items).model_dump(mode="json"))
+
+
+async def settle(request: web.Request) -> web.Response:
+    """Support's answer for a post the reconciler could not settle: live, or not."""
+    ctx: Context = request.app[CTX]
+    view = await load(ctx, request)
+    body = Settle.model_validate(body_json(await request.read()))
+    if body.live and not body.remote_id:
+        raise ApiError(422, "remote_id_missing", "a live post needs its remote_id on the platform", "remote_id")
+    found = RemotePost(remote_id=body.remote_id, permalink=body.permalink) if body.live and body.remote_id else None
+    actor = f"key {request[CALLER].key_id}"
+    await asyncio.to_thread(lambda: ctx.herald.dispatch.settle(view.id, live=found, actor=actor, note=body.note))
+    return json_response(post_out(await asyncio.to_thread(ctx.posts.get_post, view.id)))

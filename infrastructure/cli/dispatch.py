@@ -63,7 +63,26 @@ def _platform_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGINT before the dispatcher was running."""
+
+
+def _stop_early(*_: Any) -> None:
+    raise StopRequested
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    # a stop asked for while the dispatcher starts is a clean stop, exit 0: nothing was claimed yet
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop_early)
+    try:
+        return _start_dispatching(args)
+    except StopRequested:
+        print(f"dispatcher {args.worker}: stopped while starting; nothing was claimed")
+        return 0
+
+
+def _start_dispatching(args: argparse.Namespace) -> int:
     import aiohttp
 
     from infrastructure.bootstrap import bootstrap

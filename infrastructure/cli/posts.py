@@ -53,7 +53,21 @@ def register(commands: Any) -> None:
     _time_arguments(move)
     move.set_defaults(run=_reschedule)
 
-    cancel = actions.add_parser("cancel", help="cancel a draft or queued post")
+    settle = actions.add_parser(
+        "settle",
+        help="settle a post the reconciler could not: live on the platform, or not",
+        description="For posts waiting for support (see herald attention): look at the account on the "
+        "platform, then say what you saw. Recorded as an event naming you.",
+    )
+    settle.add_argument("post_id")
+    seen = settle.add_mutually_exclusive_group(required=True)
+    seen.add_argument("--live", metavar="REMOTE_ID", help="it is on the platform, with this id")
+    seen.add_argument("--not-live", action="store_true", help="it is not on the platform: queue it again")
+    settle.add_argument("--permalink", help="its address, when live")
+    settle.add_argument("--note", required=True, help="what you checked, for the timeline")
+    settle.set_defaults(run=_settle)
+
+    cancel = actions.add_parser("cancel", help="cancel a draft, queued or held post")
     cancel.add_argument("post_id")
     cancel.add_argument("--reason", default="canceled by request", help="recorded in the event")
     cancel.set_defaults(run=_cancel)
@@ -133,6 +147,18 @@ def _cancel(args: argparse.Namespace) -> int:
     herald = _herald()
     post_id = _post_id(args.post_id)
     herald.posts.cancel(post_id, reason=args.reason)
+    return _print_post(herald, post_id)
+
+
+def _settle(args: argparse.Namespace) -> int:
+    import getpass
+
+    from domain.outcomes import RemotePost
+
+    herald = _herald()
+    post_id = _post_id(args.post_id)
+    live = RemotePost(remote_id=args.live, permalink=args.permalink) if args.live else None
+    herald.dispatch.settle(post_id, live=live, actor=f"cli {getpass.getuser()}", note=args.note)
     return _print_post(herald, post_id)
 
 

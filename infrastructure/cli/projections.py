@@ -38,6 +38,16 @@ def register(commands: Any) -> None:
     timeline.add_argument("--json", action="store_true", help="print for machines")
     timeline.set_defaults(run=_timeline)
 
+    waiting = commands.add_parser(
+        "attention",
+        help="posts held, or waiting for support to settle them, with why",
+        description="Held posts go out once their account is mended (or fail at their deadline); "
+        "ambiguous ones listed here need a person: look on the platform, then herald post settle.",
+    )
+    waiting.add_argument("--workspace", help="only this workspace's")
+    waiting.add_argument("--json", action="store_true", help="print for machines")
+    waiting.set_defaults(run=_attention)
+
     stats = commands.add_parser("stats", help="per account, platform and UTC day: counts and lateness")
     stats.add_argument("--day", help="only this UTC day (YYYY-MM-DD)")
     stats.add_argument("--json", action="store_true", help="print for machines")
@@ -77,6 +87,22 @@ def register(commands: Any) -> None:
     run.add_argument("--until-caught-up", action="store_true", help="exit once nothing is left to apply")
     run.add_argument("--poll", type=float, default=0.2, help="seconds between polls on SQLite")
     run.set_defaults(run=_run_projections)
+
+    status = actions.add_parser(
+        "status",
+        help="each projection's position, how far behind the log it is, and the events it set aside",
+    )
+    status.add_argument("--json", action="store_true", help="print for machines")
+    status.set_defaults(run=_status)
+
+    retry = actions.add_parser(
+        "retry-quarantined",
+        help="fold again the events a projection could not fold and set aside",
+        description="Each set-aside event is folded again (for the due index, the post list and the "
+        "timeline, its post's whole history); those that fold leave the quarantine.",
+    )
+    retry.add_argument("--projection", help="only this projection's")
+    retry.set_defaults(run=_retry_quarantined)
 
 
 def _herald(pool_size: int | None = None) -> Herald:
@@ -120,6 +146,29 @@ def _timeline(args: argparse.Namespace) -> int:
         print(orjson.dumps({"summary": summary(rows), "events": rows}, option=orjson.OPT_INDENT_2).decode())
         return 0
     print_timeline(rows, args.zone)
+    return 0
+
+
+def _attention(args: argparse.Namespace) -> int:
+    import orjson
+    from rich.table import Table
+
+    from infrastructure.cli.render import out
+    from projections.due_index import DueIndex
+
+    herald = _herald()
+    herald.runner(DueIndex()).catch_up()
+    waiting = herald.due_index.needing_attention(args.workspace, 10_000)
+    herald.close()
+    if args.json:
+        print(orjson.dumps([w.__dict__ for w in waiting], option=orjson.OPT_INDENT_2).decode())
+        return 0
+    table = Table(title=f"{len(waiting)} posts held or waiting for support")
+    for column in ("post", "account", "state", "why", "since (UTC)"):
+        table.add_column(column, overflow="fold")
+    for w in waiting:
+        table.add_row(w.post_id, f"{w.account} ({w.platform})", w.state, w.reason, w.since[:19].replace("T", " "))
+    out.print(table)
     return 0
 
 
@@ -207,6 +256,62 @@ def _replay(args: argparse.Namespace) -> int:
     )
     out.print(f"replayed {read} events into {args.projection}; {where}")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import orjson
+    from rich.table import Table
+
+    from infrastructure.cli.render import out
+
+    herald = _herald()
+    last = herald.projections.last_position()
+    held = herald.projections.quarantined()
+    rows = [
+        {
+            "projection": name,
+            "position": position,
+            "behind": last - position,
+            "quarantined": sum(1 for q in held if q.projection == name),
+        }
+        for name, position in herald.projections.positions().items()
+    ]
+    herald.close()
+    if args.json:
+        body = {"last_event": last, "projections": rows, "quarantined": [q.__dict__ for q in held]}
+        print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    table = Table(title=f"projections (the log's last event: {last})")
+    for column in ("projection", "position", "behind", "quarantined"):
+        table.add_column(column, justify="left" if column == "projection" else "right")
+    for row in rows:
+        alarm = f"[red]{row['quarantined']}[/red]" if row["quarantined"] else "0"
+        table.add_row(row["projection"], str(row["position"]), str(row["behind"]), alarm)
+    out.print(table)
+    for q in held:
+        out.print(f"[red]set aside[/red] {q.projection} event {q.position} ({q.event} of {q.aggregate_id}): {q.error}")
+    return 1 if held else 0
+
+
+def _retry_quarantined(args: argparse.Namespace) -> int:
+    from infrastructure.cli.render import out
+    from projections.catalog import PROJECTIONS
+
+    herald = _herald()
+    held = herald.projections.quarantined(args.projection)
+    folded = 0
+    for item in held:
+        if item.projection not in PROJECTIONS:
+            out.print(f"{item.projection} event {item.position}: not a projection this command can fold")
+            continue
+        problem = herald.projections.retry(PROJECTIONS[item.projection](), item)
+        if problem is None:
+            folded += 1
+        else:
+            out.print(f"[red]still failing[/red] {item.projection} event {item.position}: {problem}")
+    herald.close()
+    out.print(f"{folded} of {len(held)} set-aside events folded")
+    return 0 if folded == len(held) else 1
 
 
 def _run_projections(args: argparse.Namespace) -> int:

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
-import socket
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.errors import HeraldError
 
 if TYPE_CHECKING:
-    import aiohttp
-
-    from infrastructure.bootstrap import Herald
     from services.workspace_service import WorkspaceService
 
-PARTS = ("api", "dispatcher", "projections", "webhooks")
+PARTS = ("api", "dispatcher", "projections", "webhooks")  # as infrastructure.serving.PARTS
 
 
 def register(commands: Any) -> None:
@@ -138,75 +132,21 @@ class MalformedRequests(logging.Filter):
 
 def _serve(args: argparse.Namespace) -> int:
     from infrastructure.bootstrap import bootstrap
+    from infrastructure.cli.render import err, out
+    from infrastructure.serving import serve
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
     parts = set(args.only or PARTS)
     herald = bootstrap()
+    if "api" in parts:
+        out.print(f"herald API on http://{args.host}:{args.port}/v1 (OpenAPI at /v1/openapi.json, /healthz, /readyz)")
     try:
-        return asyncio.run(_run(herald, parts, args))
+        supervisor = asyncio.run(serve(herald, parts, host=args.host, port=args.port, platform_url=args.platform_url))
     finally:
         herald.close()
-
-
-async def _run(herald: Herald, parts: set[str], args: argparse.Namespace) -> int:
-    import aiohttp
-    from aiohttp import web
-
-    from infrastructure.api.app import make_app
-    from infrastructure.cli.render import out
-    from services.dispatcher import DispatchSettings
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    tasks = []
-    runner = None
-    async with aiohttp.ClientSession() as session:
-        if "api" in parts:
-            runner = web.AppRunner(make_app(herald.api_context()), access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, args.host, args.port).start()
-            out.print(f"herald API on http://{args.host}:{args.port}/v1 (OpenAPI at /v1/openapi.json)")
-        if "dispatcher" in parts:
-            router = herald.account_router(session, fallback_url=args.platform_url)
-            worker = f"{socket.gethostname()}-{os.getpid()}"
-            listener = herald.listener()
-            dispatcher = herald.dispatcher(router, DispatchSettings(worker), wake=listener.wake if listener else None)
-            tasks.append(asyncio.create_task(dispatcher.run()))
-            stop_dispatcher = dispatcher.stop
-        if "projections" in parts:
-            tasks.append(asyncio.create_task(_project(herald, stop)))
-        if "webhooks" in parts:
-            tasks.append(asyncio.create_task(_send_webhooks(herald, session, stop)))
-        await stop.wait()
-        if "dispatcher" in parts:
-            stop_dispatcher()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if runner is not None:
-            await runner.cleanup()
+    if supervisor.failed:
+        err.print(f"[red]herald stopped: part {supervisor.failed} kept crashing[/red] (see the log above)")
+        return 1
     out.print("herald stopped cleanly")
     return 0
-
-
-async def _project(herald: Herald, stop: asyncio.Event) -> None:
-    from projections.catalog import PROJECTIONS
-
-    runners = [herald.runner(cls()) for cls in PROJECTIONS.values()]
-    while not stop.is_set():
-        applied = sum([await asyncio.to_thread(r.run_once) for r in runners])
-        if not applied:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.2)
-
-
-async def _send_webhooks(herald: Herald, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-    from infrastructure.webhook_client import WebhookClient
-
-    sender = herald.webhook_sender()
-    send = WebhookClient(session)
-    while not stop.is_set():
-        if not await sender.tick(send):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.5)

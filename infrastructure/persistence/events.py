@@ -7,6 +7,7 @@ batches (`get_many`: a dispatcher claims 100 posts in one query, not 100).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,8 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import get_topic
 
 from infrastructure.persistence.batch_reads import events_of
+
+log = logging.getLogger("herald.events")
 
 
 class HeraldEvents(Application[UUID]):
@@ -48,9 +51,13 @@ class HeraldEvents(Application[UUID]):
             return {i: self.repository.get(i) for i in ids if self.recorder.select_events(i, limit=1)}
         found: dict[UUID, Any] = {}
         for aggregate_id, stored in events_of(self.recorder, ids).items():
-            aggregate = None
-            for record in stored:
-                aggregate = self.mapper.to_domain_event(record).mutate(aggregate)
+            try:
+                aggregate = None
+                for record in stored:
+                    aggregate = self.mapper.to_domain_event(record).mutate(aggregate)
+            except Exception:  # one unreadable aggregate is left out; reading it alone says why
+                log.exception("aggregate %s cannot be folded from its events", aggregate_id)
+                continue
             if aggregate is not None:
                 found[aggregate_id] = aggregate
         return found

@@ -23,13 +23,13 @@ def read_facts(cursor: Cursor, dialect: str, mapper: Mapper[Any], after: int, li
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
             [after, limit],
         )
-        return [_fact(mapper, *found) for found in cursor.fetchall()]
+        return [fact_of(mapper, *found) for found in cursor.fetchall()]
     cursor.execute(
         "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
         " WHERE rowid > %s ORDER BY rowid LIMIT %s",
         [after, limit],
     )
-    return [_fact(mapper, n, _dashed(i), v, t, s) for n, i, v, t, s in cursor.fetchall()]
+    return [fact_of(mapper, *found) for found in cursor.fetchall()]
 
 
 def _dashed(hex_id: str) -> str:
@@ -39,7 +39,9 @@ def _dashed(hex_id: str) -> str:
     return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
 
 
-def _fact(mapper: Mapper[Any], position: int, aggregate_id: str, version: int, topic: str, state: bytes) -> Fact:
+def fact_of(mapper: Mapper[Any], position: int, aggregate_id: str, version: int, topic: str, state: bytes) -> Fact:
+    """One stored event as a fact (SQLite's 32-digit ids get their dashes)."""
+    aggregate_id = _dashed(str(aggregate_id))
     if mapper.cipher:
         state = mapper.cipher.decrypt(state)
     if mapper.compressor:

@@ -64,6 +64,7 @@ class Simulator:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
         self._ids = itertools.count(1)
+        self._granted = False  # until a grant is issued, any token is taken (tests that need no accounts)
 
     def draw(self) -> str | None:
         roll = self._random.random()
@@ -105,7 +106,7 @@ class Simulator:
         """The user a bearer token belongs to; None when it is unknown, revoked or expired."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() or request.query.get("access_token", "")
-        if not self.tokens:
+        if not self.tokens and not self._granted:
             return token or "anonymous"
         grant = self.tokens.get(token)
         if grant is None:
@@ -117,6 +118,7 @@ class Simulator:
 
     def grant(self, user: str, *, expires_in: float | None = None) -> dict[str, Any]:
         """Issue a fresh access and refresh token for `user` (the platforms' refresh flows)."""
+        self._granted = True
         access, refresh = f"at-{user}-{next(self._ids)}", f"rt-{user}-{next(self._ids)}"
         expires_at = self.now().timestamp() + expires_in if expires_in else None
         self.tokens[access] = {"user": user, "expires_at": expires_at}

@@ -124,6 +124,7 @@ class XRoutes:
         return tweet
 
     async def refresh(self, request: web.Request) -> web.Response:
+        self.sim.state["x_refreshes"] = self.sim.state.get("x_refreshes", 0) + 1
         body = await body_of(request)
         user = self.sim.refresh_tokens.pop(str(body.get("refresh_token", "")), None)
         if body.get("grant_type") != "refresh_token" or user is None:

@@ -1,0 +1,127 @@
+"""`herald serve`: the API, a dispatcher (with its reconciler), the projections and the webhook
+sender in one process, each a supervised part (`infrastructure/supervisor.py`), and the
+readiness the API reports at /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from infrastructure.api.app import make_app
+from infrastructure.supervisor import Part, Supervisor
+
+if TYPE_CHECKING:
+    from infrastructure.bootstrap import Herald
+
+PARTS = ("api", "dispatcher", "projections", "webhooks")
+MAX_LAG = 10_000  # events a live projection may be behind the log and still count as ready
+
+
+async def serve(herald: Herald, parts: set[str], *, host: str, port: int, platform_url: str | None) -> Supervisor:
+    """Run the parts until `stop` (SIGTERM, SIGINT, or a part that keeps crashing)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with aiohttp.ClientSession() as session:
+        chosen = [name for name in PARTS if name in parts]
+        supervisor = Supervisor([Part(name, _part(name, herald, session, platform_url)) for name in chosen], stop)
+        runner = None
+        if "api" in parts:
+            app = make_app(herald.api_context(), readiness=lambda: readiness(herald, supervisor))
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+        try:
+            await supervisor.run()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+    return supervisor
+
+
+def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_url: str | None) -> Any:
+    if name == "api":
+        return _wait  # the API answers from aiohttp's own tasks; the part lasts until serve stops
+    if name == "dispatcher":
+        listener = herald.listener()  # one LISTEN per process, kept across restarts
+
+        async def dispatch(stop: asyncio.Event) -> None:
+            from services.dispatcher import DispatchSettings
+
+            router = herald.account_router(session, fallback_url=platform_url)
+            worker = f"{socket.gethostname()}-{os.getpid()}"
+            dispatcher = herald.dispatcher(router, DispatchSettings(worker), wake=listener.wake if listener else None)
+            stopping = asyncio.create_task(_stop_on(stop, dispatcher.stop))
+            try:
+                await dispatcher.run()
+            finally:
+                stopping.cancel()
+
+        return dispatch
+    if name == "projections":
+        return lambda stop: _project(herald, stop)
+    return lambda stop: _send_webhooks(herald, session, stop)
+
+
+async def _wait(stop: asyncio.Event) -> None:
+    await stop.wait()
+
+
+async def _stop_on(stop: asyncio.Event, then: Any) -> None:
+    await stop.wait()
+    then()
+
+
+async def _project(herald: Herald, stop: asyncio.Event) -> None:
+    from projections.catalog import PROJECTIONS
+
+    runners = [herald.runner(cls()) for cls in PROJECTIONS.values()]
+    while not stop.is_set():
+        applied = sum([await asyncio.to_thread(r.run_once) for r in runners])
+        if not applied:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.2)
+
+
+async def _send_webhooks(herald: Herald, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    from infrastructure.webhook_client import WebhookClient
+
+    sender = herald.webhook_sender()
+    send = WebhookClient(session)
+    while not stop.is_set():
+        if not await sender.tick(send):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+
+
+async def readiness(herald: Herald, supervisor: Supervisor) -> tuple[bool, dict[str, Any]]:
+    """Every part running, the store answering, each live projection within MAX_LAG events."""
+    parts = supervisor.report()
+    try:
+        lag, quarantined = await asyncio.wait_for(asyncio.to_thread(_lag, herald), timeout=5)
+        store = "reachable"
+    except Exception as problem:  # the store did not answer: not ready, and say why
+        lag, quarantined = {}, 0
+        store = f"unreachable: {type(problem).__name__}: {problem}".splitlines()[0][:300]
+    ready = (
+        all(part["running"] for part in parts.values())
+        and store == "reachable"
+        and all(behind <= MAX_LAG for behind in lag.values())
+    )
+    return ready, {"parts": parts, "store": store, "projections_behind": lag, "quarantined": quarantined}
+
+
+def _lag(herald: Herald) -> tuple[dict[str, int], int]:
+    """(events each projection is behind the log, events set aside)."""
+    last = herald.projections.last_position()
+    lag = {name: last - position for name, position in herald.projections.positions().items()}
+    return lag, len(herald.projections.quarantined())

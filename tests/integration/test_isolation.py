@@ -1,0 +1,145 @@
+"""One bad account or post stops only itself: a platform with no adapter, credentials sealed
+with another key, an adapter that raises, or a post whose events this version cannot read.
+Each is recorded with a clear reason (held, or ambiguous), and every other post in the batch
+goes out. And a 401: one refresh per account, shared by its posts in flight, then the same
+request again; when no refresh helps, the account's posts are held, not failed."""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+import orjson
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from domain.content import Content, Platform
+from domain.outcomes import Observed
+from services.routing import AccountRouter
+from tests.integration.world import World, run
+
+pytestmark = pytest.mark.usefixtures("secret_key")
+
+
+def router(world: World) -> AccountRouter:
+    found = world.dispatcher.router
+    assert isinstance(found, AccountRouter)
+    return found
+
+
+def test_a_platform_with_no_adapter_holds_only_its_own_posts(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001")
+        world.connect("acme-m", "mastodon", "2002")
+        router(world).adapters.pop(Platform.X)  # this Herald cannot publish to X
+        stuck = world.post("acme-x", "x", "no way out")
+        fine = world.post("acme-m", "mastodon", "goes out")
+        await world.dispatcher.tick()
+        held = world.posts.get_post(stuck)
+        assert (held.state, held.waiting_for) == ("held", "platform_unsupported")
+        assert world.posts.get_post(fine).state == "delivered"
+
+    run(store_url, scenario)
+
+
+def test_credentials_sealed_with_another_key_hold_only_that_account(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("old", "mastodon", "2002")  # sealed with the key of the time
+        monkeypatch.setenv("HERALD_SECRET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+        world.accounts._sealer = None  # the process starts again with another key
+        world.connect("new", "mastodon", "2003")
+        unreadable = world.post("old", "mastodon", "sealed elsewhere")
+        fine = world.post("new", "mastodon", "sealed here")
+        await world.dispatcher.tick()
+        held = world.posts.get_post(unreadable)
+        assert (held.state, held.waiting_for) == ("held", "credentials_unreadable")
+        assert "HERALD_SECRET_KEY" in (held.remediation or "")
+        assert world.posts.get_post(fine).state == "delivered"
+
+    run(store_url, scenario)
+
+
+def test_an_adapter_that_raises_makes_only_its_post_ambiguous(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-m", "mastodon", "2002")
+        adapter = router(world).adapters[Platform.MASTODON]
+        publish = adapter.publish
+
+        async def breaks_on_one(intent: Any, account: Any, progress: Any) -> Observed:
+            if intent.content.text == "the adapter trips":
+                raise ZeroDivisionError("a bug in the adapter")
+            return await publish(intent, account, progress)
+
+        adapter.publish = breaks_on_one  # type: ignore[method-assign]
+        tripped = world.post("acme-m", "mastodon", "the adapter trips")
+        fine = world.post("acme-m", "mastodon", "goes out")
+        await world.dispatcher.tick()
+        assert world.events(tripped)[-1] == "OutcomeAmbiguous"
+        assert world.posts.history(tripped)[-1].data["reason"] == "adapter_error"
+        assert world.posts.get_post(fine).state == "delivered"
+
+    run(store_url, scenario)
+
+
+def test_a_post_this_version_cannot_read_is_left_alone_and_the_rest_go_out(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-m", "mastodon", "2002")
+        herald = world.herald
+        odd = herald.posts.new_post("acme-m", "mastodon", Content(text="from the future"), None, "default", None)
+        odd.schedule(world.clock.now, now=world.clock(), publish_now=True)
+        stored = [herald.events.mapper.to_stored_event(event) for event in odd.collect_events()]
+        data = orjson.loads(stored[0].state)
+        data["platform"] = "tiktok"  # a platform this version does not know
+        stored[0] = StoredEvent(stored[0].originator_id, 1, stored[0].topic, orjson.dumps(data))
+        herald.events.recorder.insert_events(stored)
+        fine = world.post("acme-m", "mastodon", "goes out")
+        await world.dispatcher.tick()
+        await world.dispatcher.tick()
+        assert world.posts.get_post(fine).state == "delivered"
+        assert [p["text"] for p in world.sim.posts] == ["goes out"]
+
+    run(store_url, scenario)
+
+
+def test_a_401_is_answered_by_one_refresh_shared_by_every_post_in_flight(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001")
+        world.sim.revoke("1001", refresh_too=False)  # the access token is refused; the refresh token works
+        posts = [world.post("acme-x", "x", f"after the refresh {n}") for n in range(3)]
+        await world.dispatcher.tick()
+        for post_id in posts:
+            delivered = world.posts.history(post_id)[-1]
+            assert delivered.name == "Delivered" and delivered.data["observed"]["auth_refreshed"]
+        assert len(world.sim.posts) == 3
+        assert world.sim.state["x_refreshes"] == 1  # one refresh, shared by the three
+        assert world.accounts.get("default", "acme-x").state == "connected"
+
+    run(store_url, scenario)
+
+
+def test_when_no_refresh_helps_the_accounts_posts_are_held_then_go_out_on_reconnect(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001")
+        world.sim.revoke("1001", refresh_too=True)
+        in_flight = [world.post("acme-x", "x", f"held {n}") for n in range(2)]
+        await world.dispatcher.tick()
+        queued = world.post("acme-x", "x", "held too")
+        await world.dispatcher.tick()
+        for post_id in (*in_flight, queued):
+            post = world.posts.get_post(post_id)
+            assert (post.state, post.failure_reason) == ("held", None), post
+        assert world.accounts.get("default", "acme-x").disconnect_reason in ("refresh_failed", "auth_revoked")
+        grant = world.sim.grant("1001")
+        world.accounts.reconnect(
+            "default", "acme-x", {"access_token": grant["access_token"], "refresh_token": grant["refresh_token"]}, None
+        )
+        world.clock.advance(seconds=5)
+        await world.dispatcher.tick()
+        await world.dispatcher.tick()
+        assert {world.posts.get_post(p).state for p in (*in_flight, queued)} == {"delivered"}
+        assert sorted(p["text"] for p in world.sim.posts) == ["held 0", "held 1", "held too"]
+
+    run(store_url, scenario)
