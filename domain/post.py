@@ -124,6 +124,7 @@ class Post(Aggregate):
             post.containers = {}
             post.parts = {}
             post.window_start = None
+            post.claimed_at = None
             post.evidence_of_publish = False
             post.could_have_landed = False
             post.give_up = None
@@ -186,6 +187,7 @@ class Post(Aggregate):
             post.worker = self.worker
             post.lease_until = self.lease_until
             post.window_start = post.window_start or self.timestamp
+            post.claimed_at = self.timestamp
 
     class ClaimAbandoned(Aggregate.Event):
         """The dispatcher stopped before sending this attempt: nothing left, so it is queued
@@ -350,11 +352,14 @@ class Post(Aggregate):
         detail: str
         remediation: str
         observed: Observed | None = None  # the 401, when an attempt was refused
+        # a (re)connection of the account from this instant on mends the hold: the account was
+        # read as it stood then (None: from the hold itself)
+        mended_after: datetime | None = None
 
         def apply(self, post: Post) -> None:
             post.state = PostState.HELD
             post.hold_reason = self.reason
-            post.held_at = self.timestamp
+            post.held_at = self.mended_after or self.timestamp
             post.remediation = self.remediation
             post.lease_until = None
 
@@ -432,6 +437,7 @@ class Post(Aggregate):
         containers: dict[int, str]
         parts: dict[int, RemotePart]
         window_start: datetime | None
+        claimed_at: datetime | None
         evidence_of_publish: bool
         could_have_landed: bool
         give_up: str | None
@@ -616,7 +622,8 @@ class Post(Aggregate):
             self._trigger_partial(now, decision, observed)
         elif isinstance(decision, Hold):
             detail = observed.message or f"HTTP {observed.http_status}"
-            self._trigger_held(now, decision.reason, detail, decision.remediation, observed)
+            # the refused token was read for this attempt: a connection since its claim mends it
+            self._trigger_held(now, decision.reason, detail, decision.remediation, observed, self.claimed_at)
         else:
             self.trigger_event(
                 self.OutcomeAmbiguous,
@@ -737,11 +744,14 @@ class Post(Aggregate):
         else:
             self.trigger_event(self.SettledNotLive, timestamp=now, attempt=self.attempt, actor=actor, note=note)
 
-    def hold(self, reason: str, detail: str, remediation: str, *, now: datetime) -> None:
-        """Keep a queued post from going out until its account is mended."""
+    def hold(
+        self, reason: str, detail: str, remediation: str, *, now: datetime, seen_at: datetime | None = None
+    ) -> None:
+        """Keep a queued post from going out until its account is mended (`seen_at`: when the
+        account was read as it holds the post; a connection from then on mends it)."""
         now = require_utc(now, field="now")
         self._check_state(PostState.QUEUED, command="hold")
-        self._trigger_held(now, reason, detail, remediation, None)
+        self._trigger_held(now, reason, detail, remediation, None, seen_at)
 
     def release_hold(self, account: AccountStatus | None, *, now: datetime) -> None:
         """Look again at what holds the post (`decisions.release_held`): released, failed at
@@ -858,7 +868,13 @@ class Post(Aggregate):
             self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None)
 
     def _trigger_held(
-        self, now: datetime, reason: str, detail: str, remediation: str, observed: Observed | None
+        self,
+        now: datetime,
+        reason: str,
+        detail: str,
+        remediation: str,
+        observed: Observed | None,
+        mended_after: datetime | None,
     ) -> None:
         self.trigger_event(
             self.Held,
@@ -868,6 +884,7 @@ class Post(Aggregate):
             detail=detail,
             remediation=remediation,
             observed=observed,
+            mended_after=mended_after,
         )
 
     def _trigger_failed(

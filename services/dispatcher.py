@@ -139,7 +139,7 @@ class Dispatcher:
             elif self.pacer.take(post.account, post.platform, now):
                 routes[post.post_id] = route
         if holds:
-            await asyncio.to_thread(self.dispatch.hold_many, holds)
+            await asyncio.to_thread(self.dispatch.hold_many, holds, now)
         if not routes:
             return bool(holds)
         claims = await asyncio.to_thread(

@@ -8,6 +8,7 @@ refused alone and the others still go through.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,13 +106,14 @@ class DispatchCommands:
             attempts, lambda post: post.abandon_claim(attempt=attempts[post.id], reason=reason, now=self.clock())
         )
 
-    def hold_many(self, holds: Sequence[tuple[UUID, str, str]]) -> list[CommandResult]:
-        """Hold queued posts whose account cannot take them now: (post id, reason, detail) each."""
+    def hold_many(self, holds: Sequence[tuple[UUID, str, str]], seen_at: datetime) -> list[CommandResult]:
+        """Hold queued posts whose account cannot take them now: (post id, reason, detail) each,
+        as their accounts were read at `seen_at`."""
         why = {post_id: (reason, detail) for post_id, reason, detail in holds}
 
         def hold(post: Post) -> None:
             reason, detail = why[post.id]
-            post.hold(reason, detail, REMEDIATIONS[reason], now=self.clock())
+            post.hold(reason, detail, REMEDIATIONS[reason], now=self.clock(), seen_at=seen_at)
 
         return self.posts.change_many(why, hold)
 

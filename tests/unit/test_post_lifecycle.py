@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.content import Content, ThreadPart
-from domain.decisions import RetryPolicy
+from domain.decisions import AccountStatus, RetryPolicy
 from domain.errors import (
     AlreadyClaimed,
     DueTimeInPast,
@@ -232,3 +232,42 @@ def test_cancel_is_refused_once_dispatched(clock: ManualClock) -> None:
     post = claimed_post(clock)
     with pytest.raises(InvalidTransition):
         post.cancel(now=clock())
+
+
+def test_a_401_on_a_token_read_before_a_reconnect_is_mended_by_that_reconnect(clock: ManualClock) -> None:
+    """The attempt read the account's old token at its claim; the owner reconnected while it was
+    in flight; the 401 arrives after. The reconnect already mended it: the post goes out again."""
+    post = claimed_post(clock)
+    claimed_at = clock.now
+    clock.advance(seconds=2)
+    reconnected_at = clock.now
+    clock.advance(seconds=2)
+    post.record_outcome(
+        attempt=1,
+        observed=Observed(kind=Observation.AUTH_REVOKED, http_status=401, message="invalid_token"),
+        policy=POLICY,
+        seed=0,
+        now=clock(),
+    )
+    assert (post.state, post.hold_reason, post.held_at) == (PostState.HELD, "auth_revoked", claimed_at)
+    account = AccountStatus(exists=True, connected=True, connected_since=reconnected_at, readable=True, supported=True)
+    post.release_hold(account, now=clock())
+    assert post.state is PostState.QUEUED
+    assert events_of(post)[-2:] == ["Held", "HoldReleased"]
+
+
+def test_a_hold_is_not_mended_by_a_connection_older_than_the_token_it_refused(clock: ManualClock) -> None:
+    post = claimed_post(clock)
+    connected_before = clock.now - timedelta(minutes=1)
+    post.record_outcome(
+        attempt=1,
+        observed=Observed(kind=Observation.AUTH_REVOKED, http_status=401),
+        policy=POLICY,
+        seed=0,
+        now=clock(),
+    )
+    account = AccountStatus(
+        exists=True, connected=True, connected_since=connected_before, readable=True, supported=True
+    )
+    post.release_hold(account, now=clock())
+    assert post.state is PostState.HELD
