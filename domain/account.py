@@ -74,7 +74,7 @@ class Account(Aggregate):
             account.token_expires_at = self.token_expires_at
 
     class Disconnected(Aggregate.Event):
-        reason: str  # auth_revoked, refresh_unavailable, refresh_failed, by_request
+        reason: str  # auth_revoked, refresh_unavailable, refresh_failed, refused_after_refresh, by_request
         remediation: str
 
         def apply(self, account: Account) -> None:

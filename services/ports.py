@@ -70,6 +70,10 @@ class Refreshed:
     expires_at: datetime | None
 
 
+class LookupRefused(LookupError):
+    """The platform refused a look-up's credentials (401): a refresh may help."""
+
+
 class RefreshFailed(Exception):
     """The platform refused to refresh (the refresh token was revoked or expired)."""
 

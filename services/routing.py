@@ -26,7 +26,7 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search
 from services.account_service import AccountService
 from services.dispatching import DispatchCommands
-from services.ports import AccountAccess, Clock, PlatformAdapter, RefreshFailed
+from services.ports import AccountAccess, Clock, LookupRefused, PlatformAdapter, RefreshFailed
 
 log = logging.getLogger("herald.routing")
 
@@ -124,6 +124,11 @@ class BoundAdapter:
                 self.access = fresh
                 again = await self._publish(progress.resumed(), progress)
                 observed = again.model_copy(update={"auth_refreshed": True})
+                if again.kind is Observation.AUTH_REVOKED:
+                    # the platform refuses the token it has just issued: only its owner can mend
+                    # that, so the account is disconnected (announced) and its posts held until
+                    # a reconnect releases them; a connected account never hides a held post
+                    await asyncio.to_thread(self.router.disconnect, fresh, "refused_after_refresh")
         return observed
 
     async def _publish(self, intent: PublishIntent, progress: AttemptProgress) -> Observed:
@@ -134,7 +139,17 @@ class BoundAdapter:
             return Observed(kind=Observation.ADAPTER_ERROR, message=f"{type(problem).__name__}: {problem}"[:300])
 
     async def find(self, intent: PublishIntent) -> Search:
-        return await self.adapter.find(intent, self.access)
+        try:
+            return await self.adapter.find(intent, self.access)
+        except LookupRefused:  # the look-up's token was refused: refresh once, look again
+            try:
+                fresh = await self.router.renewed(self.adapter, self.access)
+            except HeraldError:
+                fresh = None
+            if fresh is None:
+                raise
+            self.access = fresh
+            return await self.adapter.find(intent, fresh)
 
 
 class AccountRouter:
@@ -217,7 +232,7 @@ class AccountRouter:
             if current is None or current.credentials != access.credentials:
                 return current  # disconnected meanwhile, or refreshed meanwhile (here or elsewhere)
             if not adapter.has_refresh:
-                await asyncio.to_thread(self._disconnect, access, without_refresh)
+                await asyncio.to_thread(self.disconnect, access, without_refresh)
                 return None
             try:
                 refreshed = await adapter.refresh(access)
@@ -225,7 +240,7 @@ class AccountRouter:
                 current = await asyncio.to_thread(self._current, access)
                 if current is not None and current.credentials != access.credentials:
                     return current  # another process refreshed first (X rotates refresh tokens)
-                await asyncio.to_thread(self._disconnect, access, "refresh_failed")
+                await asyncio.to_thread(self.disconnect, access, "refresh_failed")
                 return None
             await asyncio.to_thread(
                 self.accounts.refresh, access.workspace, access.name, refreshed.credentials, refreshed.expires_at
@@ -255,7 +270,7 @@ class AccountRouter:
             token_expires_at=account.token_expires_at,
         )
 
-    def _disconnect(self, access: AccountAccess, reason: str) -> None:
+    def disconnect(self, access: AccountAccess, reason: str) -> None:
         remedy = REMEDIATIONS["account_disconnected"]
         with contextlib.suppress(HeraldError, IntegrityError):  # already done, maybe by another worker
             self.accounts.disconnect(access.workspace, access.name, reason, remedy)

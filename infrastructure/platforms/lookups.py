@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart
 from infrastructure.platforms.http import Answer
+from services.ports import LookupRefused
 
 MAX_PAGES = 64  # a look never reads more pages than this: past it, the look is incomplete
 
@@ -62,3 +63,12 @@ def observed_live(part: RemotePart) -> Observed:
 
 def lookup_problem(answer: Answer | Observed) -> str:
     return answer.kind.value if isinstance(answer, Observed) else f"HTTP {answer.status} {str(answer.body)[:200]}"
+
+
+def lookup_failed(platform: str, answer: Answer | Observed) -> LookupError:
+    """What a look-up that got no list raises: refused credentials (a refresh may help), or
+    a platform that did not answer (look again later)."""
+    problem = f"{platform} did not answer the look-up: {lookup_problem(answer)}"
+    if isinstance(answer, Answer) and answer.status == 401:
+        return LookupRefused(problem)
+    return LookupError(problem)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 from typing import Any
+from uuid import UUID
 
 import orjson
 import pytest
@@ -141,5 +142,82 @@ def test_when_no_refresh_helps_the_accounts_posts_are_held_then_go_out_on_reconn
         await world.dispatcher.tick()
         assert {world.posts.get_post(p).state for p in (*in_flight, queued)} == {"delivered"}
         assert sorted(p["text"] for p in world.sim.posts) == ["held 0", "held 1", "held too"]
+
+    run(store_url, scenario)
+
+
+def test_a_token_refused_right_after_its_refresh_disconnects_the_account_and_holds_its_posts(
+    store_url: str,
+) -> None:
+    """A held post never sits behind an account that looks connected: the owner is told."""
+
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001")
+        post_id = world.post("acme-x", "x", "refused twice")
+        world.sim.faults = {"http_401": 1.0}  # every publish refused; the refresh itself works
+        await world.dispatcher.tick()
+        post = world.posts.get_post(post_id)
+        assert (post.state, post.failure_reason) == ("held", None)
+        account = world.accounts.get("default", "acme-x")
+        assert (account.state, account.disconnect_reason) == ("disconnected", "refused_after_refresh")
+        world.sim.faults = {}
+        grant = world.sim.grant("1001")
+        world.accounts.reconnect(
+            "default", "acme-x", {"access_token": grant["access_token"], "refresh_token": grant["refresh_token"]}, None
+        )
+        world.clock.advance(seconds=5)
+        await world.dispatcher.tick()
+        await world.dispatcher.tick()
+        assert world.posts.get_post(post_id).state == "delivered"
+        assert [p["text"] for p in world.sim.posts] == ["refused twice"]
+
+    run(store_url, scenario)
+
+
+def test_a_look_up_refused_with_401_refreshes_the_token_and_looks_again(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-x", "x", "1001")
+        post_id = world.post("acme-x", "x", "landed, answer lost")
+        world.sim.faults = {"accept_drop": 1.0}
+        await world.dispatcher.tick()
+        assert world.posts.get_post(post_id).state == "ambiguous"
+        world.sim.faults = {}
+        world.sim.revoke("1001", refresh_too=False)  # the look-up's token is refused; a refresh fixes it
+        await world.dispatcher.tick()
+        post = world.posts.get_post(post_id)
+        assert (post.state, post.reconciled) == ("delivered", True)
+        assert world.sim.state["x_refreshes"] == 1
+
+    run(store_url, scenario)
+
+
+def test_held_posts_that_cannot_go_yet_never_hide_one_that_can(store_url: str) -> None:
+    """The reconciler walks round every held post, a batch at a time: a long-dead account's
+    backlog (first in line) does not keep a reconnected account's post held."""
+
+    async def scenario(world: World) -> None:
+        world.dispatcher.reconciler.batch = 2
+        for name, user in (("dead-x", "1001"), ("fine-x", "1002")):
+            world.connect(name, "x", user)
+            world.accounts.disconnect("default", name, "by_request", "reconnect it")
+        backlog = [
+            world.posts.publish_now(
+                account="dead-x", platform="x", content=Content(text=f"dead {n}"), post_id=UUID(int=n + 1)
+            )
+            for n in range(5)
+        ]
+        last = UUID("ffffffff-ffff-4fff-bfff-ffffffffffff")
+        waiting = world.posts.publish_now(account="fine-x", platform="x", content=Content(text="fine"), post_id=last)
+        await world.dispatcher.tick()
+        assert {world.posts.get_post(p).state for p in (*backlog, waiting)} == {"held"}
+        grant = world.sim.grant("1002")
+        world.accounts.reconnect(
+            "default", "fine-x", {"access_token": grant["access_token"], "refresh_token": grant["refresh_token"]}, None
+        )
+        world.clock.advance(seconds=1)
+        for _ in range(4):  # ceil(6 held / 2 per batch) + the publish
+            await world.dispatcher.tick()
+        assert world.posts.get_post(waiting).state == "delivered"
+        assert {world.posts.get_post(p).state for p in backlog} == {"held"}
 
     run(store_url, scenario)

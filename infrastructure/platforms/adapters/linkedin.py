@@ -14,7 +14,7 @@ from domain.outcomes import Observation, Observed, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
-from infrastructure.platforms.lookups import Listing, lookup_problem, match_parts
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts
 from services.ports import AccountAccess, Progress, Refreshed, RefreshFailed
 
 VERSION = "202411"
@@ -105,7 +105,7 @@ class LinkedInAdapter:
                 },
             )
             if isinstance(answer, Observed) or answer.status != 200:
-                raise LookupError(f"LinkedIn did not answer the look-up: {lookup_problem(answer)}")
+                raise lookup_failed("LinkedIn", answer)
             elements = answer.body.get("elements", [])
             for element in elements:
                 created = datetime.fromtimestamp(int(element.get("createdAt", 0)) / 1000, UTC)

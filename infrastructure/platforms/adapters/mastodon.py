@@ -15,7 +15,7 @@ from domain.outcomes import Observation, Observed, RemotePart, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
-from infrastructure.platforms.lookups import Listing, lookup_problem, match_parts, observed_live
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
 from services.ports import AccountAccess, Progress, Refreshed, RefreshFailed
 
 TAGS = re.compile(r"<[^>]+>")
@@ -117,7 +117,7 @@ class MastodonAdapter:
                 "GET", url, headers={"Authorization": f"Bearer {account.credentials['access_token']}"}, params=params
             )
             if isinstance(answer, Observed) or answer.status != 200 or not isinstance(answer.body, list):
-                raise LookupError(f"Mastodon did not answer the look-up: {lookup_problem(answer)}")
+                raise lookup_failed("Mastodon", answer)
             for status in answer.body:
                 created = datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00"))
                 if created < since:

@@ -16,7 +16,7 @@ from domain.outcomes import Observation, Observed, RemotePart, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, observed
-from infrastructure.platforms.lookups import Listing, lookup_problem, match_parts, observed_live
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
 from services.ports import AccountAccess, Clock, Progress, Refreshed, RefreshFailed
 
 PAGE = 100
@@ -158,7 +158,7 @@ class ThreadsAdapter:
         while more and listing.next_page():
             answer = await self.http.request("GET", url, headers=self._auth(account), params=params)
             if isinstance(answer, Observed) or answer.status != 200:
-                raise LookupError(f"Threads did not answer the look-up: {lookup_problem(answer)}")
+                raise lookup_failed("Threads", answer)
             for item in answer.body.get("data", []):
                 replied = (item.get("replied_to") or {}).get("id")
                 listing.add(str(item["id"]), str(item.get("text", "")), replied and str(replied), item.get("permalink"))

@@ -19,7 +19,7 @@ from domain.outcomes import Observation, Observed, RemotePart, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
-from infrastructure.platforms.lookups import Listing, lookup_problem, match_parts, observed_live
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
 from services.ports import AccountAccess, Clock, Progress, Refreshed, RefreshFailed
 
 DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
@@ -108,7 +108,7 @@ class XAdapter:
             page = {**params, **({"pagination_token": token} if token else {})}
             answer = await self.http.request("GET", url, headers=self.auth(account), params=page)
             if isinstance(answer, Observed) or answer.status != 200:
-                raise LookupError(f"X did not answer the look-up: {lookup_problem(answer)}")
+                raise lookup_failed("X", answer)
             for tweet in answer.body.get("data", []):
                 replied = [r["id"] for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"]
                 link = self.permalink(account, str(tweet["id"]))
