@@ -151,11 +151,15 @@ class DueIndexView(Protocol):
 
     def expired_leases(self, now: datetime, limit: int) -> list[str]: ...
     def past_deadline(self, now: datetime, limit: int) -> list[DuePost]: ...
-    def ambiguous(self, limit: int) -> list[str]:
-        """Ambiguous posts the reconciler should look at (not those waiting for support)."""
+    def ambiguous(self, limit: int, after: str = "") -> list[str]:
+        """Ambiguous posts the reconciler should look at (not those waiting for support), in
+        post id order after `after`: a reconciler walks round them all, so posts it cannot
+        settle yet (their account is gone) never hide the others."""
         ...
 
-    def held(self, limit: int) -> list[DuePost]: ...
+    def held(self, limit: int, after: str = "") -> list[DuePost]:
+        """Held posts in post id order after `after` (walked round, as `ambiguous`)."""
+        ...
 
     def needing_attention(self, workspace: str | None, limit: int) -> list[Waiting]:
         """Posts held or waiting for support, oldest first, with why."""

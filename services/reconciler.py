@@ -44,11 +44,14 @@ class Reconciler:
         self.batch = batch
         self.held_every = held_every  # seconds between looks at held posts (each reads their accounts)
         self.held_looked_at = -1e9
+        # where each walk round the ambiguous and held posts stands: every tick reads the next
+        # batch, so a batch of posts that cannot be settled yet never hides the rest
+        self.walks: dict[str, str] = {"ambiguous": "", "held": ""}
 
     async def tick(self) -> bool:
         """Expire leases, reconcile ambiguous posts, look again at held ones; True if anything changed."""
         expired = await asyncio.to_thread(self.due_index.expired_leases, self.clock(), self.batch)
-        ambiguous = await asyncio.to_thread(self.due_index.ambiguous, self.batch)
+        ambiguous = await asyncio.to_thread(self._walk, "ambiguous", self.due_index.ambiguous)
         changed = False
         for post_id in expired:
             changed |= await asyncio.to_thread(self._quietly, self.dispatch.expire_lease, UUID(post_id))
@@ -78,7 +81,7 @@ class Reconciler:
         if time.monotonic() - self.held_looked_at < self.held_every:
             return False
         self.held_looked_at = time.monotonic()
-        held = await asyncio.to_thread(self.due_index.held, self.batch)
+        held = await asyncio.to_thread(self._walk, "held", self.due_index.held)
         statuses: dict[tuple[str, str], AccountStatus | None] = {}
         changed = False
         for post in held:
@@ -98,6 +101,19 @@ class Reconciler:
         for post in late:
             failed |= await asyncio.to_thread(self._quietly, self.dispatch.pass_deadline, UUID(post.post_id))
         return failed
+
+    def _walk(self, name: str, read: Callable[[int, str], list[Any]]) -> list[Any]:
+        """The next batch of a walk round the posts `read` lists, starting again at the first
+        post once it reaches the end."""
+        batch = read(self.batch, self.walks[name])
+        if not batch and self.walks[name]:  # the last round ended on a full batch
+            batch = read(self.batch, "")
+        if len(batch) < self.batch:  # the end of the round: the next batch starts again
+            self.walks[name] = ""
+        else:
+            last = batch[-1]
+            self.walks[name] = last if isinstance(last, str) else last.post_id
+        return batch
 
     def _quietly_get(self, post_id: UUID) -> Any:
         try:

@@ -28,6 +28,7 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_waiting ON {table} (waiting_for, changed_at)")
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_state ON {table} (state, post_id)")
 
 
 class DueIndexWriter:
@@ -97,17 +98,19 @@ class SqlDueIndex:
             )
             return [DuePost(*row) for row in cursor.fetchall()]
 
-    def ambiguous(self, limit: int) -> list[str]:
+    def ambiguous(self, limit: int, after: str = "") -> list[str]:
         return self._ids(
-            "SELECT post_id FROM due_index WHERE state = 'ambiguous' AND waiting_for IS NULL LIMIT %s", [limit]
+            "SELECT post_id FROM due_index WHERE state = 'ambiguous' AND waiting_for IS NULL AND post_id > %s"
+            " ORDER BY post_id LIMIT %s",
+            [after, limit],
         )
 
-    def held(self, limit: int) -> list[DuePost]:
+    def held(self, limit: int, after: str = "") -> list[DuePost]:
         with self.store.reading() as cursor:
             cursor.execute(
-                "SELECT post_id, account, platform, workspace FROM due_index WHERE state = 'held'"
-                " ORDER BY changed_at LIMIT %s",
-                [limit],
+                "SELECT post_id, account, platform, workspace FROM due_index WHERE state = 'held' AND post_id > %s"
+                " ORDER BY post_id LIMIT %s",
+                [after, limit],
             )
             return [DuePost(*row) for row in cursor.fetchall()]
 
