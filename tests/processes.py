@@ -9,10 +9,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 HERALD = [sys.executable, "-m", "infrastructure.cli"]
 
@@ -52,14 +53,32 @@ def start_simulator(faults: str = "", seed: int = 0) -> tuple[subprocess.Popen[b
 
 
 def start_dispatcher(
-    store_url: str, platform_url: str, worker: str, *extra: str, **env: str
+    store_url: str, platform_url: str | None, worker: str, *extra: str, **env: str
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*HERALD, "dispatch", "--platform-url", platform_url, "--worker", worker, *extra],
+    """`herald dispatch`; with `platform_url`, posts of unconnected accounts go to the generic simulator.
+
+    Its log goes to an unlinked temporary file (`dispatcher_log` reads it): a pipe nobody
+    reads fills up under a long run's logging and blocks the dispatcher mid-write."""
+    generic = ["--platform-url", platform_url] if platform_url else []
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (kept open for the process's life)
+    process = subprocess.Popen(
+        [*HERALD, "dispatch", *generic, "--worker", worker, *extra],
         env={**os.environ, "HERALD_DATABASE_URL": store_url, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    _LOGS[process.pid] = log
+    return process
+
+
+_LOGS: dict[int, IO[bytes]] = {}
+
+
+def dispatcher_log(process: subprocess.Popen[bytes]) -> str:
+    """What a dispatcher started by `start_dispatcher` has logged so far."""
+    log = _LOGS[process.pid]
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 @contextlib.contextmanager

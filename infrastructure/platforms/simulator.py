@@ -65,6 +65,10 @@ class Simulator:
         self._random = random.Random(self.seed)
         self._ids = itertools.count(1)
         self._granted = False  # until a grant is issued, any token is taken (tests that need no accounts)
+        self._by_account: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._indexed = 0  # how many of `posts` the per-account index holds
+        self._last: dict[str, Any] | None = None
+        self._noise: asyncio.Task[None] | None = None
 
     def draw(self) -> str | None:
         roll = self._random.random()
@@ -97,7 +101,15 @@ class Simulator:
         return post
 
     def posts_of(self, platform: str, user: str) -> list[dict[str, Any]]:
-        return [p for p in self.posts if p["platform"] == platform and p["account"] == user]
+        """The account's posts, oldest first, from an index kept per account (histories run deep;
+        it is rebuilt whenever `posts` was changed other than by appending)."""
+        if self._indexed > len(self.posts) or (self._indexed and self.posts[self._indexed - 1] is not self._last):
+            self._by_account, self._indexed = {}, 0
+        for post in self.posts[self._indexed :]:
+            self._by_account.setdefault((post["platform"], post["account"]), []).append(post)
+        self._indexed = len(self.posts)
+        self._last = self.posts[-1] if self.posts else None
+        return list(self._by_account.get((platform, user), []))
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -139,6 +151,27 @@ class Simulator:
             at = now - timedelta(seconds=spread * (count - n) / count)
             self.accept(user, {"text": f"older post {n} by {user}", "seeded": True}, platform, at=at)
 
+    def noise(self, accounts: list[tuple[str, str]], per_second: float) -> None:
+        """Keep these accounts posting on their own, `per_second` each (0 stops it): the traffic
+        a busy account makes besides Herald's, which a reconciler's look must page through."""
+        if self._noise is not None:
+            self._noise.cancel()
+            self._noise = None
+        if per_second <= 0 or not accounts:
+            return
+
+        async def chatter() -> None:
+            owed = 0.0
+            while True:
+                await asyncio.sleep(0.2)
+                owed += per_second * 0.2
+                for _ in range(int(owed)):
+                    for platform, user in accounts:
+                        self.accept(user, {"text": f"chatter {self.next_id()} by {user}", "seeded": True}, platform)
+                owed -= int(owed)
+
+        self._noise = asyncio.get_running_loop().create_task(chatter())
+
     async def fault_for(self, request: web.Request) -> str | None:
         """Count the request, wait the configured latency, and draw this request's fault."""
         self.requests += 1
@@ -149,8 +182,8 @@ class Simulator:
     async def after_accept(self, request: web.Request, fault: str | None) -> None:
         """Accepted and stored: now maybe drop the connection, or answer too late."""
         if fault == "accept_drop":
-            assert request.transport is not None
-            request.transport.abort()  # stored, but the client never hears back
+            if request.transport is not None:  # None: the client has gone already (a killed worker)
+                request.transport.abort()  # stored, but the client never hears back
             raise asyncio.CancelledError
         if fault == "slow":
             await asyncio.sleep(self.faults.get("slow_seconds", 30.0))
@@ -169,6 +202,7 @@ class Simulator:
         app.router.add_post("/admin/seed", self.seed_endpoint)
         app.router.add_post("/admin/revoke", self.revoke_endpoint)
         app.router.add_post("/admin/grant", self.grant_endpoint)
+        app.router.add_post("/admin/noise", self.noise_endpoint)
         add_platform_routes(self, app)
         return app
 
@@ -226,6 +260,12 @@ class Simulator:
         body = await request.json()
         self.revoke(str(body["user"]), refresh_too=bool(body.get("refresh_too")))
         return web.json_response({"revoked": body["user"]})
+
+    async def noise_endpoint(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        accounts = [(str(platform), str(user)) for platform, user in body.get("accounts", [])]
+        self.noise(accounts, float(body.get("per_second", 0)))
+        return web.json_response({"accounts": len(accounts), "per_second": body.get("per_second", 0)})
 
     async def grant_endpoint(self, request: web.Request) -> web.Response:
         body = await request.json()
