@@ -104,7 +104,6 @@ class PostCommands:
 
     def schedule_many(self, requests: Sequence[dict[str, Any]]) -> list[UUID]:
         """Many new queued posts in one transaction (each dict: schedule's keyword arguments)."""
-        now = self.clock()
         posts = []
         for request in requests:
             fields = dict(request)
@@ -118,6 +117,7 @@ class PostCommands:
                 fields.get("post_id"),
             )
             self.rules.check(post.platform, post.content, post.workspace, post.account)
+            now = self.clock()  # after the draft's own instant: a post's events never go back in time
             post.schedule(due or now, now=now, publish_now=due is None)
             posts.append(post)
         self.posts.save_new(posts)
