@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from projections.timeline import summary
 from services.results import EventRecord, PostView
@@ -23,6 +25,8 @@ STATE_STYLE = {
     "dispatched": "cyan",
     "queued": "blue",
     "draft": "white",
+    "held": "magenta",
+    "partial": "yellow",
 }
 
 
@@ -30,10 +34,9 @@ def post_summary(post: PostView) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    style = STATE_STYLE.get(post.state, "")
     rows: list[tuple[str, Any]] = [
         ("post", post.id),
-        ("state", f"[{style}]{post.state}[/{style}]"),
+        ("state", styled(post.state)),
         ("account", f"{post.account} on {post.platform}"),
         ("external id", post.external_id),
         ("due", post.due_at and post.due_at.isoformat()),
@@ -46,7 +49,7 @@ def post_summary(post: PostView) -> Table:
     ]
     for label, value in rows:
         if value is not None:
-            table.add_row(label, str(value))
+            table.add_row(label, value if isinstance(value, Text) else Text(str(value)))
     return table
 
 
@@ -60,7 +63,7 @@ def events_table(records: list[EventRecord]) -> Table:
             str(record.version),
             record.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             record.name,
-            details[:160],
+            Text(details[:160]),
         )
     return table
 
@@ -70,33 +73,39 @@ def show_post(post: PostView, records: list[EventRecord]) -> None:
     out.print(events_table(records))
 
 
+def styled(state: str) -> Text:
+    return Text(state, style=STATE_STYLE.get(state, ""))
+
+
 def print_timeline(rows: list[dict[str, Any]], zone_name: str = "UTC") -> None:
-    """A post's support timeline: what it is now, then one sentence per event."""
+    """A post's support timeline: what it is now, then each event on a line of its own with
+    its sentence wrapped beneath, so it reads in 80 columns. Stored text (external ids,
+    platform messages) is shown as it is, never read as markup."""
     tz = ZoneInfo(zone_name)
     head = summary(rows)
-    style = STATE_STYLE.get(head["state"], "")
-    out.print(f"post {head['post_id']}  external id {head['external_id']}  [{style}]{head['state']}[/{style}]")
+    out.print(Text.assemble("post ", head["post_id"], "  ", styled(head["state"])))
+    if head["external_id"]:
+        out.print(Text(f"external id {head['external_id']}"))
     if head["remote_id"]:
         out.print(
-            f"on the platform as {head['remote_id']} {head['permalink'] or ''}, "
-            f"{head['late_by_seconds']}s after its due time"
+            Text(
+                f"on the platform as {head['remote_id']} {head['permalink'] or ''}, "
+                f"{head['late_by_seconds']}s after its due time"
+            )
         )
     if head["failure_reason"]:
-        out.print(f"[red]failed: {head['failure_reason']}[/red]. {head['remediation']}")
-    table = Table(box=None, pad_edge=False)
-    local = [zone_name] if zone_name != "UTC" else []
-    for column in ("UTC", *local, "event", "state", "try", "worker", "status", "why"):
-        table.add_column(column, overflow="fold")
+        out.print(Text.assemble(("failed: " + str(head["failure_reason"]), "red"), ". ", str(head["remediation"])))
+    out.print(Text(f"times in UTC and {zone_name}" if zone_name != "UTC" else "times in UTC", style="dim"))
     for r in rows:
         at = datetime.fromisoformat(r["at"])
-        table.add_row(
-            at.strftime("%m-%d %H:%M:%S.%f")[:-3],
-            *[at.astimezone(tz).strftime("%m-%d %H:%M:%S %Z") for _ in local],
-            r["event"],
-            r["state"],
-            str(r["attempt"] or ""),
-            r["worker"] or "",
-            " ".join(str(x) for x in (r["http_status"], r["error_code"]) if x),
-            r["explanation"],
+        when = at.strftime("%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+        if zone_name != "UTC":
+            when += at.astimezone(tz).strftime("  %H:%M:%S %Z")
+        line = Text.assemble(when, "  ", (r["event"], "bold"), " → ", styled(r["state"]))
+        if r["attempt"]:
+            line.append(f"  try {r['attempt']}")
+        out.print(line)
+        wrapped = textwrap.fill(
+            r["explanation"] or "", width=max(40, out.width), initial_indent="    ", subsequent_indent="    "
         )
-    out.print(table)
+        out.print(Text(wrapped))
