@@ -37,6 +37,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
             cap_seconds=seconds("HERALD_RETRY_CAP_SECONDS", policy.cap_seconds) or policy.cap_seconds,
             max_attempts=int(seconds("HERALD_RETRY_MAX_ATTEMPTS", policy.max_attempts)) or 1,
             jitter=min(1.0, seconds("HERALD_RETRY_JITTER", policy.jitter)),
+            ambiguity_bound=int(seconds("HERALD_AMBIGUITY_BOUND", policy.ambiguity_bound)) or 1,
         ),
     )
 
