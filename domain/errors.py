@@ -20,6 +20,15 @@ class NaiveDatetime(HeraldError):
     code = "naive_datetime"
 
 
+class InstantOutOfRange(HeraldError):
+    code = "invalid_instant"
+
+
+class DueOutOfRange(HeraldError):
+    code = "scheduled_at_out_of_range"
+    field = "scheduled_at"
+
+
 class DueTimeInPast(HeraldError):
     code = "due_time_in_past"
     field = "scheduled_at"

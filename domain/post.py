@@ -56,7 +56,7 @@ from domain.errors import (
     PostFrozen,
     PostIsTerminal,
 )
-from domain.instants import require_utc
+from domain.instants import require_due, require_utc
 from domain.intent import PublishIntent
 from domain.outcomes import Observed, RemotePart, RemotePost, Search
 from domain.publish_key import publish_key
@@ -831,6 +831,7 @@ class Post(Aggregate):
             containers=dict(self.containers),
             live=tuple(self.parts[n] for n in sorted(self.parts)),
             window_start=self.window_start,
+            workspace=self.workspace,
         )
 
     # ── guards and helpers ────────────────────────────────────────────────────
@@ -912,7 +913,7 @@ class Post(Aggregate):
         return publish_key(self.id, self.account, self.platform, content_version, due_at)
 
     def _check_future(self, due_at: datetime, now: datetime) -> datetime:
-        due = require_utc(due_at, field="scheduled_at")
+        due = require_due(due_at)
         if due < now:
             raise DueTimeInPast(
                 f"scheduled_at {due.isoformat()} is before now ({now.isoformat()}); use publish-now to send immediately"

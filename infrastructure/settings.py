@@ -9,6 +9,8 @@ from domain.decisions import RetryPolicy
 from domain.errors import InvalidSetting
 from services.results import PostSettings
 
+LONGEST = 366 * 24 * 3600.0  # no setting of seconds is longer than a year
+
 
 def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
     """Post settings from HERALD_* variables (seconds), each checked with a clear message."""
@@ -22,8 +24,10 @@ def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
             value = float(text)
         except ValueError:
             value = -1.0
-        if value < 0:
-            raise InvalidSetting(f"{name}={text!r} must be a number of seconds, 0 or more", field=name)
+        if not 0 <= value <= LONGEST:  # NaN fails both
+            raise InvalidSetting(
+                f"{name}={text!r} must be a number of seconds from 0 to {LONGEST:.0f} (a year)", field=name
+            )
         return value
 
     defaults = PostSettings()

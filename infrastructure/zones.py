@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import HeraldError, NaiveDatetime
+from domain.instants import require_utc
 
 
 class InvalidInstant(HeraldError):
@@ -19,9 +20,13 @@ class InvalidTimezone(HeraldError):
 
 
 def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; anything else (a region's directory such as "Europe", a path, a
+    control character, an empty name) is refused with one clear error."""
     try:
+        if not name or name != name.strip() or any(not c.isprintable() for c in name):
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):  # IsADirectoryError is an OSError
         raise InvalidTimezone(f"{name!r} is not an IANA time zone name (for example Europe/Paris)") from None
 
 
@@ -38,8 +43,11 @@ def parse_instant(text: str, timezone: str | None = None, *, field: str = "sched
         ) from None
     if value.tzinfo is not None:
         if timezone is not None:
-            zone(timezone)  # still refuse a bad zone name, even if the offset wins
-        return value.astimezone(UTC)
+            raise InvalidInstant(
+                f"{text!r} carries its own offset and timezone {timezone!r} was given too; give one or the other",
+                field="timezone",
+            )
+        return require_utc(value, field=field)
     if timezone is None:
         raise NaiveDatetime(f"{text!r} has no offset; add one or give a timezone (an IANA name)", field=field)
     return local_to_utc(value, zone(timezone), field=field)
@@ -57,4 +65,4 @@ def local_to_utc(local: datetime, tz: ZoneInfo, *, field: str) -> datetime:
             "give an explicit offset to choose one",
             field=field,
         )
-    return early.astimezone(UTC)
+    return require_utc(early, field=field)

@@ -12,8 +12,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain.content import Content, Platform
-from domain.errors import VersionMismatch
-from domain.instants import require_utc
+from domain.errors import ConcurrentChange, VersionMismatch
+from domain.instants import require_due
 from domain.post import Post, PostState
 from services.booking import Booking, WhenFull
 from services.content_rules import ContentRules
@@ -74,7 +74,7 @@ class PostCommands:
         """
         post = self.new_post(account, platform, content, external_id, workspace, post_id)
         self.rules.check(post.platform, content, workspace, account)
-        due = self._fit(post, require_utc(scheduled_at, field="scheduled_at"), when_full)
+        due = self._fit(post, require_due(scheduled_at), when_full)
         post.schedule(due, now=self.clock())
         self._save(post)
         return post.id
@@ -127,7 +127,7 @@ class PostCommands:
         """Queue a draft for `scheduled_at`, checked as a new scheduled post is."""
         post = self.posts.get(post_id)
         self.rules.check(post.platform, post.content, post.workspace, post.account)
-        due = require_utc(scheduled_at, field="scheduled_at")
+        due = require_due(scheduled_at)
         post.schedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
 
@@ -158,9 +158,14 @@ class PostCommands:
                 self.rules.check(post.platform, content, post.workspace, post.account)
             post.edit_content(content, now=now)
         if scheduled_at is not None:
-            due = require_utc(scheduled_at, field="scheduled_at")
+            due = require_due(scheduled_at)
             post.reschedule(self._fit(post, due, when_full) if due >= now else due, now=now)
-        self._save(post)
+        try:
+            self._save(post)
+        except ConcurrentChange:  # another revision landed between our read and our write
+            if expected_version is None:
+                raise
+            raise VersionMismatch(f"the post changed after version {expected_version}; read it again") from None
         return PostView.of(post)
 
     def cancel(self, post_id: UUID, reason: str = "canceled by request") -> PostView:

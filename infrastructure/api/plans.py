@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from domain.errors import HeraldError
+from domain.instants import require_due
 from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
-from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CTX
 from infrastructure.api.models import CreatePost, DryRun, DryRunOut
 from infrastructure.zones import parse_instant
@@ -24,7 +25,7 @@ def plan_item(ctx: Context, item: CreatePost) -> PlanItem:
     if item.mode == "now":
         return PlanItem(item.account, item.platform, content, ctx.herald.clock())
     try:
-        at = parse_instant(item.scheduled_at or "", item.timezone)
+        at = require_due(parse_instant(item.scheduled_at or "", item.timezone))
     except HeraldError as refusal:
         return PlanItem(item.account, item.platform, content, None, refusal)
     return PlanItem(item.account, item.platform, content, at)
@@ -60,7 +61,7 @@ def dry_run_out(found: Assessment) -> DryRunOut:
 
 async def dry_run(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    plan = DryRun.model_validate(body_json(await request.read()))
+    plan = DryRun.model_validate(await json_of(request))
     items = [plan_item(ctx, item) for item in plan.items]
     found = await asyncio.to_thread(assess, items, workspace_of(request), ctx.herald.rules, ctx.herald.booking)
     return json_response(dry_run_out(found).model_dump(mode="json"))
