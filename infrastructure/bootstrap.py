@@ -24,6 +24,7 @@ from infrastructure.persistence.webhook_outbox import SqlOutbox
 from infrastructure.secrets import Sealer
 from infrastructure.settings import settings_from_env, whole_number
 from infrastructure.store import database_url, store_env
+from infrastructure.targets import TargetPolicy
 from projections.due_index import DueIndex
 from projections.runner import Projection, ProjectionRunner
 from projections.webhook_outbox import WebhookOutbox
@@ -133,9 +134,12 @@ class Herald:
         runner = self.runner(WebhookOutbox(endpoints_of))
         return WebhookSender(self.webhooks, self.workspaces, lambda: self.accounts.sealer, self.outbox, runner)
 
-    def api_context(self, creations_per_minute: int | None = None) -> Context:
-        """Everything the HTTP API needs."""
+    def api_context(self, creations_per_minute: int | None = None, *, generic_platform: bool = False) -> Context:
+        """Everything the HTTP API needs. With `generic_platform` (a dispatcher sends posts of
+        unconnected accounts to a generic platform: --platform-url), a post may name an
+        account that is not connected; otherwise it is refused (404 account_not_found)."""
         from infrastructure.api.context import Context
+        from infrastructure.api.strangers import Strangers
         from infrastructure.persistence.idempotency import IdempotencyStore
         from infrastructure.persistence.rate_limit import RateLimiter
 
@@ -144,6 +148,8 @@ class Herald:
             herald=self,
             idempotency=IdempotencyStore(self.read_store, self.clock, sealer=lambda: self.accounts.sealer),
             limiter=RateLimiter(limit=limit, clock=self.clock, store=self.read_store),
+            strangers=Strangers(limit=whole_number("HERALD_API_FAILED_AUTH_PER_MINUTE", 60), clock=self.clock),
+            generic_platform=generic_platform,
         )
 
     def listener(self) -> Listener | None:
@@ -185,7 +191,8 @@ def bootstrap(
     )
     due_index = SqlDueIndex(read_store)
     projections = SqlProjectionStore(read_store, events.mapper)
-    accounts = AccountService(events, sealer=Sealer.from_env, clock=clock)
+    targets = TargetPolicy()
+    accounts = AccountService(events, sealer=Sealer.from_env, clock=clock, targets=targets)
     rules = ContentRules(accounts.settings_of)
     booking = Booking(IndexBookings(lambda: ProjectionRunner(projections, DueIndex()), due_index), rules)
     repository = PostRepository(events)
@@ -207,6 +214,6 @@ def bootstrap(
             repository, rules=rules, account_settings=accounts.settings_of, clock=clock, settings=settings
         ),
         accounts=accounts,
-        workspaces=WorkspaceService(events, clock=clock),
+        workspaces=WorkspaceService(events, clock=clock, targets=targets),
         webhooks=WebhookService(events, clock=clock),
     )

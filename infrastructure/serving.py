@@ -14,7 +14,9 @@ import aiohttp
 from aiohttp import web
 
 from infrastructure.api.app import make_app
+from infrastructure.api.server import GuardedRunner
 from infrastructure.supervisor import Part, Supervisor
+from infrastructure.targets import outbound_session
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
@@ -31,13 +33,15 @@ async def serve(herald: Herald, parts: set[str], *, host: str, port: int, platfo
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with aiohttp.ClientSession() as session:
+    async with outbound_session(trusted=platform_url) as session:
         chosen = [name for name in PARTS if name in parts]
         supervisor = Supervisor([Part(name, _part(name, herald, session, platform_url)) for name in chosen], stop)
         runner = None
         if "api" in parts:
-            app = make_app(herald.api_context(), readiness=lambda: readiness(herald, supervisor))
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            app = make_app(
+                herald.api_context(generic_platform=bool(platform_url)), readiness=lambda: readiness(herald, supervisor)
+            )
+            runner = GuardedRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
         try:

@@ -27,7 +27,9 @@ class WebhookClient:
             "Herald-Event": delivery.event_type,
         }
         try:
-            async with self.session.post(delivery.url, data=body, headers=headers, timeout=self.timeout) as answer:
+            async with self.session.post(
+                delivery.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            ) as answer:
                 return answer.status, None
         except (aiohttp.ClientError, TimeoutError) as problem:
-            return None, type(problem).__name__
+            return None, f"{type(problem).__name__}: {problem}"[:200]

@@ -10,12 +10,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel
 
 from domain.account import Account, account_id
 from domain.content import Platform
 from domain.errors import HeraldError
-from services.ports import Clock, EventLog, system_clock
+from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
 
 DEFAULT_BASE_URLS = {
     Platform.X: "https://api.x.com",
@@ -34,6 +35,16 @@ class Sealer(Protocol):
 class AccountNotFound(HeraldError):
     code = "account_not_found"
     field = "account"
+
+
+class PlatformMismatch(HeraldError):
+    code = "platform_mismatch"
+    field = "platform"
+
+
+class AccountExists(HeraldError):
+    code = "account_exists"
+    field = "name"
 
 
 class AccountView(BaseModel):
@@ -59,8 +70,16 @@ class AccountView(BaseModel):
 
 
 class AccountService:
-    def __init__(self, events: EventLog, *, sealer: Callable[[], Sealer], clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        events: EventLog,
+        *,
+        sealer: Callable[[], Sealer],
+        clock: Clock = system_clock,
+        targets: Targets | None = None,
+    ) -> None:
         self.events = events
+        self.targets = targets or AnyTarget()
         self._sealer_factory = sealer
         self._sealer: Sealer | None = None
         self.clock = clock
@@ -89,7 +108,10 @@ class AccountService:
         url = base_url or DEFAULT_BASE_URLS.get(platform)
         if not url:
             raise HeraldError(f"{platform.value} accounts need a base_url (the instance's address)", field="base_url")
+        url = self.targets.account_url(url, platform)  # its token goes there: never a private address
         identity = account_id(workspace, name)
+        if self._find(workspace, name) is not None:
+            raise AccountExists(f"an account named {name!r} already exists in workspace {workspace!r}")
         account = Account.connect(
             workspace=workspace,
             name=name,
@@ -102,7 +124,10 @@ class AccountService:
             settings=settings or {},
             now=self.clock(),
         )
-        self.events.save(account)
+        try:
+            self.events.save(account)
+        except IntegrityError:  # connected by someone else a moment ago
+            raise AccountExists(f"an account named {name!r} already exists in workspace {workspace!r}") from None
         return account.id
 
     def refresh(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
@@ -122,6 +147,15 @@ class AccountService:
 
     def get(self, workspace: str, name: str) -> AccountView:
         return AccountView.of(self._get(workspace, name))
+
+    def require(self, workspace: str, name: str, platform: Platform | str) -> None:
+        """Refuse a post for an account that is not in the workspace, or is on another
+        platform: it would otherwise wait, silently, for an account that never comes."""
+        account = self._get(workspace, name)
+        if account.platform.value != str(Platform(platform).value):
+            raise PlatformMismatch(
+                f"account {name!r} is on {account.platform.value}, not {Platform(platform).value}", field="platform"
+            )
 
     def find(self, workspace: str, name: str) -> AccountView | None:
         account = self._find(workspace, name)
@@ -161,7 +195,9 @@ class AccountService:
         try:
             account = self.events.get(account_id(workspace, name))
         except AggregateNotFoundError:
-            raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}") from None
+            raise AccountNotFound(
+                f"no account {name!r} in workspace {workspace!r}; connect it first", field="account"
+            ) from None
         if not isinstance(account, Account):
             raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}")
         return account

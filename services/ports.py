@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.content import Content, Platform
+from domain.errors import HeraldError
 from domain.intent import PublishIntent
 from domain.outcomes import Observed, RemotePart, Search
 from domain.validation import Problem
@@ -41,6 +42,24 @@ class Bookings(Protocol):
     """What an account has booked: {post id: due instant} of its posts due at or after `since`."""
 
     def __call__(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]: ...
+
+
+class Targets(Protocol):
+    """Where Herald may send requests (`infrastructure/targets.py`): each check returns the
+    URL to keep, or refuses with `target_refused` naming the field."""
+
+    def account_url(self, url: str, platform: Platform | str) -> str: ...
+    def webhook_url(self, url: str) -> str: ...
+
+
+class AnyTarget:
+    """Every URL taken as given (in-memory service tests; no network involved)."""
+
+    def account_url(self, url: str, platform: Platform | str) -> str:
+        return url.rstrip("/")
+
+    def webhook_url(self, url: str) -> str:
+        return url
 
 
 class AccountSettings(Protocol):
@@ -74,8 +93,12 @@ class LookupRefused(LookupError):
     """The platform refused a look-up's credentials (401): a refresh may help."""
 
 
-class RefreshFailed(Exception):
-    """The platform refused to refresh (the refresh token was revoked or expired)."""
+class RefreshFailed(HeraldError):
+    """The platform refused a login or a refresh (the refresh token was revoked or expired,
+    or the platform could not be reached)."""
+
+    code = "login_failed"
+    field = "credentials"
 
 
 class Progress(Protocol):

@@ -20,7 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import HeraldError
 from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
-from services.ports import Clock, EventLog, system_clock
+from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
 
 SCOPES: tuple[Scope, ...] = ("read", "write")
 REMEMBER_FOR = 1.0  # seconds a verified key is remembered by this process
@@ -48,8 +48,9 @@ def _hash(secret: str) -> str:
 
 
 class WorkspaceService:
-    def __init__(self, events: EventLog, *, clock: Clock = system_clock) -> None:
+    def __init__(self, events: EventLog, *, clock: Clock = system_clock, targets: Targets | None = None) -> None:
         self.events = events
+        self.targets = targets or AnyTarget()
         self.clock = clock
         self._callers: dict[str, tuple[float, Caller]] = {}
 
@@ -106,6 +107,7 @@ class WorkspaceService:
 
     def add_endpoint(self, workspace_id: UUID, url: str, events: Sequence[str], sealer: Any) -> tuple[str, str]:
         """A webhook endpoint with its own signing secret: (endpoint id, secret shown once)."""
+        url = self.targets.webhook_url(url)  # signed payloads go there: never a private address
         workspace = self.get(workspace_id)
         endpoint_id, secret = "we_" + secrets.token_hex(6), "whsec_" + secrets.token_urlsafe(32)
         sealed = sealer.seal({"secret": secret}, f"{workspace_id}/{endpoint_id}")

@@ -17,6 +17,11 @@ import pytest
 
 from tests.clock import ManualClock
 
+# Every platform and webhook receiver in the tests is on 127.0.0.1 (the simulator, local
+# receivers): the operator's switch for private targets is on for the whole suite, and for every
+# process it starts. tests/e2e/test_targets.py turns it off to test the guard itself.
+os.environ["HERALD_ALLOW_PRIVATE_TARGETS"] = "1"
+
 POSTGRES_URL = os.environ.get("HERALD_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 
 

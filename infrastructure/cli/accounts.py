@@ -124,24 +124,22 @@ def _add(args: argparse.Namespace) -> int:
 
 
 async def _bluesky_login(base_url: str, credentials: dict[str, Any]) -> dict[str, str]:
-    import aiohttp
-
     from infrastructure.platforms.adapters.bluesky import BlueskyAdapter
     from infrastructure.platforms.http import Http
+    from infrastructure.targets import outbound_session
 
-    async with aiohttp.ClientSession() as session:
+    async with outbound_session() as session:
         adapter = BlueskyAdapter(Http(session))
         return await adapter.login(base_url, str(credentials["identifier"]), str(credentials["app_password"]))
 
 
 async def _instance_limits(base_url: str) -> dict[str, Any]:
-    import aiohttp
-
     from infrastructure.platforms.adapters.mastodon import MastodonAdapter
     from infrastructure.platforms.http import Http
+    from infrastructure.targets import outbound_session
     from services.ports import AccountAccess
 
-    async with aiohttp.ClientSession() as session:
+    async with outbound_session() as session:
         adapter = MastodonAdapter(Http(session))
         probe = AccountAccess("", "", Platform.MASTODON, "", "", base_url, {})
         try:

@@ -32,12 +32,11 @@ def run(args: Any) -> int:
 
 
 async def _run(seed: int) -> int:
-    import aiohttp
-
     from domain.decisions import RetryPolicy
     from infrastructure.bootstrap import bootstrap
     from infrastructure.cli.render import out, print_timeline
     from infrastructure.platforms.simulator import Simulator, start
+    from infrastructure.targets import outbound_session
     from projections.timeline import Timeline
     from services.dispatcher import DispatchSettings
     from services.results import PostSettings
@@ -54,7 +53,7 @@ async def _run(seed: int) -> int:
     out.rule("Herald demo: a dozen posts through a faulty platform")
     out.print(f"simulator on 127.0.0.1:{port} with faults {FAULTS}")
     post_ids = await asyncio.to_thread(_schedule_posts, herald)
-    async with aiohttp.ClientSession() as session:
+    async with outbound_session(allow_private=True) as session:
         platforms = herald.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2.0)
         dispatcher = herald.dispatcher(
             platforms, DispatchSettings(worker="demo-worker", idle_poll=0.1, send_margin=timedelta(seconds=4))

@@ -83,10 +83,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _start_dispatching(args: argparse.Namespace) -> int:
-    import aiohttp
-
     from infrastructure.bootstrap import bootstrap
     from infrastructure.cli.render import out
+    from infrastructure.targets import outbound_session
     from services.dispatcher import DispatchSettings
 
     herald = bootstrap()
@@ -104,7 +103,7 @@ def _start_dispatching(args: argparse.Namespace) -> int:
         )
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with outbound_session(trusted=args.platform_url) as session:
             router = herald.account_router(session, timeout=args.timeout, fallback_url=args.platform_url)
             listener = herald.listener()
             dispatcher = herald.dispatcher(router, settings, wake=listener.wake if listener else None)
@@ -122,16 +121,15 @@ def _start_dispatching(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    import aiohttp
-
     from infrastructure.bootstrap import bootstrap
     from infrastructure.cli.render import out
+    from infrastructure.targets import outbound_session
     from projections.due_index import DueIndex
 
     herald = bootstrap()
 
     async def main() -> int:
-        async with aiohttp.ClientSession() as session:
+        async with outbound_session(trusted=args.platform_url) as session:
             reconciler = herald.reconciler(
                 herald.account_router(session, timeout=args.timeout, fallback_url=args.platform_url)
             )

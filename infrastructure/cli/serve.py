@@ -98,9 +98,8 @@ def _revoke_key(args: argparse.Namespace) -> int:
 
 
 def _replay_webhooks(args: argparse.Namespace) -> int:
-    import aiohttp
-
     from infrastructure.bootstrap import bootstrap
+    from infrastructure.targets import outbound_session
     from infrastructure.webhook_client import WebhookClient
     from infrastructure.zones import parse_instant
 
@@ -111,7 +110,7 @@ def _replay_webhooks(args: argparse.Namespace) -> int:
     count = sender.replay(since, args.workspace)
 
     async def send_now() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with outbound_session() as session:
             await sender.tick(WebhookClient(session))
 
     asyncio.run(send_now())

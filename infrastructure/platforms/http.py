@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 
 from domain.outcomes import Observation, Observed
+from infrastructure.targets import PrivateAddressRefused
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,13 @@ class Http:
         sent_headers = {**(headers or {}), **({"Content-Type": content_type} if body is not None else {})}
         try:
             async with self.session.request(
-                method, url, headers=sent_headers, data=body, params=params, timeout=self.timeout
+                method,
+                url,
+                headers=sent_headers,
+                data=body,
+                params=params,
+                timeout=self.timeout,
+                allow_redirects=False,  # an API answers; a redirect could lead anywhere (private addresses)
             ) as answer:
                 raw = await answer.read()
                 try:
@@ -48,7 +55,7 @@ class Http:
                 except orjson.JSONDecodeError:
                     parsed = {"raw": raw[:200].decode(errors="replace")}
                 return Answer(answer.status, parsed, {k.lower(): v for k, v in answer.headers.items()})
-        except aiohttp.ClientConnectorError as problem:
+        except (aiohttp.ClientConnectorError, PrivateAddressRefused) as problem:
             return Observed(kind=Observation.CONNECT_ERROR, message=str(problem)[:200])
         except (TimeoutError, aiohttp.ClientError) as problem:
             return Observed(kind=Observation.TIMEOUT_AFTER_SEND, message=type(problem).__name__)
