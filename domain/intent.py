@@ -23,6 +23,7 @@ class PublishIntent(Immutable):
     containers: dict[int, str] = Field(default_factory=dict)  # Threads/Instagram: part → an earlier container
     live: tuple[RemotePart, ...] = ()  # a thread's parts already live: the attempt resumes after them
     window_start: datetime | None = None  # the earliest instant an unsettled attempt could have landed
+    workspace: str = "default"  # the account is `account` of this workspace
 
     @property
     def parts(self) -> list[tuple[int, str]]:

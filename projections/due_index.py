@@ -144,9 +144,9 @@ class DueIndex:
 class DueIndexView(Protocol):
     """What the due index answers (`infrastructure/persistence/due_index.py`)."""
 
-    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()) -> list[DuePost]:
+    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[tuple[str, str]] = ()) -> list[DuePost]:
         """Queued posts due at or before `now`, oldest first, spread fairly across accounts;
-        the accounts named are left out (paused or at their limit)."""
+        the (workspace, account) pairs named are left out (paused or at their limit)."""
         ...
 
     def expired_leases(self, now: datetime, limit: int) -> list[str]: ...

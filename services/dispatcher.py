@@ -136,7 +136,7 @@ class Dispatcher:
             route = by_account[(post.workspace, post.account, post.platform)]
             if isinstance(route, Held):
                 holds.append((UUID(post.post_id), route.reason, route.detail))  # visibly, as an event
-            elif self.pacer.take(post.account, post.platform, now):
+            elif self.pacer.take((post.workspace, post.account), post.platform, now):
                 routes[post.post_id] = route
         if holds:
             await asyncio.to_thread(self.dispatch.hold_many, holds, now)
@@ -166,7 +166,7 @@ class Dispatcher:
                 self.busy -= 1  # the request is answered: its room is free while it is recorded
                 self._answered.set()
             if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
-                self.pacer.pause(intent.account, observed.retry_at)
+                self.pacer.pause((intent.workspace, intent.account), observed.retry_at)
             return OutcomeReport(intent.post_id, intent.attempt, observed)
 
         async def send_and_record() -> None:

@@ -8,18 +8,20 @@ from datetime import datetime, timedelta
 from domain.quota import QUOTAS
 
 PLATFORM_LIMITS: dict[str, tuple[int, timedelta]] = {platform.value: limit for platform, limit in QUOTAS.items()}
+Account = tuple[str, str]  # (workspace, account name): an account is only ever itself in its workspace
 
 
 class Pacer:
-    """Decides whether an account may send now. One per dispatcher process."""
+    """Decides whether an account may send now. One per dispatcher process. Accounts are keyed
+    by workspace and name: a 429 on `main` in one workspace never pauses `main` in another."""
 
     def __init__(self, limits: dict[str, tuple[int, timedelta]] | None = None) -> None:
         self.limits = PLATFORM_LIMITS if limits is None else limits
-        self._sent: dict[str, deque[datetime]] = defaultdict(deque)
-        self._paused_until: dict[str, datetime] = {}
-        self._platform_limit: dict[str, tuple[int, timedelta]] = {}  # each account's, from its last post
+        self._sent: dict[Account, deque[datetime]] = defaultdict(deque)
+        self._paused_until: dict[Account, datetime] = {}
+        self._platform_limit: dict[Account, tuple[int, timedelta]] = {}  # each account's, from its last post
 
-    def blocked_accounts(self, now: datetime) -> list[str]:
+    def blocked_accounts(self, now: datetime) -> list[Account]:
         """Accounts that may not send now: paused by a 429, or with their window full. The due
         query leaves them out, so their backlog never crowds the others out of a batch."""
         for account, until in list(self._paused_until.items()):
@@ -34,17 +36,17 @@ class Pacer:
                 self._platform_limit.pop(account, None)
         return [*self._paused_until, *(account for account in full if account not in self._paused_until)]
 
-    def _full(self, account: str, sent: deque[datetime], now: datetime) -> bool:
+    def _full(self, account: Account, sent: deque[datetime], now: datetime) -> bool:
         count, window = self._platform_limit.get(account, (10**9, timedelta(seconds=1)))
         while sent and sent[0] <= now - window:
             sent.popleft()
         return len(sent) >= count
 
-    def pause(self, account: str, until: datetime) -> None:
+    def pause(self, account: Account, until: datetime) -> None:
         """Honour a 429's reset for this account, and only this one."""
         self._paused_until[account] = max(until, self._paused_until.get(account, until))
 
-    def take(self, account: str, platform: str, now: datetime) -> bool:
+    def take(self, account: Account, platform: str, now: datetime) -> bool:
         """Use one slot of the account's window if one is free."""
         if account in self._paused_until and self._paused_until[account] > now:
             return False

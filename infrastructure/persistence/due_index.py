@@ -61,20 +61,20 @@ class SqlDueIndex:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
 
-    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[str] = ()) -> list[DuePost]:
+    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[tuple[str, str]] = ()) -> list[DuePost]:
         """Fairness is taken among the oldest `CANDIDATES * limit` due posts (found through the
         (state, not_before) index), so the query costs the same with ten or a million posts
         waiting: each account's oldest candidate comes first, then each one's second, and so on."""
         skip = ""
         params: list[Any] = [utc_text(now)]
-        if exclude_accounts:
-            skip = f" AND account NOT IN ({', '.join(['%s'] * len(exclude_accounts))})"
-            params += list(exclude_accounts)
+        if exclude_accounts:  # by workspace and name: equal names in two workspaces are two accounts
+            skip = " AND NOT (" + " OR ".join(["(workspace = %s AND account = %s)"] * len(exclude_accounts)) + ")"
+            params += [value for pair in exclude_accounts for value in pair]
         with self.store.reading() as cursor:
             cursor.execute(
                 "SELECT post_id, account, platform, workspace FROM ("
                 " SELECT post_id, account, platform, workspace, not_before,"
-                "  ROW_NUMBER() OVER (PARTITION BY account ORDER BY not_before) AS turn FROM ("
+                "  ROW_NUMBER() OVER (PARTITION BY workspace, account ORDER BY not_before) AS turn FROM ("
                 "  SELECT post_id, account, platform, workspace, not_before FROM due_index"
                 f"  WHERE state = 'queued' AND not_before <= %s{skip} ORDER BY not_before LIMIT %s"
                 " ) AS oldest) AS due ORDER BY turn, not_before LIMIT %s",

@@ -27,16 +27,16 @@ def store(store_url: str) -> Iterator[ReadStore]:
     service.close()
 
 
-def queue(store: ReadStore, account: str, posts: int, first: datetime, every: timedelta) -> None:
+def queue(store: ReadStore, account: str, posts: int, first: datetime, every: timedelta, workspace: str = "w") -> None:
     with store.transaction() as cursor:
         cursor.executemany(
             "INSERT INTO due_index (post_id, created, workspace, account, platform, state, attempt, not_before,"
-            " version) VALUES (%s, 1, 'w', %s, 'x', 'queued', 0, %s, 2)",
-            [[f"{account}-{n}", account, instant(first + n * every)] for n in range(posts)],
+            " version) VALUES (%s, 1, %s, %s, 'x', 'queued', 0, %s, 2)",
+            [[f"{workspace}-{account}-{n}", workspace, account, instant(first + n * every)] for n in range(posts)],
         )
 
 
-def accounts_due(store: ReadStore, limit: int, exclude: list[str] | None = None) -> list[str]:
+def accounts_due(store: ReadStore, limit: int, exclude: list[tuple[str, str]] | None = None) -> list[str]:
     found = SqlDueIndex(store).due(T0 + timedelta(hours=1), limit, exclude or [])
     return [post.account for post in found]
 
@@ -58,9 +58,16 @@ def test_a_blocked_accounts_backlog_does_not_hide_the_others(store: ReadStore) -
     queue(store, "paced", 2000, T0, timedelta(milliseconds=1))
     queue(store, "other", 2, T0 + timedelta(minutes=5), timedelta(seconds=1))
     assert set(accounts_due(store, 10)) == {"paced"}  # everything older is the paced account's
-    assert accounts_due(store, 10, exclude=["paced"]) == ["other", "other"]
+    assert accounts_due(store, 10, exclude=[("w", "paced")]) == ["other", "other"]
 
 
 def test_nothing_is_due_before_its_instant(store: ReadStore) -> None:
     queue(store, "later", 3, T0 + timedelta(hours=2), timedelta(seconds=1))
     assert accounts_due(store, 10) == []
+
+
+def test_a_blocked_account_leaves_its_namesake_in_another_workspace_due(store: ReadStore) -> None:
+    queue(store, "main", 3, T0, timedelta(seconds=1), workspace="agency-a")
+    queue(store, "main", 3, T0, timedelta(seconds=1), workspace="agency-b")
+    found = SqlDueIndex(store).due(T0 + timedelta(hours=1), 10, [("agency-a", "main")])
+    assert {(post.workspace, post.account) for post in found} == {("agency-b", "main")} and len(found) == 3

@@ -8,22 +8,23 @@ from datetime import UTC, datetime, timedelta
 from services.pacing import Pacer
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+A, B = ("w1", "main"), ("w2", "main")  # one name in two workspaces: two accounts
 
 
 def test_a_full_window_blocks_the_account_until_its_oldest_post_leaves_the_window() -> None:
     pacer = Pacer({"x": (2, timedelta(minutes=1))})
-    assert pacer.take("a", "x", T0) and pacer.take("a", "x", T0 + timedelta(seconds=1))
-    assert not pacer.take("a", "x", T0 + timedelta(seconds=2))
-    assert pacer.take("b", "x", T0 + timedelta(seconds=2))  # another account is not affected
-    assert pacer.blocked_accounts(T0 + timedelta(seconds=30)) == ["a"]
+    assert pacer.take(A, "x", T0) and pacer.take(A, "x", T0 + timedelta(seconds=1))
+    assert not pacer.take(A, "x", T0 + timedelta(seconds=2))
+    assert pacer.take(B, "x", T0 + timedelta(seconds=2))  # another account is not affected
+    assert pacer.blocked_accounts(T0 + timedelta(seconds=30)) == [A]
     assert pacer.blocked_accounts(T0 + timedelta(minutes=1)) == []
-    assert pacer.take("a", "x", T0 + timedelta(minutes=1))
+    assert pacer.take(A, "x", T0 + timedelta(minutes=1))
 
 
 def test_a_429_pauses_one_account_until_its_reset() -> None:
     pacer = Pacer({})
-    pacer.pause("a", T0 + timedelta(seconds=30))
-    assert not pacer.take("a", "x", T0) and pacer.take("b", "x", T0)
-    assert pacer.blocked_accounts(T0 + timedelta(seconds=29)) == ["a"]
+    pacer.pause(A, T0 + timedelta(seconds=30))
+    assert not pacer.take(A, "x", T0) and pacer.take(B, "x", T0)
+    assert pacer.blocked_accounts(T0 + timedelta(seconds=29)) == [A]
     assert pacer.blocked_accounts(T0 + timedelta(seconds=30)) == []
-    assert pacer.take("a", "x", T0 + timedelta(seconds=30))
+    assert pacer.take(A, "x", T0 + timedelta(seconds=30))

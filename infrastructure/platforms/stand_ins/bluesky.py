@@ -8,7 +8,6 @@ RecordNotFound. Tokens that are expired or revoked are a 400 ExpiredToken.
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -81,7 +80,7 @@ class BlueskyRoutes:
                 "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes",
             )
         if fault == "http_429":
-            reset = str(int(time.time()) + int(self.sim.faults.get("retry_after", 1)))
+            reset = str(int(self.sim.clock().timestamp()) + int(self.sim.faults.get("retry_after", 1)))
             return error(
                 429, "RateLimitExceeded", "Rate Limit Exceeded", {"ratelimit-reset": reset, "ratelimit-remaining": "0"}
             )

@@ -9,8 +9,7 @@ HTML.
 from __future__ import annotations
 
 import html
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -68,7 +67,7 @@ class MastodonRoutes:
         if fault == "http_403":
             return web.json_response({"error": "Validation failed: Text character limit of 500 exceeded"}, status=422)
         if fault == "http_429":
-            reset = datetime.fromtimestamp(time.time() + self.sim.faults.get("retry_after", 1), UTC)
+            reset = self.sim.clock() + timedelta(seconds=self.sim.faults.get("retry_after", 1))
             headers = {"X-RateLimit-Reset": reset.isoformat(), "X-RateLimit-Remaining": "0"}
             return web.json_response({"error": "Too many requests"}, status=429, headers=headers)
         if fault == "http_500":

@@ -8,7 +8,6 @@ A post whose text the user already posted is refused with 403 "duplicate content
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +68,7 @@ class XRoutes:
         if fault == "http_401":
             return problem(401, "Unauthorized", "Unauthorized")
         if fault == "http_429":
-            reset = str(int(time.time()) + int(self.sim.faults.get("retry_after", 1)))
+            reset = str(int(self.sim.clock().timestamp()) + int(self.sim.faults.get("retry_after", 1)))
             headers = {"x-rate-limit-reset": reset, "x-rate-limit-remaining": "0", "x-rate-limit-limit": "200"}
             return problem(429, "Too Many Requests", "Too Many Requests", headers)
         if fault == "http_500":
