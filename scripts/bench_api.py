@@ -27,6 +27,34 @@ import psycopg  # noqa: E402
 
 from tests.processes import HERALD, free_port, reaped  # noqa: E402
 
+ACCOUNTS = 1000
+
+
+def connect_accounts(env: dict[str, str], workspace: str, count: int) -> None:
+    """The accounts the load posts from: a post must name a connected account."""
+    from infrastructure.bootstrap import bootstrap
+
+    saved = {name: os.environ.get(name) for name in ("HERALD_SECRET_KEY",)}
+    os.environ["HERALD_SECRET_KEY"] = env["HERALD_SECRET_KEY"]
+    herald = bootstrap(env["HERALD_DATABASE_URL"])
+    try:
+        for n in range(count):
+            herald.accounts.connect(
+                name=f"acct-{n}",
+                platform="x",
+                handle=f"acct{n}",
+                remote_user_id=str(n),
+                credentials={"access_token": "t"},
+                workspace=workspace,
+            )
+    finally:
+        herald.close()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
 
 def load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, list[float], int]:
     import aiohttp
@@ -43,8 +71,8 @@ def load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, li
             while not queue.empty():
                 n = queue.get_nowait()
                 body = {
-                    "account": f"acct-{n % 1000}",
-                    "platform": "mastodon",
+                    "account": f"acct-{n % ACCOUNTS}",
+                    "platform": "x",
                     "content": {"text": f"post {n}"},
                     "scheduled_at": "2030-01-01T09:00:00Z",
                     "external_id": f"b{n}",
@@ -99,6 +127,7 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dic
                 cwd=ROOT,
             ).stdout
         )
+        connect_accounts(env, made["workspace_id"], ACCOUNTS)
         port = free_port()
         server = subprocess.Popen(
             [*HERALD, "serve", "--only", "api", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
-from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CTX
 from infrastructure.api.models import AccountList, AccountOut, ConnectAccount, Reconnect
 from services.account_service import AccountView
@@ -26,7 +26,7 @@ def expiry(ctx: Context, seconds: float | None) -> Any:
 
 async def connect(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    body = ConnectAccount.model_validate(body_json(await request.read()))
+    body = ConnectAccount.model_validate(await json_of(request))
     workspace = workspace_of(request)
 
     def run() -> AccountView:
@@ -61,7 +61,7 @@ async def get_account(request: web.Request) -> web.Response:
 
 async def reconnect(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    body = Reconnect.model_validate(body_json(await request.read()))
+    body = Reconnect.model_validate(await json_of(request))
     workspace, name = workspace_of(request), request.match_info["name"]
 
     def run() -> AccountView:

@@ -4,19 +4,24 @@ workspace, idempotency for POSTs, and the rate-limit headers."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import HeraldError
 from infrastructure.api import accounts, plans, posts, webhooks
 from infrastructure.api.context import Context
-from infrastructure.api.errors import errors_as_json, json_response, refusal_response
-from infrastructure.api.guards import authenticate, idempotent, workspace_of
+from infrastructure.api.errors import errors_as_json, http_error_response, json_response, refusal_response
+from infrastructure.api.guards import confine, idempotent, identify
 from infrastructure.api.health import READINESS, Readiness, healthz, readyz
-from infrastructure.api.keys import CALLER, CTX, OPENAPI
+from infrastructure.api.keys import CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.models import (
     AccountList,
     AccountOut,
@@ -37,6 +42,7 @@ from infrastructure.api.models import (
     TimelineOut,
 )
 from infrastructure.api.openapi import document
+from infrastructure.persistence.rate_limit import RateLimited
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 W = "/v1/workspaces/{workspace_id}"
@@ -52,6 +58,7 @@ class Route:
     body: type[BaseModel] | None
     answers: dict[int, type[BaseModel]]
     query: tuple[str, ...] = ()
+    description: str = ""
 
 
 ROUTES = [
@@ -89,6 +96,8 @@ ROUTES = [
         "The post's support timeline",
         None,
         {200: TimelineOut},
+        description="One row per event, oldest first. History is kept: a canceled, failed or "
+        "delivered post's timeline still answers, in full.",
     ),
     Route(
         "GET",
@@ -138,6 +147,14 @@ ROUTES = [
     ),
     Route("GET", f"{W}/webhooks", webhooks.list_endpoints, "List webhook endpoints", None, {200: EndpointList}),
     Route(
+        "GET",
+        f"{W}/webhooks/{{endpoint_id}}",
+        webhooks.get_endpoint,
+        "Read a webhook endpoint (its secret is never shown again)",
+        None,
+        {200: EndpointOut},
+    ),
+    Route(
         "DELETE",
         f"{W}/webhooks/{{endpoint_id}}",
         webhooks.remove_endpoint,
@@ -146,34 +163,77 @@ ROUTES = [
         {200: Removed},
     ),
 ]
+# where a 201's new resource can be read, from its answer's body
+LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] = {
+    ("POST", f"{W}/posts"): lambda request, body: f"{request.path}/{body['id']}",
+    ("POST", f"{W}/accounts"): lambda request, body: f"{request.path}/{quote(str(body['name']), safe='')}",
+    ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
+}
 INBOUND = "/v1/inbound/{source}"
 PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz"}
 
 
+REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+@web.middleware
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer carries X-Request-Id: the client's own (if it is a sane token), else a new one."""
+    given = request.headers.get("X-Request-Id", "")
+    request[REQUEST_ID] = given if REQUEST_ID_SHAPE.fullmatch(given) else uuid.uuid4().hex
+    response = await handler(request)
+    response.headers["X-Request-Id"] = request[REQUEST_ID]
+    return response
+
+
 @web.middleware
 async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authentication, scopes and workspace, idempotency, rate-limit headers."""
+    """Authentication, scopes and workspace, idempotency, rate-limit headers on every answer.
+
+    A stranger's answers (a 401, or a 404 or 405 on a route that does not exist) carry the
+    failed-authentication policy's headers; a caller's carry its workspace's."""
     resource = request.match_info.route.resource
-    if request.path in PUBLIC or resource is None or resource.canonical == INBOUND:
+    if request.path in PUBLIC or (resource is not None and resource.canonical == INBOUND):
         return await handler(request)
     ctx: Context = request.app[CTX]
-    request[CALLER] = await authenticate(ctx.workspaces, request)
-    workspace = workspace_of(request)
+    address = request.remote or "unknown"
+    try:
+        ctx.strangers.check(address)
+        caller = await identify(ctx.workspaces, request)
+    except HeraldError as refusal:
+        if resource is None and not isinstance(refusal, RateLimited):
+            response = http_error_response(request.match_info.http_exception)  # type: ignore[attr-defined]
+        else:
+            if not isinstance(refusal, RateLimited):
+                ctx.strangers.failed(address)
+            response = refusal_response(refusal)
+        response.headers.update(ctx.strangers.headers(address))
+        return response
+    request[CALLER] = caller
 
     async def answered(request: web.Request) -> web.StreamResponse:
-        """The handler's answer, refusals included (so a replay repeats a 4xx too)."""
+        """The handler's answer, refusals included."""
         try:
             return await handler(request)
         except (HeraldError, ValidationError) as refusal:
             return refusal_response(refusal)
+        except web.HTTPException as http:
+            return http_error_response(http)
 
     try:
+        confine(caller, request)
         response = await (
-            idempotent(ctx.idempotency, request, answered) if request.method == "POST" else answered(request)
+            idempotent(ctx.idempotency, request, answered)
+            if request.method == "POST" and resource is not None
+            else answered(request)
         )
-    except HeraldError as refusal:  # the idempotency guard's own refusals
+    except HeraldError as refusal:  # confinement's and the idempotency guard's own refusals
         response = refusal_response(refusal)
-    response.headers.update(ctx.limiter.headers(workspace))
+    response.headers.update(ctx.limiter.headers(str(caller.workspace_id)))
+    if response.status == 201 and isinstance(response, web.Response) and "Location" not in response.headers:
+        located = LOCATIONS.get((request.method, resource.canonical if resource else ""))
+        if located is not None:
+            response.headers["Location"] = located(request, orjson.loads(response.body or b"{}"))  # type: ignore[arg-type]
     return response
 
 
@@ -182,7 +242,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json, guarded], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[request_id, errors_as_json, guarded], client_max_size=MAX_BODY)
     app[CTX] = ctx
     app[OPENAPI] = document(ROUTES)
     if readiness is not None:

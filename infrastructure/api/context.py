@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from infrastructure.api.strangers import Strangers
 from infrastructure.persistence.idempotency import IdempotencyStore
 from infrastructure.persistence.rate_limit import RateLimiter
 from projections.due_index import DueIndex, Waiting
@@ -26,6 +27,8 @@ class Context:
     herald: Herald
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    strangers: Strangers
+    generic_platform: bool = False  # posts of unconnected accounts go to a generic platform
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     _catching_up: threading.Lock = field(default_factory=threading.Lock)
 

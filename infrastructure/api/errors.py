@@ -20,13 +20,15 @@ from domain.errors import (
     InvalidTransition,
     PostFrozen,
     PostNotFound,
+    VersionMismatch,
 )
 from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
+from infrastructure.api.keys import REQUEST_ID
 from infrastructure.persistence.idempotency import KeyInUse, KeyReused
 from infrastructure.persistence.rate_limit import RateLimited
 from infrastructure.store import StoreUnavailable
-from services.account_service import AccountNotFound
+from services.account_service import AccountExists, AccountNotFound
 from services.webhooks import SignatureInvalid
 from services.workspace_service import Unauthenticated, WorkspaceNotFound
 
@@ -38,6 +40,8 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (PostNotFound, 404),
     (AccountNotFound, 404),
     (WorkspaceNotFound, 404),
+    (AccountExists, 409),
+    (VersionMismatch, 412),
     (PostFrozen, 409),
     (InvalidTransition, 409),
     (AlreadyClaimed, 409),
@@ -69,7 +73,8 @@ def error_body(code: str, message: str, field: str | None, **extra: Any) -> dict
 
 def from_refusal(refusal: HeraldError) -> web.Response:
     if isinstance(refusal, ApiError):
-        return json_response(error_body(refusal.code, refusal.message, refusal.field, **refusal.extra), refusal.status)
+        body = error_body(refusal.code, refusal.message, refusal.field, **refusal.extra)
+        return closing(json_response(body, refusal.status))
     extra: dict[str, Any] = {}
     if isinstance(refusal, ContentInvalid):
         extra["problems"] = [p.model_dump() for p in refusal.problems]
@@ -83,6 +88,13 @@ def from_refusal(refusal: HeraldError) -> web.Response:
     return json_response(error_body(refusal.code, refusal.message, refusal.field, **extra), status, headers)
 
 
+def closing(answer: web.Response) -> web.Response:
+    """A 408 ends the connection: the rest of the request never came."""
+    if answer.status == 408:
+        answer.force_close()
+    return answer
+
+
 def from_validation(problem: ValidationError) -> web.Response:
     """A body of the wrong shape: 422, naming the first field at fault (all of them in problems)."""
     errors = problem.errors(include_url=False)
@@ -91,6 +103,23 @@ def from_validation(problem: ValidationError) -> web.Response:
     code = "unknown_field" if first["type"] == "extra_forbidden" else "invalid_field"
     message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))[:2000]
     return json_response(error_body(code, message, fields[0]), 422)
+
+
+def http_error_response(http: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (no such route, a method the route lacks, a body over 1 MiB) in
+    our shape; a 405 says which methods the route has."""
+    if isinstance(http, web.HTTPRequestEntityTooLarge):
+        answer = json_response(error_body("payload_too_large", "the body is larger than 1 MiB", "body"), 413)
+        answer.force_close()  # the rest of the body is not read
+        return answer
+    code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
+    headers = {}
+    if isinstance(http, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(http.allowed_methods))
+    message = http.reason or code
+    if isinstance(http, web.HTTPMethodNotAllowed):
+        message = f"{http.method} is not allowed here; the route allows {headers['Allow']}"
+    return json_response(error_body(code, message, None), http.status, headers)
 
 
 def refusal_response(problem: HeraldError | ValidationError) -> web.Response:
@@ -107,11 +136,8 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
         return await handler(request)
     except (HeraldError, ValidationError) as refusal:
         return refusal_response(refusal)
-    except web.HTTPRequestEntityTooLarge:
-        return json_response(error_body("payload_too_large", "the body is larger than 1 MiB", "body"), 413)
     except web.HTTPException as http:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
-        return json_response(error_body(code, http.reason or code, None), http.status)
+        return http_error_response(http)
     except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s (request %s)", request.method, request.path, request.get(REQUEST_ID))
         return json_response(error_body("internal_error", "an unexpected error; it has been logged", None), 500)

@@ -1,6 +1,12 @@
 """What every request passes before its handler: authentication confined to one workspace,
 scopes, and idempotency for every POST (Stripe's semantics, the IETF Idempotency-Key draft).
-The records behind them are in `infrastructure/persistence/`."""
+The records behind them are in `infrastructure/persistence/`.
+
+Idempotency, as Stripe does it: an answer is kept only once the endpoint has executed and
+succeeded (2xx). A refusal (authentication, scope, validation, rate limit, a conflict with a
+request still in flight, or any other 4xx) wrote nothing, so nothing is kept and a retry with
+the same key is judged afresh: a corrected body goes through, a rate-limited request goes
+through once the window has passed. Bodies are compared as parsed JSON, not as bytes."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from aiohttp import web
 
 from infrastructure.api.errors import ApiError
 from infrastructure.api.keys import CALLER
+from infrastructure.api.server import read_body
 from infrastructure.persistence.idempotency import IdempotencyStore
 from services.workspace_service import Caller, WorkspaceService
 
@@ -21,11 +28,16 @@ def workspace_of(request: web.Request) -> str:
     return str(request[CALLER].workspace_id)
 
 
-async def authenticate(workspaces: WorkspaceService, request: web.Request) -> Caller:
+async def identify(workspaces: WorkspaceService, request: web.Request) -> Caller:
+    """Who is calling: the key's workspace and scopes, or a 401."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <api key>", "Authorization")
-    caller = await asyncio.to_thread(workspaces.authenticate, header.removeprefix("Bearer ").strip())
+    return await asyncio.to_thread(workspaces.authenticate, header.removeprefix("Bearer ").strip())
+
+
+def confine(caller: Caller, request: web.Request) -> None:
+    """The caller may only reach its own workspace, within its key's scopes."""
     wanted = request.match_info.get("workspace_id")
     if wanted is not None and wanted != str(caller.workspace_id):
         # another workspace's data does not exist, as far as this key can tell
@@ -35,7 +47,6 @@ async def authenticate(workspaces: WorkspaceService, request: web.Request) -> Ca
     needed = "read" if request.method in ("GET", "HEAD") else "write"
     if needed not in caller.scopes:
         raise ApiError(403, "forbidden_scope", f"this key lacks the {needed!r} scope", "Authorization")
-    return caller
 
 
 async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -46,8 +57,9 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
         raise ApiError(
             400, "idempotency_key_invalid", "an Idempotency-Key has at most 255 characters", "Idempotency-Key"
         )
-    raw = await request.read()
-    request_hash = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + raw).hexdigest()
+    raw = await read_body(request)
+    request_hash = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical(raw))
+    request_hash = request_hash.hexdigest()
     workspace = workspace_of(request)
     stored = await asyncio.to_thread(store.begin, workspace, key, request_hash)
     if stored is not None:
@@ -60,12 +72,27 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
     except BaseException:
         await asyncio.to_thread(store.abandon, workspace, key)
         raise
-    if isinstance(response, web.Response) and response.status < 500:
+    if isinstance(response, web.Response) and 200 <= response.status < 300:
         body = response.text or ""
         await asyncio.to_thread(store.finish, workspace, key, response.status, body)
-    else:
+    else:  # refused: nothing was written, so nothing is kept; a retry is judged afresh
         await asyncio.to_thread(store.abandon, workspace, key)
     return response
+
+
+def canonical(raw: bytes) -> bytes:
+    """The body as compared between a request and its retry: JSON re-serialised with sorted
+    keys and no spacing (a client that re-encodes the same object sends the same request);
+    anything that is not JSON, byte for byte."""
+    try:
+        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+async def json_of(request: web.Request) -> Any:
+    """The request's body, parsed as JSON (cut off with a 408 if it stops arriving)."""
+    return body_json(await read_body(request))
 
 
 def body_json(raw: bytes) -> Any:

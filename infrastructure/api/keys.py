@@ -13,3 +13,4 @@ if TYPE_CHECKING:
 CTX: web.AppKey[Context] = web.AppKey("ctx")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")

@@ -11,21 +11,44 @@ from pydantic.json_schema import models_json_schema
 from infrastructure.api.models import ErrorOut
 
 ERRORS = {
-    "400": "malformed request (bad JSON, missing Idempotency-Key)",
+    "400": "malformed request (bad JSON, missing Idempotency-Key, a bad query parameter)",
     "401": "missing or bad API key",
     "403": "the key lacks the scope",
     "404": "no such thing in this workspace",
     "409": "conflicts with the post's state, or the idempotency key is in flight",
     "412": "If-Match does not match the post's version",
+    "408": "the request's head or body did not arrive in time (the connection is closed)",
     "413": "body larger than 1 MiB",
     "422": "invalid input; every problem listed",
     "428": "If-Match is required",
     "429": "rate limited; see Retry-After",
+    "431": "a header line over 8 KB",
     "503": "the store is unavailable",
 }
-RATE_HEADERS = {
-    name: {"schema": {"type": "integer"}} for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+COMMON_HEADERS: dict[str, Any] = {
+    **{name: {"schema": {"type": "integer"}} for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")},
+    "RateLimit-Policy": {"schema": {"type": "string"}, "description": "the limit these numbers describe"},
+    "X-Request-Id": {"schema": {"type": "string"}, "description": "yours if you sent a sane one, else ours"},
 }
+STATES = ["draft", "queued", "dispatched", "ambiguous", "held", "delivered", "partial", "failed", "canceled"]
+PLATFORMS = ["x", "mastodon", "bluesky", "linkedin", "threads", "instagram"]
+QUERY: dict[str, dict[str, Any]] = {
+    "status": {"type": "string", "enum": STATES},
+    "platform": {"type": "string", "enum": PLATFORMS},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+    "scheduled_from": {"type": "string", "format": "date-time"},
+    "scheduled_to": {"type": "string", "format": "date-time"},
+}
+VERSION = r'^(W/)?"?[0-9]+"?$'
+
+
+def answer_headers(method: str, status: int, path: str) -> dict[str, Any]:
+    headers = dict(COMMON_HEADERS)
+    if status == 201:
+        headers["Location"] = {"schema": {"type": "string"}, "description": "where the new resource is read"}
+    if path.endswith("{post_id}") and method in ("GET", "PATCH"):
+        headers["ETag"] = {"schema": {"type": "string"}, "description": "the post's version, for If-Match"}
+    return headers
 
 
 def document(routes: list[Any]) -> dict[str, Any]:
@@ -40,16 +63,20 @@ def document(routes: list[Any]) -> dict[str, Any]:
     for route in routes:
         operation: dict[str, Any] = {
             "summary": route.summary,
+            **({"description": route.description} if route.description else {}),
             "operationId": route.handler.__module__.rsplit(".", 1)[-1] + "_" + route.handler.__name__,
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in re.findall(r"{(\w+)}", route.path)
             ]
-            + [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in route.query],
+            + [
+                {"name": name, "in": "query", "required": False, "schema": QUERY.get(name, {"type": "string"})}
+                for name in route.query
+            ],
             "responses": {
                 str(status): {
                     "description": "OK",
-                    "headers": RATE_HEADERS,
+                    "headers": answer_headers(route.method, status, route.path),
                     "content": {"application/json": {"schema": refs[(model, "serialization")]}},
                 }
                 for status, model in route.answers.items()
@@ -58,6 +85,7 @@ def document(routes: list[Any]) -> dict[str, Any]:
         for status, why in ERRORS.items():
             operation["responses"][status] = {
                 "description": why,
+                "headers": COMMON_HEADERS,
                 "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}},
             }
         if route.method == "POST":
@@ -66,12 +94,18 @@ def document(routes: list[Any]) -> dict[str, Any]:
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
                 }
             )
         if route.method == "PATCH":
             operation["parameters"].append(
-                {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "pattern": VERSION},
+                    "description": "the post's version, as its ETag gave it",
+                }
             )
         if route.body is not None:
             operation["requestBody"] = {

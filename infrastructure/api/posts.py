@@ -9,12 +9,14 @@ from uuid import UUID
 
 from aiohttp import web
 
-from domain.errors import PostNotFound
+from domain.errors import HeraldError, PostNotFound
 from domain.outcomes import RemotePost
+from domain.platform import Platform
+from domain.post import PostState
 from domain.text import check_text
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
-from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CALLER, CTX
 from infrastructure.api.models import (
     AttentionOut,
@@ -60,7 +62,9 @@ def instant_of(text: str | None, timezone: str | None) -> Any:
 
 async def create(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    body = CreatePost.model_validate(body_json(await request.read()))
+    body = CreatePost.model_validate(await json_of(request))
+    if not ctx.generic_platform:
+        await asyncio.to_thread(ctx.accounts.require, workspace_of(request), body.account, body.platform)
     await asyncio.to_thread(ctx.limiter.take, workspace_of(request))
     common = {
         "account": body.account,
@@ -84,28 +88,68 @@ async def create(request: web.Request) -> web.Response:
     return json_response(post_out(view), 201)
 
 
+FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to")
+STATES = tuple(state.value for state in PostState)
+CURSOR_MAX = 2**63 - 1  # positions are 64-bit integers in both stores
+
+
+def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
+    """(limit, position after, filters) from a list's query string; every problem is a 400
+    naming its parameter."""
+
+    def bad(field: str, message: str) -> ApiError:
+        return ApiError(400, "invalid_field", message, field)
+
+    unknown = sorted(set(query) - {"limit", "cursor", *FILTERS})
+    if unknown:
+        raise bad(unknown[0], f"unknown query parameter {unknown[0]!r}; filters are {', '.join(FILTERS)}")
+    for name in query:
+        try:
+            check_text(query.get(name, ""), field=name)  # a NUL here would reach the database
+        except HeraldError as problem:
+            raise ApiError(400, problem.code, problem.message, name) from None
+    text = query.get("limit", "50")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= PAGE_MAX:
+        raise bad("limit", f"limit must be a whole number from 1 to {PAGE_MAX}, not {text[:40]!r}")
+    after = 0
+    if query.get("cursor"):
+        try:
+            decoded = base64.urlsafe_b64decode(query["cursor"].encode()).decode()
+            after = int(decoded) if decoded.isascii() and decoded.isdigit() else -1
+        except (ValueError, UnicodeError):
+            after = -1
+        if not 0 <= after <= CURSOR_MAX:
+            raise bad("cursor", "cursor must be a next_cursor this API gave")
+    status = query.get("status")
+    if status is not None and status not in STATES:
+        raise bad("status", f"status must be one of {', '.join(STATES)}, not {status[:40]!r}")
+    platform = query.get("platform")
+    if platform is not None and platform not in {p.value for p in Platform}:
+        raise bad("platform", f"platform must be one of {', '.join(p.value for p in Platform)}")
+
+    def instant(name: str) -> Any:
+        text = query.get(name)
+        if text is None:
+            return None
+        try:
+            return parse_instant(text, None, field=name)
+        except HeraldError as problem:
+            raise bad(name, problem.message) from None
+
+    filters: dict[str, Any] = {
+        "state": status,
+        "account": query.get("account"),
+        "platform": platform,
+        "external_id": query.get("external_id"),
+        "scheduled_from": instant("scheduled_from"),
+        "scheduled_to": instant("scheduled_to"),
+    }
+    return int(text), after, filters
+
+
 async def list_posts(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    query = request.query
-    try:
-        limit = int(query.get("limit", "50"))
-        after = int(base64.urlsafe_b64decode(query["cursor"].encode()).decode()) if query.get("cursor") else 0
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(
-            422, "invalid_field", "limit must be a number and cursor one given by this API", "cursor"
-        ) from None
-    if not 1 <= limit <= PAGE_MAX:
-        raise ApiError(422, "invalid_field", f"limit must be between 1 and {PAGE_MAX}", "limit")
-    for name in ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to"):
-        check_text(query.get(name, ""), field=name)  # a NUL here would reach the database
-    filters: dict[str, Any] = {
-        "state": query.get("status"),
-        "account": query.get("account"),
-        "platform": query.get("platform"),
-        "external_id": query.get("external_id"),
-        "scheduled_from": instant_of(query.get("scheduled_from"), None),
-        "scheduled_to": instant_of(query.get("scheduled_to"), None),
-    }
+    limit, after, filters = list_query(request.query)
     rows = await asyncio.to_thread(ctx.page, workspace_of(request), after, limit, filters)
     cursor = base64.urlsafe_b64encode(str(rows[-1][1]).encode()).decode() if len(rows) == limit else None
     page = PostPage(items=[PostOut.model_validate(view) for view, _ in rows], next_cursor=cursor)
@@ -113,7 +157,8 @@ async def list_posts(request: web.Request) -> web.Response:
 
 
 async def get_post(request: web.Request) -> web.Response:
-    return json_response(post_out(await load(request.app[CTX], request)))
+    view = await load(request.app[CTX], request)
+    return json_response(post_out(view), headers={"ETag": f'"{view.version}"'})
 
 
 async def patch_post(request: web.Request) -> web.Response:
@@ -124,7 +169,7 @@ async def patch_post(request: web.Request) -> web.Response:
         raise ApiError(428, "if_match_required", "send If-Match with the post's version", "If-Match")
     if not match.isdigit():
         raise ApiError(412, "version_mismatch", f"If-Match {match!r} is not a version number", "If-Match")
-    body = PatchPost.model_validate(body_json(await request.read()))
+    body = PatchPost.model_validate(await json_of(request))
     if int(match) != view.version:
         raise ApiError(412, "version_mismatch", f"the post is at version {view.version}, not {match}", "If-Match")
     due = instant_of(body.scheduled_at, body.timezone)
@@ -167,7 +212,7 @@ async def settle(request: web.Request) -> web.Response:
     """Support's answer for a post the reconciler could not settle: live, or not."""
     ctx: Context = request.app[CTX]
     view = await load(ctx, request)
-    body = Settle.model_validate(body_json(await request.read()))
+    body = Settle.model_validate(await json_of(request))
     if body.live and not body.remote_id:
         raise ApiError(422, "remote_id_missing", "a live post needs its remote_id on the platform", "remote_id")
     found = RemotePost(remote_id=body.remote_id, permalink=body.permalink) if body.live and body.remote_id else None

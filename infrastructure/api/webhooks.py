@@ -14,15 +14,16 @@ from domain.errors import HeraldError
 from domain.outcomes import RemotePost
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
-from infrastructure.api.guards import body_json, workspace_of
+from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CTX
 from infrastructure.api.models import AddEndpoint, EndpointList, EndpointOut, InboundAck, Removed
+from infrastructure.api.server import read_body
 from services.webhooks import verify
 
 
 async def add_endpoint(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    body = AddEndpoint.model_validate(body_json(await request.read()))
+    body = AddEndpoint.model_validate(await json_of(request))
     workspace = UUID(workspace_of(request))
     endpoint_id, secret = await asyncio.to_thread(
         ctx.workspaces.add_endpoint, workspace, body.url, body.events, ctx.accounts.sealer
@@ -36,6 +37,17 @@ async def list_endpoints(request: web.Request) -> web.Response:
     endpoints = await asyncio.to_thread(ctx.workspaces.endpoints, workspace_of(request))
     items = [EndpointOut(endpoint_id=e.endpoint_id, url=e.url, events=list(e.events)) for e in endpoints]
     return json_response(EndpointList(items=items).model_dump(mode="json"))
+
+
+async def get_endpoint(request: web.Request) -> web.Response:
+    ctx: Context = request.app[CTX]
+    endpoint_id = request.match_info["endpoint_id"]
+    endpoints = await asyncio.to_thread(ctx.workspaces.endpoints, workspace_of(request))
+    for e in endpoints:
+        if e.endpoint_id == endpoint_id:
+            out = EndpointOut(endpoint_id=e.endpoint_id, url=e.url, events=list(e.events))
+            return json_response(out.model_dump(mode="json"))
+    raise ApiError(404, "endpoint_not_found", f"no webhook endpoint {endpoint_id}", "endpoint_id")
 
 
 async def remove_endpoint(request: web.Request) -> web.Response:
@@ -54,7 +66,7 @@ async def inbound(request: web.Request) -> web.Response:
     secret = os.environ.get("HERALD_INBOUND_SECRET", "")
     if not secret:
         raise ApiError(503, "inbound_not_configured", "set HERALD_INBOUND_SECRET to accept callbacks", None)
-    raw = await request.read()
+    raw = await read_body(request)
     sent_at = verify(
         secret,
         request.headers.get("Herald-Timestamp", ""),

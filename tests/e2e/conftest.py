@@ -14,6 +14,7 @@ from aiohttp import web
 
 from infrastructure.api.app import make_app
 from infrastructure.api.context import Context
+from infrastructure.api.server import GuardedRunner
 from infrastructure.bootstrap import bootstrap
 from tests.clock import ManualClock
 
@@ -56,12 +57,17 @@ class Api:
 Scenario = Callable[[Api], Awaitable[None]]
 
 
-def run_api(store_url: str, scenario: Scenario, *, creations_per_minute: int = 120) -> None:
+def run_api(
+    store_url: str, scenario: Scenario, *, creations_per_minute: int = 120, generic_platform: bool = True
+) -> None:
+    """The API on a live server; with `generic_platform` (as most tests), posts may name accounts
+    that are not connected, as under `herald serve --platform-url`."""
+
     async def main() -> None:
         clock = ManualClock()
-        ctx = bootstrap(store_url, clock=clock).api_context(creations_per_minute)
+        ctx = bootstrap(store_url, clock=clock).api_context(creations_per_minute, generic_platform=generic_platform)
         workspace, key = ctx.workspaces.create("Acme")
-        runner = web.AppRunner(make_app(ctx), access_log=None)
+        runner = GuardedRunner(make_app(ctx), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

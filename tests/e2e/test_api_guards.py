@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from infrastructure.api.app import ROUTES
+from infrastructure.api.guards import canonical
 from tests.e2e.conftest import Api, post_body, run_api
 
 
@@ -70,20 +71,55 @@ def test_same_key_same_body_replays_and_creates_one_post(store_url: str) -> None
         assert (status, body["code"]) == (422, "idempotency_key_reused")
         status, body, _ = await api.call("POST", "/posts", post_body(), idem=None)
         assert (status, body["code"], body["field"]) == (400, "idempotency_key_missing", "Idempotency-Key")
+        # as Stripe does: a refusal wrote nothing and is not kept, so the corrected body goes through
         refused = await api.call("POST", "/posts", post_body(content={"text": ""}), idem="bad-1")
-        replayed = await api.call("POST", "/posts", post_body(content={"text": ""}), idem="bad-1")
-        assert refused[0] == replayed[0] == 422 and replayed[2]["Idempotent-Replayed"] == "true"
+        assert refused[0] == 422 and "Idempotent-Replayed" not in refused[2]
+        corrected = await api.call("POST", "/posts", post_body(content={"text": "fixed"}), idem="bad-1")
+        assert corrected[0] == 201 and "Idempotent-Replayed" not in corrected[2]
         _, page, _ = await api.call("GET", "/posts")
-        assert len(page["items"]) == 1
+        assert len(page["items"]) == 2
 
     run_api(store_url, scenario)
+
+
+def test_the_same_json_re_encoded_is_the_same_request(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        body = post_body(external_id="e-1")
+        compact = json.dumps(body, separators=(",", ":")).encode()
+        spaced = json.dumps(dict(reversed(list(body.items()))), indent=2).encode()
+        path = f"/v1/workspaces/{api.workspace}/posts"
+        answers = []
+        for raw in (compact, spaced):
+            headers = {
+                "Authorization": f"Bearer {api.key}",
+                "Idempotency-Key": "k-1",
+                "Content-Type": "application/json",
+            }
+            async with api.session.post(api.root + path, data=raw, headers=headers) as answer:
+                answers.append((answer.status, await answer.json(), answer.headers.get("Idempotent-Replayed")))
+        assert [a[0] for a in answers] == [201, 201] and answers[0][1] == answers[1][1]
+        assert answers[1][2] == "true"
+
+    run_api(store_url, scenario)
+
+
+def test_a_rate_limited_request_goes_through_with_the_same_key_once_the_window_passed(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        assert (await api.call("POST", "/posts", post_body(), idem="first"))[0] == 201
+        status, body, headers = await api.call("POST", "/posts", post_body(external_id="late"), idem="later")
+        assert (status, body["code"]) == (429, "rate_limited") and int(headers["Retry-After"]) > 0
+        api.clock.advance(seconds=61)
+        status, body, headers = await api.call("POST", "/posts", post_body(external_id="late"), idem="later")
+        assert status == 201 and "Idempotent-Replayed" not in headers
+
+    run_api(store_url, scenario, creations_per_minute=1)
 
 
 def test_a_key_still_in_flight_is_409(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         raw = json.dumps(post_body()).encode()
         path = f"/v1/workspaces/{api.workspace}/posts"
-        request_hash = hashlib.sha256(b"POST " + path.encode() + b"\n" + raw).hexdigest()
+        request_hash = hashlib.sha256(b"POST " + path.encode() + b"\n" + canonical(raw)).hexdigest()
         assert api.ctx.idempotency.begin(api.workspace, "slow-1", request_hash) is None  # another request holds it
         headers = {
             "Authorization": f"Bearer {api.key}",
