@@ -6,6 +6,7 @@ top; what a command runs is imported when it runs, so `herald --help` answers at
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -38,14 +39,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except HeraldError as refusal:
-        from infrastructure.cli.render import err
-
-        field = f" ({refusal.field})" if refusal.field else ""
-        err.print(f"[red]error[/red] [bold]{refusal.code}[/bold]{field}: {refusal.message}")
-        return 2
+        return refused(refusal.code, refusal.field, refusal.message)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as problem:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("HERALD_DEBUG"):
+            raise
+        print(
+            f"herald: unexpected {type(problem).__name__}: {str(problem)[:300]} "
+            "(a bug; run again with HERALD_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def refused(code: str, field: str | None, message: str) -> int:
+    """A refusal: one line naming its code and the input at fault; exit 2."""
+    from rich.text import Text
+
+    from infrastructure.cli.render import err
+
+    where = f" ({field})" if field else ""
+    err.print(Text.assemble(("error", "red"), " ", (code, "bold"), f"{where}: {message}"))
+    return 2
 
 
 if __name__ == "__main__":

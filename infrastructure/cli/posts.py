@@ -29,7 +29,11 @@ def register(commands: Any) -> None:
         ("publish-now", "queue a new post due immediately", False),
     ):
         parser = actions.add_parser(name, help=helptext, description=helptext)
-        parser.add_argument("--account", required=True, help="the account id to post from")
+        parser.add_argument(
+            "--account",
+            required=True,
+            help="the connected account to post from (any name when HERALD_PLATFORM_URL names a generic platform)",
+        )
         parser.add_argument("--platform", required=True, choices=[p.value for p in Platform], help="target")
         _content_arguments(parser, required=True)
         parser.add_argument("--external-id", help="your own id for this post, for look-ups")
@@ -109,7 +113,11 @@ def _post_id(text: str) -> UUID:
 
 
 def _create(args: argparse.Namespace) -> int:
+    import os
+
     herald = _herald()
+    if not os.environ.get("HERALD_PLATFORM_URL"):  # no generic platform: only connected accounts
+        herald.accounts.require("default", args.account, args.platform)
     common = dict(
         account=args.account,
         platform=args.platform,

@@ -172,6 +172,24 @@ def _attention(args: argparse.Namespace) -> int:
     return 0
 
 
+class InvalidDay(HeraldError):
+    code = "invalid_day"
+    field = "day"
+
+
+def _day(text: str) -> str:
+    """A UTC day as YYYY-MM-DD, or a clear refusal."""
+    import datetime as dt
+
+    try:
+        day: dt.date | None = dt.date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or len(text) != 10:  # fromisoformat also takes 20261123
+        raise InvalidDay(f"--day {text!r} is not a day; give YYYY-MM-DD (2026-11-23)")
+    return day.isoformat()
+
+
 def _stats(args: argparse.Namespace) -> int:
     import orjson
     from rich.table import Table
@@ -179,9 +197,10 @@ def _stats(args: argparse.Namespace) -> int:
     from infrastructure.cli.render import out
     from projections.stats import Stats
 
+    day = _day(args.day) if args.day else None
     herald = _herald()
     herald.runner(Stats()).catch_up()
-    report = herald.stats.report(args.day)
+    report = herald.stats.report(day)
     if args.json:
         print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -227,6 +246,7 @@ def _replay(args: argparse.Namespace) -> int:
         raise UnknownProjection(f"{args.projection!r} is not a projection; choose from {', '.join(PROJECTIONS)}")
     until = parse_instant(args.until, field="until") if args.until else None
     herald = _herald(pool_size=args.connections + 1)
+    herald.runner(PROJECTIONS[args.projection]())  # its tables and tracking exist, even on a new store
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -12,8 +12,10 @@ import pytest
 HERALD = [sys.executable, "-m", "infrastructure.cli"]
 
 
-def herald(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HERALD_DATABASE_URL": url, "COLUMNS": "160"}
+def herald(*args: str, url: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a generic platform named (its posts may name any account), unless `extra` says otherwise."""
+    env = {**os.environ, "HERALD_DATABASE_URL": url, "COLUMNS": "160", "HERALD_PLATFORM_URL": "http://127.0.0.1:9"}
+    env.update(extra)
     return subprocess.run([*HERALD, *args], env=env, capture_output=True, text=True, timeout=60)
 
 

@@ -189,7 +189,7 @@ class BlueskyAdapter:
             body=json_body({"identifier": identifier, "password": password}),
         )
         if isinstance(answer, Observed) or answer.status != 200:
-            raise RefreshFailed(f"Bluesky refused the login: {getattr(answer, 'body', answer)}")
+            raise RefreshFailed(f"Bluesky refused the login: {_why(answer)}")
         return {
             "access_jwt": answer.body["accessJwt"],
             "refresh_jwt": answer.body["refreshJwt"],
@@ -203,10 +203,17 @@ class BlueskyAdapter:
             headers={"Authorization": f"Bearer {account.credentials.get('refresh_jwt', '')}"},
         )
         if isinstance(answer, Observed) or answer.status != 200:
-            raise RefreshFailed(f"Bluesky refused to refresh the session: {getattr(answer, 'body', answer)}")
+            raise RefreshFailed(f"Bluesky refused to refresh the session: {_why(answer)}")
         fresh = {
             **account.credentials,
             "access_jwt": answer.body["accessJwt"],
             "refresh_jwt": answer.body["refreshJwt"],
         }
         return Refreshed(fresh, None)
+
+
+def _why(answer: Answer | Observed) -> str:
+    """Why a login or refresh did not work, in a line: no answer at all, or the server's."""
+    if isinstance(answer, Observed):
+        return f"no answer ({answer.message or answer.kind.value})"
+    return f"HTTP {answer.status} {str(answer.body)[:200]}"
