@@ -43,6 +43,7 @@ class RateLimiter:
         start, left = self._window()
         used = self.seen.get((workspace, start), 0)
         return {
+            "RateLimit-Policy": f'"creations";q={self.limit};w=60',
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(max(0, self.limit - used)),
             "RateLimit-Reset": str(math.ceil(left)),
