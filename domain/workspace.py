@@ -18,6 +18,11 @@ from domain.text import check_text
 Scope = Literal["read", "write"]
 
 
+class EndpointNotFound(HeraldError):
+    code = "endpoint_not_found"
+    field = "endpoint_id"
+
+
 class KeyRecord(Immutable):
     key_id: str
     key_hash: str  # sha256 of the secret part; the secret itself is never stored
@@ -95,5 +100,5 @@ class Workspace(Aggregate):
 
     def remove_endpoint(self, endpoint_id: str, *, now: datetime) -> None:
         if endpoint_id not in self.endpoints:
-            raise HeraldError(f"no webhook endpoint {endpoint_id}", field="endpoint_id")
+            raise EndpointNotFound(f"no webhook endpoint {endpoint_id}")
         self.trigger_event(self.EndpointRemoved, timestamp=require_utc(now, field="now"), endpoint_id=endpoint_id)

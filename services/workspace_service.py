@@ -11,14 +11,15 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
-from domain.errors import HeraldError
+from domain.errors import ConcurrentChange, HeraldError
 from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
 from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
 
@@ -34,6 +35,10 @@ class Unauthenticated(HeraldError):
 class WorkspaceNotFound(HeraldError):
     code = "workspace_not_found"
     field = "workspace_id"
+
+
+CHANGE_TRIES = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,15 +70,10 @@ class WorkspaceService:
         unknown = set(scopes) - set(SCOPES)
         if unknown or not scopes:
             raise HeraldError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(scopes)}", field="scopes")
-        workspace = self.get(workspace_id)
-        key = self._issue(workspace, tuple(s for s in SCOPES if s in scopes))
-        self.events.save(workspace)
-        return key
+        return self._changed(workspace_id, lambda w: self._issue(w, tuple(s for s in SCOPES if s in scopes)))
 
     def revoke_key(self, workspace_id: UUID, key_id: str) -> None:
-        workspace = self.get(workspace_id)
-        workspace.revoke_key(key_id, now=self.clock())
-        self.events.save(workspace)
+        self._changed(workspace_id, lambda w: w.revoke_key(key_id, now=self.clock()))
         self._callers.clear()
 
     def authenticate(self, api_key: str) -> Caller:
@@ -108,19 +108,29 @@ class WorkspaceService:
     def add_endpoint(self, workspace_id: UUID, url: str, events: Sequence[str], sealer: Any) -> tuple[str, str]:
         """A webhook endpoint with its own signing secret: (endpoint id, secret shown once)."""
         url = self.targets.webhook_url(url)  # signed payloads go there: never a private address
-        workspace = self.get(workspace_id)
         endpoint_id, secret = "we_" + secrets.token_hex(6), "whsec_" + secrets.token_urlsafe(32)
         sealed = sealer.seal({"secret": secret}, f"{workspace_id}/{endpoint_id}")
-        workspace.add_endpoint(
-            Endpoint(endpoint_id=endpoint_id, url=url, sealed_secret=sealed, events=tuple(events)), now=self.clock()
-        )
-        self.events.save(workspace)
+        endpoint = Endpoint(endpoint_id=endpoint_id, url=url, sealed_secret=sealed, events=tuple(events))
+        self._changed(workspace_id, lambda w: w.add_endpoint(endpoint, now=self.clock()))
         return endpoint_id, secret
 
     def remove_endpoint(self, workspace_id: UUID, endpoint_id: str) -> None:
-        workspace = self.get(workspace_id)
-        workspace.remove_endpoint(endpoint_id, now=self.clock())
-        self.events.save(workspace)
+        self._changed(workspace_id, lambda w: w.remove_endpoint(endpoint_id, now=self.clock()))
+
+    def _changed(self, workspace_id: UUID, change: Callable[[Workspace], T]) -> T:
+        """Read the workspace, change it, save it; read again and redo the change when another
+        request saved it first (keys and endpoints of one workspace change concurrently)."""
+        for attempt in range(CHANGE_TRIES):
+            workspace = self.get(workspace_id)
+            result = change(workspace)
+            try:
+                self.events.save(workspace)
+            except IntegrityError:
+                if attempt == CHANGE_TRIES - 1:
+                    raise ConcurrentChange("the workspace kept changing under this request; try again") from None
+                continue
+            return result
+        raise AssertionError("unreachable")
 
     def endpoints(self, workspace: str) -> list[Endpoint]:
         """The workspace's endpoints; none for a workspace that is not an API workspace."""

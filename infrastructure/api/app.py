@@ -27,6 +27,7 @@ from infrastructure.api.models import (
     AccountOut,
     AddEndpoint,
     AttentionOut,
+    CancelPost,
     ConnectAccount,
     CreatePost,
     DryRun,
@@ -88,7 +89,16 @@ ROUTES = [
         PatchPost,
         {200: PostOut},
     ),
-    Route("DELETE", f"{W}/posts/{{post_id}}", posts.delete_post, "Cancel a post", None, {200: PostOut}),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/cancel",
+        posts.cancel_post,
+        "Cancel a draft, queued or held post",
+        CancelPost,
+        {200: PostOut},
+        description="The post is kept, canceled, with its whole history: GET and /timeline still answer it. "
+        "A post already claimed for sending can no longer be canceled (409).",
+    ),
     Route(
         "GET",
         f"{W}/posts/{{post_id}}/timeline",

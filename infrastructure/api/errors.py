@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
+from domain.workspace import EndpointNotFound
 from infrastructure.api.keys import REQUEST_ID
 from infrastructure.persistence.idempotency import KeyInUse, KeyReused
 from infrastructure.persistence.rate_limit import RateLimited
@@ -39,6 +40,7 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (SignatureInvalid, 401),
     (PostNotFound, 404),
     (AccountNotFound, 404),
+    (EndpointNotFound, 404),
     (WorkspaceNotFound, 404),
     (AccountExists, 409),
     (VersionMismatch, 412),
@@ -95,12 +97,22 @@ def closing(answer: web.Response) -> web.Response:
     return answer
 
 
+def _path(location: tuple[int | str, ...]) -> str:
+    """A field's path as the domain names it: content.media[0].alt_text."""
+    path = ""
+    for step in location:
+        path += f"[{step}]" if isinstance(step, int) else f".{step}" if path else str(step)
+    return path or "body"
+
+
 def from_validation(problem: ValidationError) -> web.Response:
     """A body of the wrong shape: 422, naming the first field at fault (all of them in problems)."""
     errors = problem.errors(include_url=False)
-    fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
+    fields = [_path(e["loc"]) for e in errors]
     first = errors[0]
-    code = "unknown_field" if first["type"] == "extra_forbidden" else "invalid_field"
+    code = {"extra_forbidden": "unknown_field", "invalid_characters": "invalid_characters"}.get(
+        first["type"], "invalid_field"
+    )
     message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))[:2000]
     return json_response(error_body(code, message, fields[0]), 422)
 

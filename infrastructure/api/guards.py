@@ -90,9 +90,13 @@ def canonical(raw: bytes) -> bytes:
         return raw
 
 
-async def json_of(request: web.Request) -> Any:
-    """The request's body, parsed as JSON (cut off with a 408 if it stops arriving)."""
-    return body_json(await read_body(request))
+async def json_of(request: web.Request, *, empty: Any = None) -> Any:
+    """The request's body, parsed as JSON (cut off with a 408 if it stops arriving); `empty`
+    stands for a body that was not sent, where a route allows that."""
+    raw = await read_body(request)
+    if not raw.strip() and empty is not None:
+        return empty
+    return body_json(raw)
 
 
 def body_json(raw: bytes) -> Any:

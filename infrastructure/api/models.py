@@ -6,13 +6,41 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from domain.content import Content, MediaRef, Platform, ThreadPart
+from domain.errors import HeraldError
+from domain.text import check_text
+
+# no C0 control but tab, line feed and carriage return, no DEL or C1 control: what the stores
+# can hold (domain/text.py), said in the schema so that clients and fuzzers know it too
+CLEAN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def _documented_clean(schema: dict[str, Any]) -> None:
+    """Add the CLEAN pattern to every free-text string of a model's JSON schema."""
+    for value in schema.get("properties", {}).values():
+        for option in value.get("anyOf", [value]):
+            if option.get("type") == "string" and not {"enum", "const", "pattern", "format"} & set(option):
+                option["pattern"] = CLEAN
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and no text the stores cannot hold (422
+    invalid_characters naming the field, before anything reads it)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_documented_clean)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            try:
+                check_text(value, field=info.field_name or "body")
+            except HeraldError as problem:
+                raise PydanticCustomError("invalid_characters", problem.message) from None
+        return value
 
 
 class MediaIn(Strict):
@@ -140,6 +168,10 @@ class WaitingOut(BaseModel):
 
 class AttentionOut(BaseModel):
     items: list[WaitingOut]
+
+
+class CancelPost(Strict):
+    reason: str = Field(default="canceled through the API", min_length=1, max_length=500)
 
 
 class Settle(Strict):

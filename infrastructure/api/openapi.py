@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from infrastructure.api.models import ErrorOut
+from infrastructure.api.models import ErrorOut, PostOut
 
 ERRORS = {
-    "400": "malformed request (bad JSON, missing Idempotency-Key, a bad query parameter)",
+    "400": "malformed: not JSON, a missing Idempotency-Key, a query parameter unknown or not of its shape",
     "401": "missing or bad API key",
     "403": "the key lacks the scope",
     "404": "no such thing in this workspace",
@@ -19,7 +19,7 @@ ERRORS = {
     "412": "If-Match does not match the post's version",
     "408": "the request's head or body did not arrive in time (the connection is closed)",
     "413": "body larger than 1 MiB",
-    "422": "invalid input; every problem listed",
+    "422": "well formed but refused (content, instants, a cursor never given); every problem listed",
     "428": "If-Match is required",
     "429": "rate limited; see Retry-After",
     "431": "a header line over 8 KB",
@@ -38,15 +38,57 @@ QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100},
     "scheduled_from": {"type": "string", "format": "date-time"},
     "scheduled_to": {"type": "string", "format": "date-time"},
+    "cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}={0,2}$", "description": "a next_cursor, as given"},
 }
+CLEAN_QUERY = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"}
 VERSION = r'^(W/)?"?[0-9]+"?$'
 
 
-def answer_headers(method: str, status: int, path: str) -> dict[str, Any]:
+def _link(operation: str, **parameters: str) -> dict[str, Any]:
+    return {
+        "operationId": operation,
+        "parameters": {"path.workspace_id": "$request.path.workspace_id", **parameters},
+    }
+
+
+_POST = {"path.post_id": "$response.body#/id"}
+_ACCOUNT = {"path.name": "$response.body#/name"}
+_ENDPOINT = {"path.endpoint_id": "$response.body#/endpoint_id"}
+# How one answer leads to the next request (OpenAPI links): stateful tests follow them, and
+# a client can read from them where a new resource lives and what it can do next.
+LINKS: dict[tuple[str, int], dict[str, Any]] = {
+    ("posts_create", 201): {
+        "ReadPost": _link("posts_get_post", **_POST),
+        "RevisePost": _link("posts_patch_post", **_POST, **{"header.If-Match": "$response.header.ETag"}),
+        "CancelPost": _link("posts_cancel_post", **_POST),
+        "PostTimeline": _link("posts_timeline", **_POST),
+        "SettlePost": _link("posts_settle", **_POST),
+    },
+    ("posts_patch_post", 200): {
+        "ReadRevised": _link("posts_get_post", **_POST),
+        "ReviseAgain": _link("posts_patch_post", **_POST, **{"header.If-Match": "$response.header.ETag"}),
+    },
+    ("posts_cancel_post", 200): {
+        "ReadCanceled": _link("posts_get_post", **_POST),
+        "CanceledTimeline": _link("posts_timeline", **_POST),
+    },
+    ("accounts_connect", 201): {
+        "ReadAccount": _link("accounts_get_account", **_ACCOUNT),
+        "ReconnectAccount": _link("accounts_reconnect", **_ACCOUNT),
+        "DisconnectAccount": _link("accounts_disconnect", **_ACCOUNT),
+    },
+    ("webhooks_add_endpoint", 201): {
+        "ReadEndpoint": _link("webhooks_get_endpoint", **_ENDPOINT),
+        "RemoveEndpoint": _link("webhooks_remove_endpoint", **_ENDPOINT),
+    },
+}
+
+
+def answer_headers(status: int, model: type[BaseModel]) -> dict[str, Any]:
     headers = dict(COMMON_HEADERS)
     if status == 201:
         headers["Location"] = {"schema": {"type": "string"}, "description": "where the new resource is read"}
-    if path.endswith("{post_id}") and method in ("GET", "PATCH"):
+    if model is PostOut:
         headers["ETag"] = {"schema": {"type": "string"}, "description": "the post's version, for If-Match"}
     return headers
 
@@ -70,18 +112,21 @@ def document(routes: list[Any]) -> dict[str, Any]:
                 for name in re.findall(r"{(\w+)}", route.path)
             ]
             + [
-                {"name": name, "in": "query", "required": False, "schema": QUERY.get(name, {"type": "string"})}
+                {"name": name, "in": "query", "required": False, "schema": QUERY.get(name, CLEAN_QUERY)}
                 for name in route.query
             ],
             "responses": {
                 str(status): {
                     "description": "OK",
-                    "headers": answer_headers(route.method, status, route.path),
+                    "headers": answer_headers(status, model),
                     "content": {"application/json": {"schema": refs[(model, "serialization")]}},
                 }
                 for status, model in route.answers.items()
             },
         }
+        for (source, status), links in LINKS.items():
+            if source == operation["operationId"]:
+                operation["responses"][str(status)]["links"] = links
         for status, why in ERRORS.items():
             operation["responses"][status] = {
                 "description": why,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CALLER, CTX
 from infrastructure.api.models import (
     AttentionOut,
+    CancelPost,
     CreatePost,
     PatchPost,
     PostOut,
@@ -37,6 +39,11 @@ PAGE_MAX = 100
 
 def post_out(view: PostView) -> dict[str, Any]:
     return PostOut.model_validate(view.model_dump()).model_dump(mode="json")
+
+
+def post_answer(view: PostView, status: int = 200) -> web.Response:
+    """A post, with its version as ETag (what If-Match takes back)."""
+    return json_response(post_out(view), status, headers={"ETag": f'"{view.version}"'})
 
 
 def post_id_of(request: web.Request) -> UUID:
@@ -85,17 +92,20 @@ async def create(request: web.Request) -> web.Response:
             lambda: ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full)
         )
     view = await asyncio.to_thread(ctx.posts.get_post, post_id)
-    return json_response(post_out(view), 201)
+    return post_answer(view, 201)
 
 
 FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to")
 STATES = tuple(state.value for state in PostState)
 CURSOR_MAX = 2**63 - 1  # positions are 64-bit integers in both stores
+CURSOR_SHAPE = r"[A-Za-z0-9_-]{1,40}={0,2}"  # what a next_cursor looks like (urlsafe base64)
 
 
 def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
-    """(limit, position after, filters) from a list's query string; every problem is a 400
-    naming its parameter."""
+    """(limit, position after, filters) from a list's query string. A parameter that is
+    unknown or not of its documented shape (a whole number, one of a list, clean text) is a
+    400; a well-formed value refused for what it means (an instant out of range, a cursor
+    this API never gave) is a 422, as in bodies. Each names its parameter."""
 
     def bad(field: str, message: str) -> ApiError:
         return ApiError(400, "invalid_field", message, field)
@@ -112,17 +122,23 @@ def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= PAGE_MAX:
         raise bad("limit", f"limit must be a whole number from 1 to {PAGE_MAX}, not {text[:40]!r}")
     after = 0
-    if query.get("cursor"):
+    if "cursor" in query:
         try:
             decoded = base64.urlsafe_b64decode(query["cursor"].encode()).decode()
             after = int(decoded) if decoded.isascii() and decoded.isdigit() else -1
         except (ValueError, UnicodeError):
             after = -1
         if not 0 <= after <= CURSOR_MAX:
-            raise bad("cursor", "cursor must be a next_cursor this API gave")
+            shaped = re.fullmatch(CURSOR_SHAPE, query["cursor"]) is not None
+            raise ApiError(
+                422 if shaped else 400, "invalid_cursor", "cursor must be a next_cursor this API gave", "cursor"
+            )
     status = query.get("status")
     if status is not None and status not in STATES:
         raise bad("status", f"status must be one of {', '.join(STATES)}, not {status[:40]!r}")
+    for name in ("account", "external_id"):
+        if len(query.get(name, "")) > 200:
+            raise bad(name, f"{name} has at most 200 characters")
     platform = query.get("platform")
     if platform is not None and platform not in {p.value for p in Platform}:
         raise bad("platform", f"platform must be one of {', '.join(p.value for p in Platform)}")
@@ -131,10 +147,7 @@ def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
         text = query.get(name)
         if text is None:
             return None
-        try:
-            return parse_instant(text, None, field=name)
-        except HeraldError as problem:
-            raise bad(name, problem.message) from None
+        return parse_instant(text, None, field=name)  # refused as in bodies: 422 invalid_instant
 
     filters: dict[str, Any] = {
         "state": status,
@@ -158,7 +171,7 @@ async def list_posts(request: web.Request) -> web.Response:
 
 async def get_post(request: web.Request) -> web.Response:
     view = await load(request.app[CTX], request)
-    return json_response(post_out(view), headers={"ETag": f'"{view.version}"'})
+    return post_answer(view)
 
 
 async def patch_post(request: web.Request) -> web.Response:
@@ -182,14 +195,17 @@ async def patch_post(request: web.Request) -> web.Response:
             when_full=body.when_full,
         )
     )
-    return json_response(post_out(fresh), headers={"ETag": f'"{fresh.version}"'})
+    return post_answer(fresh)
 
 
-async def delete_post(request: web.Request) -> web.Response:
+async def cancel_post(request: web.Request) -> web.Response:
+    """Cancel a draft, queued or held post. The post is kept, canceled, with its history: a
+    cancel is not a deletion (a GET still answers it)."""
     ctx: Context = request.app[CTX]
     view = await load(ctx, request)
-    canceled = await asyncio.to_thread(ctx.posts.cancel, view.id, "canceled through the API")
-    return json_response(post_out(canceled))
+    body = CancelPost.model_validate(await json_of(request, empty={}))
+    canceled = await asyncio.to_thread(ctx.posts.cancel, view.id, body.reason)
+    return post_answer(canceled)
 
 
 async def timeline(request: web.Request) -> web.Response:
@@ -218,4 +234,4 @@ async def settle(request: web.Request) -> web.Response:
     found = RemotePost(remote_id=body.remote_id, permalink=body.permalink) if body.live and body.remote_id else None
     actor = f"key {request[CALLER].key_id}"
     await asyncio.to_thread(lambda: ctx.herald.dispatch.settle(view.id, live=found, actor=actor, note=body.note))
-    return json_response(post_out(await asyncio.to_thread(ctx.posts.get_post, view.id)))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))

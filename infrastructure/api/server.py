@@ -69,7 +69,12 @@ class GuardedHandler(RequestHandler):
     def handle_error(
         self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs it, refuses if already answering
+        if request.writer.output_size > 0:  # an answer is already on its way: the connection is broken
+            raise ConnectionError("an answer was already being sent")
+        if status >= 500:
+            self.log_exception("error handling a request from %s", request.remote, exc_info=exc)
+        else:  # a client's malformed request: its answer says why; no traceback in our log
+            self.logger.info("refused a malformed request from %s: %s", request.remote, message or exc)
         if isinstance(exc, LineTooLong):
             status, code, text, field = 431, "header_too_large", f"a header line is over {MAX_FIELD} bytes", "headers"
         elif status >= 500:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from infrastructure.persistence.rate_limit import RateLimited
+from infrastructure.persistence.rate_limit import RateLimited, limit_headers
 from services.ports import Clock
 
 POLICY = "failed-auth"
@@ -39,10 +39,4 @@ class Strangers:
 
     def headers(self, address: str) -> dict[str, str]:
         start, left = self._window()
-        used = self.failures.get((address, start), 0)
-        return {
-            "RateLimit-Policy": f'"{POLICY}";q={self.limit};w=60',
-            "RateLimit-Limit": str(self.limit),
-            "RateLimit-Remaining": str(max(0, self.limit - used)),
-            "RateLimit-Reset": str(math.ceil(left)),
-        }
+        return limit_headers(POLICY, self.limit, self.failures.get((address, start), 0), left)

@@ -53,10 +53,7 @@ async def get_endpoint(request: web.Request) -> web.Response:
 async def remove_endpoint(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     endpoint_id = request.match_info["endpoint_id"]
-    try:
-        await asyncio.to_thread(ctx.workspaces.remove_endpoint, UUID(workspace_of(request)), endpoint_id)
-    except HeraldError:
-        raise ApiError(404, "endpoint_not_found", f"no webhook endpoint {endpoint_id}", "endpoint_id") from None
+    await asyncio.to_thread(ctx.workspaces.remove_endpoint, UUID(workspace_of(request)), endpoint_id)
     return json_response(Removed(removed=endpoint_id).model_dump())
 
 

@@ -61,9 +61,12 @@ class IdempotencyStore:
                 else:
                     return int(status), self._open(str(body), workspace, key)
             cursor.execute(
-                "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (workspace, key) DO NOTHING",
                 [workspace, key, request_hash, now.isoformat()],
             )
+            if cursor.rowcount == 0:  # a request with the same key got there between our read and write
+                raise KeyInUse("the first request with this Idempotency-Key is still in flight")
         return None
 
     def finish(self, workspace: str, key: str, status: int, body: str) -> None:

@@ -19,6 +19,16 @@ class RateLimited(HeraldError):
         self.retry_after = retry_after
 
 
+def limit_headers(policy: str, limit: int, used: int, left: float) -> dict[str, str]:
+    """The RateLimit-* headers of a one-minute window (IETF draft), naming its policy."""
+    return {
+        "RateLimit-Policy": f'"{policy}";q={limit};w=60',
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, limit - used)),
+        "RateLimit-Reset": str(math.ceil(left)),
+    }
+
+
 @dataclass
 class RateLimiter:
     limit: int
@@ -41,13 +51,7 @@ class RateLimiter:
 
     def headers(self, workspace: str) -> dict[str, str]:
         start, left = self._window()
-        used = self.seen.get((workspace, start), 0)
-        return {
-            "RateLimit-Policy": f'"creations";q={self.limit};w=60',
-            "RateLimit-Limit": str(self.limit),
-            "RateLimit-Remaining": str(max(0, self.limit - used)),
-            "RateLimit-Reset": str(math.ceil(left)),
-        }
+        return limit_headers("creations", self.limit, self.seen.get((workspace, start), 0), left)
 
     def take(self, workspace: str) -> None:
         """Count one creation, or refuse it (`RateLimited`) when the window is spent (blocking:

@@ -183,6 +183,20 @@ def test_the_openapi_document_is_generated_and_complete(sqlite_url: str) -> None
             operation = doc["paths"][route.path][route.method.lower()]
             assert "422" in operation["responses"] and "401" in operation["responses"]
         assert "CreatePost" in doc["components"]["schemas"] and "ErrorOut" in doc["components"]["schemas"]
+        operations = {op["operationId"] for path in doc["paths"].values() for op in path.values()}
+        links = [
+            link
+            for path in doc["paths"].values()
+            for op in path.values()
+            for answer in op["responses"].values()
+            for link in answer.get("links", {}).values()
+        ]
+        assert len(links) >= 10 and {link["operationId"] for link in links} <= operations
+        for path in doc["paths"].values():  # what the server refuses, the document refuses too
+            for op in path.values():
+                for parameter in op["parameters"]:
+                    if parameter["in"] == "header":
+                        assert parameter["schema"]["minLength"] == 1, parameter
 
     run_api(sqlite_url, scenario)
 

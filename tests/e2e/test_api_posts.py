@@ -119,12 +119,12 @@ def test_patch_needs_the_current_version_and_respects_the_freeze(store_url: str)
     run_api(store_url, scenario)
 
 
-def test_delete_cancels_once_then_conflicts(store_url: str) -> None:
+def test_cancel_once_then_conflicts_and_the_post_is_kept(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         _, post, _ = await api.call("POST", "/posts", post_body())
-        status, body, _ = await api.call("DELETE", f"/posts/{post['id']}")
+        status, body, _ = await api.call("POST", f"/posts/{post['id']}/cancel")
         assert (status, body["state"]) == (200, "canceled")
-        status, body, _ = await api.call("DELETE", f"/posts/{post['id']}")
+        status, body, _ = await api.call("POST", f"/posts/{post['id']}/cancel", {"reason": "again"})
         assert (status, body["code"]) == (409, "post_terminal")
         status, timeline, _ = await api.call("GET", f"/posts/{post['id']}/timeline")
         assert status == 200 and [e["event"] for e in timeline["events"]] == ["Drafted", "Scheduled", "Canceled"]
