@@ -13,7 +13,8 @@ __all__ = ["Content", "MediaRef", "Platform", "ThreadPart"]
 
 
 class MediaRef(Immutable):
-    """A picture or video the post carries: an id in the caller's library, or a URL."""
+    """A picture or video the post carries: the id of a media in the workspace's library, with
+    the alt text this post gives it (the library's own when none is given)."""
 
     ref: str
     alt_text: str | None = None
@@ -31,6 +32,12 @@ class Content(Immutable):
     text: str
     media: tuple[MediaRef, ...] = ()
     thread: tuple[ThreadPart, ...] = ()
+    first_comment: str | None = None  # sent once the post is live: a comment, or a self-reply
+
+    @property
+    def media_ids(self) -> list[str]:
+        """Every media the post refers to, in order, part by part."""
+        return [m.ref for m in self.media] + [m.ref for part in self.thread for m in part.media]
 
     @property
     def parts(self) -> int:
@@ -40,6 +47,7 @@ class Content(Immutable):
     def check_characters(self) -> None:
         """Raise `ControlCharacter` naming the first text that cannot be stored."""
         check_text(self.text, field="content.text")
+        check_text(self.first_comment or "", field="content.first_comment")
         for index, item in enumerate(self.media):
             check_text(item.ref, field=f"content.media[{index}].ref")
             check_text(item.alt_text or "", field=f"content.media[{index}].alt_text")

@@ -8,8 +8,8 @@ from uuid import UUID
 from pydantic import Field
 
 from domain.base import Immutable
-from domain.content import Content, Platform
-from domain.outcomes import RemotePart
+from domain.content import Content, MediaRef, Platform
+from domain.outcomes import RemotePart, Upload
 
 
 class PublishIntent(Immutable):
@@ -24,6 +24,8 @@ class PublishIntent(Immutable):
     live: tuple[RemotePart, ...] = ()  # a thread's parts already live: the attempt resumes after them
     window_start: datetime | None = None  # the earliest instant an unsettled attempt could have landed
     workspace: str = "default"  # the account is `account` of this workspace
+    uploads: dict[str, Upload] = Field(default_factory=dict)  # "part:index" → an earlier upload of that file
+    comment_done: bool = False  # the first comment already went
 
     @property
     def parts(self) -> list[tuple[int, str]]:
@@ -36,3 +38,12 @@ class PublishIntent(Immutable):
     def since(self) -> datetime:
         """Where a search for this attempt starts: its window, or the due instant."""
         return self.window_start or self.due_at
+
+    def upload(self, part: int, index: int) -> Upload | None:
+        return self.uploads.get(f"{part}:{index}")
+
+    @property
+    def media_parts(self) -> list[tuple[int, str, tuple[MediaRef, ...]]]:
+        """(number, text, media) of every part."""
+        parts = [(self.content.text, self.content.media), *((p.text, p.media) for p in self.content.thread)]
+        return [(number, text, media) for number, (text, media) in enumerate(parts, start=1)]

@@ -43,6 +43,16 @@ class RemotePost(Immutable):
     permalink: str | None = None
 
 
+class Upload(Immutable):
+    """A file uploaded to the platform for a post, reusable until it expires."""
+
+    remote_id: str
+    expires_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
 class RemotePart(Immutable):
     """One live part of a post on its platform (part 1 is the post itself)."""
 

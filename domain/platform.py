@@ -13,3 +13,4 @@ class Platform(StrEnum):
     LINKEDIN = "linkedin"
     THREADS = "threads"
     INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"  # a Facebook Page

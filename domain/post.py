@@ -58,7 +58,7 @@ from domain.errors import (
 )
 from domain.instants import require_due, require_utc
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePart, RemotePost, Search
+from domain.outcomes import Observed, RemotePart, RemotePost, Search, Upload
 from domain.publish_key import publish_key
 from domain.text import check_text
 
@@ -122,6 +122,8 @@ class Post(Aggregate):
             post.failure_reason = None
             post.remediation = None
             post.containers = {}
+            post.uploads = {}
+            post.first_comment_id = None
             post.parts = {}
             post.window_start = None
             post.claimed_at = None
@@ -226,6 +228,40 @@ class Post(Aggregate):
                 **post.parts,
                 self.part: RemotePart(part=self.part, remote_id=self.remote_id, permalink=self.permalink),
             }
+
+    class MediaUploaded(Aggregate.Event):
+        """A file of one part reached the platform for this attempt (an upload, not a post:
+        nothing is visible yet). A retry reuses it until it expires, then uploads again."""
+
+        attempt: int
+        part: int
+        index: int
+        remote_media_id: str
+        expires_at: datetime | None = None
+
+        def apply(self, post: Post) -> None:
+            key = f"{self.part}:{self.index}"
+            post.uploads = {**post.uploads, key: Upload(remote_id=self.remote_media_id, expires_at=self.expires_at)}
+
+    class FirstCommentPosted(Aggregate.Event):
+        """The post's first comment (or self-reply) is live: sent once the post was."""
+
+        attempt: int
+        remote_id: str
+        permalink: str | None = None
+
+        def apply(self, post: Post) -> None:
+            post.first_comment_id = self.remote_id
+
+    class FirstCommentFailed(Aggregate.Event):
+        """The first comment did not go; the post itself is live all the same."""
+
+        attempt: int
+        reason: str
+        observed: Observed | None = None
+
+        def apply(self, post: Post) -> None:
+            pass
 
     class Delivered(Aggregate.Event):
         attempt: int
@@ -435,6 +471,8 @@ class Post(Aggregate):
         failure_reason: str | None
         remediation: str | None
         containers: dict[int, str]
+        uploads: dict[str, Upload]  # "part:index" → the file's upload to the platform
+        first_comment_id: str | None
         parts: dict[int, RemotePart]
         window_start: datetime | None
         claimed_at: datetime | None
@@ -578,6 +616,39 @@ class Post(Aggregate):
             remote_id=part.remote_id,
             permalink=part.permalink,
         )
+
+    def record_upload(
+        self, *, attempt: int, part: int, index: int, remote_media_id: str, expires_at: datetime | None, now: datetime
+    ) -> None:
+        """A file of the post reached the platform during attempt `attempt`."""
+        self._check_open_claim(attempt)
+        self.trigger_event(
+            self.MediaUploaded,
+            timestamp=require_utc(now, field="now"),
+            attempt=attempt,
+            part=part,
+            index=index,
+            remote_media_id=remote_media_id,
+            expires_at=require_utc(expires_at, field="expires_at") if expires_at else None,
+        )
+
+    def record_first_comment(
+        self, *, attempt: int, remote_id: str | None, permalink: str | None, observed: Observed | None, now: datetime
+    ) -> None:
+        """The first comment went (its remote id), or did not (what was seen); the post stands."""
+        self._check_open_claim(attempt)
+        now = require_utc(now, field="now")
+        if self.first_comment_id is not None:
+            return  # once only
+        if remote_id is not None:
+            self.trigger_event(
+                self.FirstCommentPosted, timestamp=now, attempt=attempt, remote_id=remote_id, permalink=permalink
+            )
+        else:
+            reason = observed.kind.value if observed is not None else "unknown"
+            self.trigger_event(
+                self.FirstCommentFailed, timestamp=now, attempt=attempt, reason=reason, observed=observed
+            )
 
     def record_outcome(
         self,
@@ -829,6 +900,8 @@ class Post(Aggregate):
             attempt=self.attempt,
             due_at=self.due_at,
             containers=dict(self.containers),
+            uploads=dict(self.uploads),
+            comment_done=self.first_comment_id is not None,
             live=tuple(self.parts[n] for n in sorted(self.parts)),
             window_start=self.window_start,
             workspace=self.workspace,
@@ -957,6 +1030,9 @@ class Post(Aggregate):
 # projections derive their state columns from this table, the SQL replay its CASE expressions;
 # `tests/unit/test_lifecycle_table.py` fails when an event is missing here or in a projection.
 
+# steps of an attempt beside the post itself: they change no state and no projection but the timeline
+SIDE_STEPS: tuple[type[Post.Event], ...] = (Post.MediaUploaded, Post.FirstCommentPosted, Post.FirstCommentFailed)
+
 LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.Drafted: (PostState.DRAFT, "created as a draft: content and a target, no time yet"),
     Post.Scheduled: (PostState.QUEUED, "queued for its due time, with a deadline and a publish key"),
@@ -967,6 +1043,9 @@ LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.ClaimAbandoned: (PostState.QUEUED, "the dispatcher stopped before sending: queued again at once"),
     Post.ContainerPrepared: (None, "the attempt's Threads/Instagram container exists; nothing is visible yet"),
     Post.PartPublished: (None, "one part of a thread is live"),
+    Post.MediaUploaded: (None, "a file reached the platform for this attempt; nothing is visible yet"),
+    Post.FirstCommentPosted: (None, "the first comment is live, after the post"),
+    Post.FirstCommentFailed: (None, "the first comment did not go; the post is live all the same"),
     Post.Delivered: (PostState.DELIVERED, "live on the platform, every part, with its remote id"),
     Post.AttemptFailed: (PostState.QUEUED, "a retryable failure: queued again after a backoff"),
     Post.OutcomeAmbiguous: (PostState.AMBIGUOUS, "the attempt may or may not have landed: the reconciler looks"),

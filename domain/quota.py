@@ -20,7 +20,8 @@ QUOTAS: dict[Platform, tuple[int, timedelta]] = {
     Platform.BLUESKY: (1666, timedelta(hours=1)),  # 5,000 points an hour at 3 points a post
     Platform.LINKEDIN: (150, timedelta(days=1)),
     Platform.THREADS: (250, timedelta(days=1)),
-    Platform.INSTAGRAM: (25, timedelta(days=1)),  # or the account's content_publishing_limit
+    Platform.INSTAGRAM: (100, timedelta(days=1)),  # the account's content_publishing_limit is read before claims
+    Platform.FACEBOOK: (1000, timedelta(days=1)),  # Pages have no posting quota; a guard against floods
 }
 
 

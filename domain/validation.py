@@ -6,6 +6,7 @@ the limit, e.g. "part 2: text is 301 weighted characters, X allows 280".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -14,10 +15,14 @@ import regex
 from domain.base import Immutable
 from domain.content import Content, MediaRef, Platform
 from domain.errors import HeraldError
+from domain.media import MediaInfo
+from domain.media_rules import LIMITS, check_file, effective_kind
 
 URL = regex.compile(r"https?://[^\s]+", regex.IGNORECASE)
 REMOTE_MENTION = regex.compile(r"(?<=^|[^\w/])@(\w+)@[\w.-]+\w", regex.UNICODE)
 GRAPHEME = regex.compile(r"\X")
+HASHTAG = regex.compile(r"(?<![\w#])#\w+", regex.UNICODE)
+MENTION = regex.compile(r"(?<![\w@])@[\w.]+", regex.UNICODE)
 
 
 class Rules(Immutable):
@@ -32,8 +37,12 @@ class Rules(Immutable):
     mix_images_and_video: bool = False
     media_required: bool = False
     max_alt_text: int = 1000
+    max_media: int | None = None  # images and videos together (carousels)
     threads: bool = True
     url_length: int | None = None  # a URL counts as this many, whatever its length
+    max_hashtags: int | None = None
+    max_mentions: int | None = None
+    first_comment: bool = True  # takes a first comment (a comment, or a self-reply)
 
 
 RULES: dict[Platform, Rules] = {
@@ -42,13 +51,14 @@ RULES: dict[Platform, Rules] = {
         platform=Platform.MASTODON, max_text=500, unit="characters", max_alt_text=1500, url_length=23
     ),
     Platform.BLUESKY: Rules(
-        platform=Platform.BLUESKY, max_text=300, unit="graphemes", max_bytes=3000, max_alt_text=2000
+        platform=Platform.BLUESKY, max_text=300, unit="graphemes", max_bytes=3000, max_alt_text=2000, max_videos=0
     ),
     Platform.LINKEDIN: Rules(
         platform=Platform.LINKEDIN,
         max_text=3000,
         unit="characters",
         max_images=20,
+        max_videos=0,
         threads=False,
         max_alt_text=4086,
     ),
@@ -56,8 +66,9 @@ RULES: dict[Platform, Rules] = {
         platform=Platform.THREADS,
         max_text=500,
         unit="characters",
-        max_images=10,
-        max_videos=10,
+        max_images=20,
+        max_videos=20,
+        max_media=20,
         mix_images_and_video=True,
         max_alt_text=1000,
     ),
@@ -68,7 +79,19 @@ RULES: dict[Platform, Rules] = {
         max_images=10,
         max_videos=10,
         mix_images_and_video=True,
+        max_media=10,
         media_required=True,
+        threads=False,
+        max_alt_text=1000,
+        max_hashtags=30,
+        max_mentions=20,
+    ),
+    Platform.FACEBOOK: Rules(
+        platform=Platform.FACEBOOK,
+        max_text=63206,
+        unit="characters",
+        max_images=10,
+        max_videos=0,
         threads=False,
         max_alt_text=1000,
     ),
@@ -101,17 +124,71 @@ def rules_for(platform: Platform, *, max_characters: int | None = None) -> Rules
     return rules
 
 
-def validate(content: Content, rules: Rules) -> list[Problem]:
-    """Every problem the platform would refuse the content for; empty when it would accept it."""
+def validate(content: Content, rules: Rules, media: Mapping[str, MediaInfo] | None = None) -> list[Problem]:
+    """Every problem the platform would refuse the content for; empty when it would accept it.
+
+    With `media` (the library's facts of each file, by media id), every file is checked too
+    (format, bytes, pixels, aspect ratio, length), each image must carry alt text, and a
+    reference to no known media is refused."""
     name = _NAMES[rules.platform]
     problems: list[Problem] = []
     if content.thread and not rules.threads:
         problems.append(_problem("threads_unsupported", 2, "thread", None, None, f"{name} does not take threads"))
     parts = [(content.text, content.media), *((p.text, p.media) for p in content.thread)]
-    for number, (text, media) in enumerate(parts, start=1):
+    for number, (text, items) in enumerate(parts, start=1):
         problems += _check_text(text, number, rules, name)
-        problems += _check_media(media, text, number, rules, name)
+        problems += _check_media(items, text, number, rules, name)
+        if media is not None:
+            problems += _check_files(items, number, rules, name, media)
+    if content.first_comment is not None:
+        problems += _check_comment(content.first_comment, rules, name)
     return problems
+
+
+def _check_files(
+    items: tuple[MediaRef, ...], part: int, rules: Rules, name: str, media: Mapping[str, MediaInfo]
+) -> list[Problem]:
+    problems = []
+    limits = LIMITS[rules.platform]
+    for index, item in enumerate(items):
+        info = media.get(item.ref)
+        if info is None:
+            problems.append(
+                _problem(
+                    "media_not_found",
+                    part,
+                    f"media[{index}].ref",
+                    None,
+                    None,
+                    f"media {item.ref!r} is not in the library",
+                )
+            )
+            continue
+        for code, field, limit, actual, text in check_file(info, limits, name):
+            problems.append(_problem(code, part, f"media[{index}].{field}", limit, actual, f"media {index + 1} {text}"))
+        if effective_kind(info, limits) != "video" and not (item.alt_text or "").strip():
+            problems.append(
+                _problem(
+                    "alt_text_missing",
+                    part,
+                    f"media[{index}].alt_text",
+                    None,
+                    None,
+                    f"media {index + 1} has no alt text; every image carries one",
+                )
+            )
+    return problems
+
+
+def _check_comment(comment: str, rules: Rules, name: str) -> list[Problem]:
+    if not rules.first_comment:
+        return [_problem("first_comment_unsupported", 1, "first_comment", None, None, f"{name} takes no first comment")]
+    if not comment.strip():
+        return [_problem("empty_text", 1, "first_comment", None, 0, "the first comment is empty")]
+    return [
+        p.model_copy(update={"field": "first_comment", "message": p.message.replace("text", "first comment", 1)})
+        for p in _check_text(comment, 1, rules, name)
+    ]
 
 
 def text_length(text: str, rules: Rules) -> int:
@@ -141,6 +218,14 @@ def _check_text(text: str, part: int, rules: Rules, name: str) -> list[Problem]:
                 f"text is {length} {rules.unit}, {name} allows {rules.max_text}",
             )
         )
+    for limit, pattern, what in ((rules.max_hashtags, HASHTAG, "hashtags"), (rules.max_mentions, MENTION, "mentions")):
+        count = len(pattern.findall(text))
+        if limit is not None and count > limit:
+            problems.append(
+                _problem(
+                    f"too_many_{what}", part, "text", limit, count, f"text has {count} {what}, {name} allows {limit}"
+                )
+            )
     if rules.platform is Platform.X and length <= rules.max_text and not parse_tweet(text).valid:
         problems.append(
             _problem(
@@ -175,6 +260,17 @@ def _check_media(media: tuple[MediaRef, ...], text: str, part: int, rules: Rules
     images = len(media) - videos
     if rules.media_required and part == 1 and not media:
         problems.append(_problem("media_required", part, "media", 1, 0, f"{name} needs at least one picture or video"))
+    if rules.max_media is not None and len(media) > rules.max_media:
+        problems.append(
+            _problem(
+                "too_many_media",
+                part,
+                "media",
+                rules.max_media,
+                len(media),
+                f"{len(media)} files, {name} allows {rules.max_media}",
+            )
+        )
     if images > rules.max_images:
         problems.append(
             _problem(
@@ -235,6 +331,7 @@ _NAMES = {
     Platform.LINKEDIN: "LinkedIn",
     Platform.THREADS: "Threads",
     Platform.INSTAGRAM: "Instagram",
+    Platform.FACEBOOK: "Facebook",
 }
 
 
@@ -249,7 +346,7 @@ class ContentInvalid(HeraldError):
         self.problems = problems
 
 
-def check(content: Content, rules: Rules) -> None:
+def check(content: Content, rules: Rules, media: Mapping[str, MediaInfo] | None = None) -> None:
     """Raise `ContentInvalid` with every problem, if there is any."""
-    if problems := validate(content, rules):
+    if problems := validate(content, rules, media):
         raise ContentInvalid(problems)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from infrastructure.media.inspect import inspect as inspect_media
+from infrastructure.media.store import FolderMediaStore
 from infrastructure.persistence.connections import PostgresReadStore, ReadStore, SQLiteReadStore
 from infrastructure.persistence.due_index import SqlDueIndex
 from infrastructure.persistence.events import HeraldEvents
@@ -26,12 +28,14 @@ from infrastructure.settings import settings_from_env, whole_number
 from infrastructure.store import database_url, store_env
 from infrastructure.targets import TargetPolicy
 from projections.due_index import DueIndex
+from projections.post_list import PostList
 from projections.runner import Projection, ProjectionRunner
 from projections.webhook_outbox import WebhookOutbox
 from services.account_service import AccountService
 from services.booking import Booking, IndexBookings
 from services.content_rules import ContentRules
 from services.dispatching import DispatchCommands
+from services.media import MediaService
 from services.ports import Clock, system_clock
 from services.post_repository import PostRepository
 from services.posts import PostCommands
@@ -45,7 +49,9 @@ if TYPE_CHECKING:
     import aiohttp
 
     from infrastructure.api.context import Context
+    from infrastructure.media.source import LibraryFiles
     from infrastructure.persistence.listener import Listener
+    from infrastructure.platforms.media_steps import Polling
     from services.dispatcher import Dispatcher, DispatchSettings
     from services.pacing import Pacer
     from services.routing import AccountRouter, FixedRouter, Router
@@ -72,6 +78,7 @@ class Herald:
     accounts: AccountService
     workspaces: WorkspaceService
     webhooks: WebhookService
+    media: MediaService
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -106,19 +113,41 @@ class Herald:
         )
 
     def account_router(
-        self, session: aiohttp.ClientSession, *, timeout: float = 10.0, fallback_url: str | None = None
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float = 10.0,
+        fallback_url: str | None = None,
+        polling: Polling | None = None,
     ) -> AccountRouter:
         """Each post to its account's platform adapter; unknown accounts to `fallback_url` if given."""
         from infrastructure.platforms.catalog import adapters
         from infrastructure.platforms.http import Http
         from infrastructure.platforms.simulated import SimulatedPlatform
+        from infrastructure.settings import media_polling
         from services.routing import AccountRouter
 
         http = Http(session, timeout=timeout)
         fallback = SimulatedPlatform(fallback_url, session, self.clock, timeout=timeout) if fallback_url else None
         return AccountRouter(
-            self.accounts, self.dispatch, adapters(http, self.clock), clock=self.clock, fallback=fallback
+            self.accounts,
+            self.dispatch,
+            adapters(http, self.clock, self.files(), polling or media_polling()),
+            clock=self.clock,
+            fallback=fallback,
         )
+
+    def files(self) -> LibraryFiles:
+        """The media library as adapters read it; its signed links (HERALD_PUBLIC_URL, keyed by
+        HERALD_SECRET_KEY) are made on first use."""
+        from infrastructure.media.signed import MediaLinks, public_base
+        from infrastructure.media.source import LibraryFiles
+        from infrastructure.secrets import secret_key
+
+        def links() -> MediaLinks:
+            return MediaLinks(secret_key(purpose="media links cannot be signed"), public_base(), self.clock)
+
+        return LibraryFiles(self.media, links)
 
     def simulator_router(self, base_url: str, session: aiohttp.ClientSession, timeout: float) -> FixedRouter:
         """Every post to the generic platform simulator at `base_url`, whatever its account."""
@@ -193,7 +222,16 @@ def bootstrap(
     projections = SqlProjectionStore(read_store, events.mapper)
     targets = TargetPolicy()
     accounts = AccountService(events, sealer=Sealer.from_env, clock=clock, targets=targets)
-    rules = ContentRules(accounts.settings_of)
+    post_list = SqlPostList(read_store)
+
+    def posts_using(workspace: str, media_id: str) -> int:
+        ProjectionRunner(projections, PostList()).catch_up()  # what was scheduled a moment ago counts
+        return post_list.using(workspace, media_id)
+
+    media = MediaService(
+        events, store=FolderMediaStore.beside(url), inspect=inspect_media, usage=posts_using, clock=clock
+    )
+    rules = ContentRules(accounts.settings_of, media.infos)
     booking = Booking(IndexBookings(lambda: ProjectionRunner(projections, DueIndex()), due_index), rules)
     repository = PostRepository(events)
     return Herald(
@@ -205,15 +243,18 @@ def bootstrap(
         due_index=due_index,
         timeline=SqlTimeline(read_store),
         stats=SqlStats(read_store),
-        post_list=SqlPostList(read_store),
+        post_list=post_list,
         outbox=SqlOutbox(read_store),
         rules=rules,
         booking=booking,
-        posts=PostCommands(repository, booking=booking, rules=rules, clock=clock, settings=settings),
+        posts=PostCommands(
+            repository, booking=booking, rules=rules, clock=clock, settings=settings, media=media.resolve
+        ),
         dispatch=DispatchCommands(
             repository, rules=rules, account_settings=accounts.settings_of, clock=clock, settings=settings
         ),
         accounts=accounts,
         workspaces=WorkspaceService(events, clock=clock, targets=targets),
         webhooks=WebhookService(events, clock=clock),
+        media=media,
     )

@@ -31,6 +31,20 @@ class SealBroken(HeraldError):
     field = SETTING
 
 
+def secret_key(environ: dict[str, str] | None = None, purpose: str = "account credentials cannot be sealed") -> bytes:
+    """HERALD_SECRET_KEY's 32 bytes; a clear refusal when it is missing or malformed."""
+    text = (dict(os.environ) if environ is None else environ).get(SETTING, "").strip()
+    if not text:
+        raise SecretKeyMissing(f"{SETTING} is not set, so {purpose}; make one with {GENERATE}")
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise SecretKeyMissing(f"{SETTING} must be 32 random bytes in base64 (44 characters); make one with {GENERATE}")
+    return key
+
+
 class Sealer:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
@@ -38,20 +52,7 @@ class Sealer:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Sealer:
         """The sealer for HERALD_SECRET_KEY; refuses clearly when it is missing or malformed."""
-        text = (dict(os.environ) if environ is None else environ).get(SETTING, "").strip()
-        if not text:
-            raise SecretKeyMissing(
-                f"{SETTING} is not set, so account credentials cannot be sealed; make one with {GENERATE}"
-            )
-        try:
-            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != 32:
-            raise SecretKeyMissing(
-                f"{SETTING} must be 32 random bytes in base64 (44 characters); make one with {GENERATE}"
-            )
-        return cls(key)
+        return cls(secret_key(environ))
 
     def seal(self, credentials: dict[str, Any], bound_to: str) -> str:
         nonce = os.urandom(12)

@@ -7,9 +7,35 @@ from datetime import timedelta
 
 from domain.decisions import RetryPolicy
 from domain.errors import InvalidSetting
+from infrastructure.platforms.media_steps import Polling
 from services.results import PostSettings
 
 LONGEST = 366 * 24 * 3600.0  # no setting of seconds is longer than a year
+
+
+def _seconds(environ: dict[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= LONGEST:  # NaN fails both
+        raise InvalidSetting(
+            f"{name}={text!r} must be a number of seconds from 0 to {LONGEST:.0f} (a year)", field=name
+        )
+    return value
+
+
+def media_polling(environ: dict[str, str] | None = None) -> Polling:
+    """How often adapters look at a platform's processing of a file or container
+    (HERALD_MEDIA_POLL_SECONDS, 2 s) and how many looks before the attempt is retried later
+    (HERALD_MEDIA_POLL_TRIES, 30)."""
+    environ = dict(os.environ) if environ is None else environ
+    every = _seconds(environ, "HERALD_MEDIA_POLL_SECONDS", Polling.every) or Polling.every
+    tries = int(_seconds(environ, "HERALD_MEDIA_POLL_TRIES", Polling.tries)) or 1
+    return Polling(every=every, tries=tries)
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
@@ -17,18 +43,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> PostSettings:
     environ = dict(os.environ) if environ is None else environ
 
     def seconds(name: str, default: float) -> float:
-        text = environ.get(name)
-        if not text:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0 <= value <= LONGEST:  # NaN fails both
-            raise InvalidSetting(
-                f"{name}={text!r} must be a number of seconds from 0 to {LONGEST:.0f} (a year)", field=name
-            )
-        return value
+        return _seconds(environ, name, default)
 
     defaults = PostSettings()
     policy = defaults.retry_policy

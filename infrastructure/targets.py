@@ -39,6 +39,7 @@ KNOWN_HOSTS: dict[Platform, frozenset[str]] = {
     Platform.LINKEDIN: frozenset({"api.linkedin.com"}),
     Platform.THREADS: frozenset({"graph.threads.net"}),
     Platform.INSTAGRAM: frozenset({"graph.facebook.com", "graph.instagram.com"}),
+    Platform.FACEBOOK: frozenset({"graph.facebook.com"}),
 }
 
 

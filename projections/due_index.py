@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.post import STATE_AFTER, Post
+from domain.post import SIDE_STEPS, STATE_AFTER, Post
 from projections.facts import Fact, utc_text
 
 COLUMNS = (
@@ -122,7 +122,9 @@ class DueIndex:
             Post.Failed,
         }
     )
-    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContentEdited, Post.ContainerPrepared, Post.PartPublished})
+    ignores: frozenset[type[Post.Event]] = frozenset(
+        {Post.ContentEdited, Post.ContainerPrepared, Post.PartPublished, *SIDE_STEPS}
+    )
 
     def apply(self, writer: DueIndexWriter, facts: Sequence[Fact]) -> None:
         """Fold a batch in memory, then write one row per post touched."""

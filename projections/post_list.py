@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from domain.post import STATE_AFTER, Post
+from domain.post import SIDE_STEPS, STATE_AFTER, Post
 from projections.facts import Fact
 
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
@@ -103,7 +103,9 @@ class PostList:
             Post.Failed,
         }
     )
-    ignores: frozenset[type[Post.Event]] = frozenset({Post.ContainerPrepared, Post.PartPublished})  # versions only
+    ignores: frozenset[type[Post.Event]] = frozenset(
+        {Post.ContainerPrepared, Post.PartPublished, *SIDE_STEPS}
+    )  # versions only
 
     def apply(self, writer: PostListWriter, facts: Sequence[Fact]) -> None:
         posts = [fact for fact in facts if fact.aggregate == Post.__name__]

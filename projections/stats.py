@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from domain.post import Post
+from domain.post import SIDE_STEPS, Post
 from projections.facts import Fact, seconds_between, utc_text
 
 COUNTERS = ("scheduled", "delivered", "failed", "canceled", "reconciled", "attempts", "partial")
@@ -74,6 +74,7 @@ class Stats:
             Post.ContentEdited,
             Post.ContainerPrepared,
             Post.PartPublished,
+            *SIDE_STEPS,
             Post.ClaimAbandoned,
             Post.AttemptFailed,
             Post.OutcomeAmbiguous,

@@ -73,6 +73,14 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             )
         case Post.PartPublished.__name__:
             text = f"attempt {attempt}: part {d['part']} is live as {d['remote_id']}"
+        case Post.MediaUploaded.__name__:
+            text = f"attempt {attempt} uploaded file {d['index'] + 1} of part {d['part']} as {d['remote_media_id']}" + (
+                f", usable until {d['expires_at']}" if d.get("expires_at") else ""
+            )
+        case Post.FirstCommentPosted.__name__:
+            text = f"attempt {attempt}: the first comment is live as {d['remote_id']}"
+        case Post.FirstCommentFailed.__name__:
+            text = f"attempt {attempt}: the first comment did not go ({d['reason']}); the post stands"
         case Post.Delivered.__name__ if d["reconciled"]:
             text = f"the reconciler confirmed attempt {attempt} is on the platform as {d['remote_id']}: {d['evidence']}"
         case Post.Delivered.__name__:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.account import Account
-from domain.post import Post
+from domain.post import SIDE_STEPS, Post
 from domain.webhook import WebhookDelivery, delivery_id
 from projections.facts import Fact, utc_text
 
@@ -90,6 +90,7 @@ class WebhookOutbox:
             Post.ClaimAbandoned,
             Post.ContainerPrepared,
             Post.PartPublished,
+            *SIDE_STEPS,
             Post.AttemptFailed,
             Post.ReleasedForRetry,
             Post.SettledNotLive,

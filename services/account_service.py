@@ -24,6 +24,7 @@ DEFAULT_BASE_URLS = {
     Platform.LINKEDIN: "https://api.linkedin.com",
     Platform.THREADS: "https://graph.threads.net",
     Platform.INSTAGRAM: "https://graph.facebook.com",
+    Platform.FACEBOOK: "https://graph.facebook.com",
 }
 
 

@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain.content import Content, Platform
+from domain.media import MediaInfo
 from domain.validation import Rules, check, rules_for
 from services.ports import AccountSettings
 
+MediaFacts = Callable[[str, Iterable[str]], dict[str, MediaInfo]]  # (workspace, media ids) → the known ones
+
 
 class ContentRules:
-    def __init__(self, account_settings: AccountSettings | None = None) -> None:
+    def __init__(self, account_settings: AccountSettings | None = None, media: MediaFacts | None = None) -> None:
         self.account_settings = account_settings
+        self.media = media
 
     def settings_of(self, workspace: str, account: str) -> dict[str, Any]:
         """The account's settings ({} for an account Herald does not know)."""
@@ -28,5 +33,7 @@ class ContentRules:
         return rules_for(platform, max_characters=int(limit) if limit else None)
 
     def check(self, platform: Platform, content: Content, workspace: str = "default", account: str = "") -> None:
-        """Raise `ContentInvalid` naming every problem the platform would refuse."""
-        check(content, self.rules_for(platform, workspace, account))
+        """Raise `ContentInvalid` naming every problem the platform would refuse, each file's
+        included (its format, size, shape, length, alt text) when the content has media."""
+        files = self.media(workspace, content.media_ids) if self.media is not None and content.media_ids else None
+        check(content, self.rules_for(platform, workspace, account), files)

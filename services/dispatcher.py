@@ -31,6 +31,9 @@ Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or 
 CATCH_UP_BATCHES = 5
 
 
+FULL_PAUSE = timedelta(minutes=15)  # an account at its platform's publishing limit waits this long
+
+
 @dataclass(frozen=True)
 class DispatchSettings:
     worker: str
@@ -118,6 +121,19 @@ class Dispatcher:
     def stop(self) -> None:
         self.stopping.set()
 
+    async def _rooms(
+        self, due: list[Any], routes: dict[tuple[str, str, str], Route | Held]
+    ) -> dict[tuple[str, str], int | None]:
+        """For each account whose platform says how many posts it may still publish (Instagram),
+        that number, read once per batch; posts beyond it wait for the account's window."""
+        asked: dict[tuple[str, str], Any] = {}
+        for post in due:
+            route = routes[(post.workspace, post.account, post.platform)]
+            if not isinstance(route, Held) and hasattr(route, "room"):
+                asked.setdefault((post.workspace, post.account), route)
+        found = await asyncio.gather(*(route.room() for route in asked.values()))
+        return dict(zip(asked, found, strict=True))
+
     async def _dispatch_batch(self) -> bool:
         room = min(self.settings.batch_size, self.settings.in_flight - self.busy)
         if room < max(1, min(self.settings.batch_size, self.settings.in_flight) // 4) and self.busy:
@@ -132,12 +148,18 @@ class Dispatcher:
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
+        rooms = await self._rooms(due, by_account)
         for post in due:
             route = by_account[(post.workspace, post.account, post.platform)]
+            account = (post.workspace, post.account)
             if isinstance(route, Held):
                 holds.append((UUID(post.post_id), route.reason, route.detail))  # visibly, as an event
-            elif self.pacer.take((post.workspace, post.account), post.platform, now):
+            elif rooms.get(account) == 0:
+                self.pacer.pause(account, now + FULL_PAUSE)  # the platform's own limit is reached
+            elif self.pacer.take(account, post.platform, now):
                 routes[post.post_id] = route
+                if rooms.get(account) is not None:
+                    rooms[account] = int(rooms[account] or 0) - 1
         if holds:
             await asyncio.to_thread(self.dispatch.hold_many, holds, now)
         if not routes:

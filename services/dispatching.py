@@ -99,6 +99,33 @@ class DispatchCommands:
         """A thread's part went live: recorded at once, so no resumed attempt posts it twice."""
         self.posts.change(post_id, lambda post: post.record_part(attempt=attempt, part=part, now=self.clock()))
 
+    def record_upload(
+        self, post_id: UUID, attempt: int, part: int, index: int, remote_id: str, expires_at: datetime | None
+    ) -> None:
+        """A file reached the platform: recorded, so a retry reuses it until it expires."""
+        self.posts.change(
+            post_id,
+            lambda post: post.record_upload(
+                attempt=attempt,
+                part=part,
+                index=index,
+                remote_media_id=remote_id,
+                expires_at=expires_at,
+                now=self.clock(),
+            ),
+        )
+
+    def record_first_comment(
+        self, post_id: UUID, attempt: int, remote_id: str | None, permalink: str | None, observed: Observed | None
+    ) -> None:
+        """The first comment went, or did not: recorded apart from the post's own outcome."""
+        self.posts.change(
+            post_id,
+            lambda post: post.record_first_comment(
+                attempt=attempt, remote_id=remote_id, permalink=permalink, observed=observed, now=self.clock()
+            ),
+        )
+
     def abandon_claims(self, claims: Sequence[tuple[UUID, int]], reason: str) -> list[CommandResult]:
         """Claims this dispatcher will not send after all (it is stopping): queued again at once."""
         attempts = dict(claims)

@@ -15,7 +15,8 @@ from uuid import UUID
 from domain.content import Content, Platform
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
-from domain.outcomes import Observed, RemotePart, Search
+from domain.media import MediaInfo
+from domain.outcomes import Observed, RemotePart, Search, Upload
 from domain.validation import Problem
 
 Clock = Callable[[], datetime]
@@ -109,6 +110,23 @@ class Progress(Protocol):
 
     async def part_live(self, part: RemotePart) -> None:
         """One part of a multi-part post is live (reported for threads only)."""
+
+    async def uploaded(self, part: int, index: int, upload: Upload) -> None:
+        """File `index` of `part` reached the platform (reusable until it expires)."""
+
+    async def first_comment(self, remote: RemotePart | None, observed: Observed | None) -> None:
+        """The first comment went (`remote`), or did not (`observed` says why)."""
+
+
+class MediaSource(Protocol):
+    """The library's files, as adapters need them: the bytes, the facts, a public URL."""
+
+    async def read(self, workspace: str, media_id: str) -> bytes: ...
+    async def info(self, workspace: str, media_id: str) -> MediaInfo: ...
+    def public_url(self, workspace: str, media_id: str) -> str:
+        """An unguessable URL where the platform fetches the file (Threads, Instagram), valid
+        for a while."""
+        ...
 
 
 class PlatformAdapter(Protocol):

@@ -6,7 +6,7 @@ rules and the account's posting window first; a refusal is raised before anythin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,6 +21,8 @@ from services.ports import Clock
 from services.post_repository import PostRepository
 from services.results import EventRecord, PostSettings, PostView
 
+Resolve = Callable[[str, Content], Content]  # the library's kind and alt text for each media reference
+
 
 class PostCommands:
     def __init__(
@@ -31,12 +33,14 @@ class PostCommands:
         rules: ContentRules,
         clock: Clock,
         settings: PostSettings,
+        media: Resolve | None = None,
     ) -> None:
         self.posts = posts
         self.booking = booking
         self.rules = rules
         self.clock = clock
         self.settings = settings
+        self.media = media
 
     # ── creating ──────────────────────────────────────────────────────────────
 
@@ -73,7 +77,7 @@ class PostCommands:
         instant, or moved to that instant when `when_full="move"`.
         """
         post = self.new_post(account, platform, content, external_id, workspace, post_id)
-        self.rules.check(post.platform, content, workspace, account)
+        self.rules.check(post.platform, post.content, workspace, account)
         due = self._fit(post, require_due(scheduled_at), when_full)
         post.schedule(due, now=self.clock())
         self._save(post)
@@ -92,7 +96,7 @@ class PostCommands:
     ) -> UUID:
         """A new post, due immediately (or at the next free instant, with `when_full="move"`)."""
         post = self.new_post(account, platform, content, external_id, workspace, post_id)
-        self.rules.check(post.platform, content, workspace, account)
+        self.rules.check(post.platform, post.content, workspace, account)
         now = self.clock()
         due = self._fit(post, now, when_full)
         if due == now:
@@ -154,6 +158,7 @@ class PostCommands:
             raise VersionMismatch(f"the post is at version {post.version}, not {expected_version}; read it again")
         now = self.clock()
         if content is not None:
+            content = self.media(post.workspace, content) if self.media else content
             if post.state is not PostState.DRAFT:
                 self.rules.check(post.platform, content, post.workspace, post.account)
             post.edit_content(content, now=now)
@@ -191,7 +196,9 @@ class PostCommands:
         workspace: str,
         post_id: UUID | None,
     ) -> Post:
-        """A draft, not yet saved."""
+        """A draft, not yet saved (its media references completed from the library)."""
+        if self.media is not None:
+            content = self.media(workspace, content)
         return Post.draft(
             post_id=post_id or uuid4(),
             workspace=workspace,

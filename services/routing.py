@@ -23,7 +23,7 @@ from domain.account import Account, AccountState
 from domain.decisions import REMEDIATIONS, AccountStatus
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePart, Search
+from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from services.account_service import AccountService
 from services.dispatching import DispatchCommands
 from services.ports import AccountAccess, Clock, LookupRefused, PlatformAdapter, RefreshFailed
@@ -74,13 +74,16 @@ class FixedRouter:
 
 class AttemptProgress:
     """What an adapter reports while it publishes one attempt, recorded as events at once:
-    each container it makes (Threads, Instagram) and each part of a thread that goes live."""
+    each container it makes (Threads, Instagram), each file it uploads, each part of a thread
+    that goes live, and the first comment."""
 
     def __init__(self, dispatch: DispatchCommands, intent: PublishIntent) -> None:
         self.dispatch = dispatch
         self.intent = intent
         self.parts: list[RemotePart] = []
         self.containers: dict[int, str] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.commented = False
 
     async def container(self, part: int, container_id: str) -> None:
         post, attempt = self.intent.post_id, self.intent.attempt
@@ -91,12 +94,27 @@ class AttemptProgress:
         await asyncio.to_thread(self.dispatch.record_part, self.intent.post_id, self.intent.attempt, part)
         self.parts.append(part)
 
+    async def uploaded(self, part: int, index: int, upload: Upload) -> None:
+        post, attempt = self.intent.post_id, self.intent.attempt
+        await asyncio.to_thread(
+            self.dispatch.record_upload, post, attempt, part, index, upload.remote_id, upload.expires_at
+        )
+        self.uploads[f"{part}:{index}"] = upload
+
+    async def first_comment(self, remote: RemotePart | None, observed: Observed | None) -> None:
+        post, attempt = self.intent.post_id, self.intent.attempt
+        remote_id, permalink = (remote.remote_id, remote.permalink) if remote else (None, None)
+        await asyncio.to_thread(self.dispatch.record_first_comment, post, attempt, remote_id, permalink, observed)
+        self.commented = True
+
     def resumed(self) -> PublishIntent:
         """The intent again, knowing what this attempt already made live."""
         return self.intent.model_copy(
             update={
                 "live": (*self.intent.live, *self.parts),
                 "containers": {**self.intent.containers, **self.containers},
+                "uploads": {**self.intent.uploads, **self.uploads},
+                "comment_done": self.intent.comment_done or self.commented,
             }
         )
 
@@ -137,6 +155,19 @@ class BoundAdapter:
         except Exception as problem:  # the adapter broke mid-attempt: the request may have left
             log.exception("the %s adapter failed publishing post %s", self.adapter.platform.value, intent.post_id)
             return Observed(kind=Observation.ADAPTER_ERROR, message=f"{type(problem).__name__}: {problem}"[:300])
+
+    async def room(self) -> int | None:
+        """Posts the account may still publish now, where the platform says (Instagram's
+        content_publishing_limit); None where it does not."""
+        ask = getattr(self.adapter, "room", None)
+        if ask is None:
+            return None
+        try:
+            found: int | None = await ask(self.access)
+        except Exception:  # an adapter bug stays with this account: claim as if unknown
+            log.exception("the %s adapter failed reading the account's room", self.adapter.platform.value)
+            return None
+        return found
 
     async def find(self, intent: PublishIntent) -> Search:
         try:

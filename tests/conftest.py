@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from tests.clock import ManualClock
 # receivers): the operator's switch for private targets is on for the whole suite, and for every
 # process it starts. tests/e2e/test_targets.py turns it off to test the guard itself.
 os.environ["HERALD_ALLOW_PRIVATE_TARGETS"] = "1"
+# media files of PostgreSQL-backed tests go to a scratch folder, never into the checkout
+os.environ.setdefault("HERALD_MEDIA_DIR", tempfile.mkdtemp(prefix="herald-media-"))
 
 POSTGRES_URL = os.environ.get("HERALD_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 

@@ -16,24 +16,29 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import HeraldError
-from infrastructure.api import accounts, plans, posts, webhooks
+from infrastructure.api import accounts, media, plans, posts, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import errors_as_json, http_error_response, json_response, refusal_response
 from infrastructure.api.guards import confine, idempotent, identify
 from infrastructure.api.health import READINESS, Readiness, healthz, readyz
-from infrastructure.api.keys import CALLER, CTX, OPENAPI, REQUEST_ID
+from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.models import (
     AccountList,
     AccountOut,
     AddEndpoint,
+    AddMediaFromUrl,
     AttentionOut,
     CancelPost,
     ConnectAccount,
     CreatePost,
+    Deleted,
+    DescribeMedia,
     DryRun,
     DryRunOut,
     EndpointList,
     EndpointOut,
+    MediaList,
+    MediaOut,
     PatchPost,
     PostOut,
     PostPage,
@@ -47,7 +52,6 @@ from infrastructure.persistence.rate_limit import RateLimited
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 W = "/v1/workspaces/{workspace_id}"
-MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -173,13 +177,36 @@ ROUTES = [
         {200: Removed},
     ),
 ]
+ROUTES += [
+    Route(
+        "POST",
+        f"{W}/media",
+        media.add,
+        "Add a file (multipart file + alt_text, or JSON url)",
+        AddMediaFromUrl,
+        {201: MediaOut},
+    ),
+    Route("GET", f"{W}/media", media.list_media, "List the media library", None, {200: MediaList}),
+    Route("GET", f"{W}/media/{{media_id}}", media.get_media, "Read a media's facts", None, {200: MediaOut}),
+    Route("PATCH", f"{W}/media/{{media_id}}", media.describe, "Set a media's alt text", DescribeMedia, {200: MediaOut}),
+    Route(
+        "DELETE",
+        f"{W}/media/{{media_id}}",
+        media.delete,
+        "Delete a media (refused while a post that may still go out uses it)",
+        None,
+        {200: Deleted},
+    ),
+]
 # where a 201's new resource can be read, from its answer's body
 LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] = {
     ("POST", f"{W}/posts"): lambda request, body: f"{request.path}/{body['id']}",
     ("POST", f"{W}/accounts"): lambda request, body: f"{request.path}/{quote(str(body['name']), safe='')}",
     ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
+    ("POST", f"{W}/media"): lambda request, body: f"{request.path}/{body['id']}",
 }
 INBOUND = "/v1/inbound/{source}"
+MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission
 PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz"}
 
 
@@ -203,7 +230,7 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     A stranger's answers (a 401, or a 404 or 405 on a route that does not exist) carry the
     failed-authentication policy's headers; a caller's carry its workspace's."""
     resource = request.match_info.route.resource
-    if request.path in PUBLIC or (resource is not None and resource.canonical == INBOUND):
+    if request.path in PUBLIC or (resource is not None and resource.canonical in (INBOUND, MEDIA_FILES)):
         return await handler(request)
     ctx: Context = request.app[CTX]
     address = request.remote or "unknown"
@@ -252,8 +279,10 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Application:
-    app = web.Application(middlewares=[request_id, errors_as_json, guarded], client_max_size=MAX_BODY)
+    largest = media.MEDIA_MAX + 64 * 1024  # a file with its multipart envelope; JSON bodies stop at 1 MiB
+    app = web.Application(middlewares=[request_id, errors_as_json, guarded], client_max_size=largest)
     app[CTX] = ctx
+    app[BODY_LIMIT] = largest
     app[OPENAPI] = document(ROUTES)
     if readiness is not None:
         app[READINESS] = readiness
@@ -261,6 +290,7 @@ def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post(INBOUND, webhooks.inbound)
+    app.router.add_get(MEDIA_FILES, media.serve_file)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     return app

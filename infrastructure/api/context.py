@@ -16,6 +16,7 @@ from projections.timeline import Timeline
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
+    from infrastructure.media.signed import MediaLinks
     from services.account_service import AccountService
     from services.posts import PostCommands
     from services.webhooks import WebhookService
@@ -31,6 +32,7 @@ class Context:
     generic_platform: bool = False  # posts of unconnected accounts go to a generic platform
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     _catching_up: threading.Lock = field(default_factory=threading.Lock)
+    _links: MediaLinks | None = None
 
     def __post_init__(self) -> None:
         self.runners = {
@@ -38,6 +40,17 @@ class Context:
             "post_list": self.herald.runner(PostList()),
             "timeline": self.herald.runner(Timeline()),
         }
+
+    def media_links(self) -> MediaLinks:
+        """Signed URLs for media files (HERALD_PUBLIC_URL; the key from HERALD_SECRET_KEY)."""
+        if self._links is None:
+            from infrastructure.media.signed import MediaLinks, public_base
+            from infrastructure.secrets import secret_key
+
+            self._links = MediaLinks(
+                secret_key(purpose="media links cannot be signed"), public_base(), self.herald.clock
+            )
+        return self._links
 
     @property
     def posts(self) -> PostCommands:

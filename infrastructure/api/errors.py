@@ -22,6 +22,7 @@ from domain.errors import (
     PostNotFound,
     VersionMismatch,
 )
+from domain.media import MediaInUse, MediaNotFound
 from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
 from domain.workspace import EndpointNotFound
@@ -42,6 +43,8 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (AccountNotFound, 404),
     (EndpointNotFound, 404),
     (WorkspaceNotFound, 404),
+    (MediaNotFound, 404),
+    (MediaInUse, 409),
     (AccountExists, 409),
     (VersionMismatch, 412),
     (PostFrozen, 409),
@@ -118,10 +121,10 @@ def from_validation(problem: ValidationError) -> web.Response:
 
 
 def http_error_response(http: web.HTTPException) -> web.Response:
-    """aiohttp's own refusals (no such route, a method the route lacks, a body over 1 MiB) in
+    """aiohttp's own refusals (no such route, a method the route lacks, a body too large) in
     our shape; a 405 says which methods the route has."""
     if isinstance(http, web.HTTPRequestEntityTooLarge):
-        answer = json_response(error_body("payload_too_large", "the body is larger than 1 MiB", "body"), 413)
+        answer = json_response(error_body("payload_too_large", "the body is larger than the server takes", "body"), 413)
         answer.force_close()  # the rest of the body is not read
         return answer
     code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")

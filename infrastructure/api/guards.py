@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from infrastructure.api.errors import ApiError
-from infrastructure.api.keys import CALLER
+from infrastructure.api.keys import BODY_LIMIT, CALLER
 from infrastructure.api.server import read_body
 from infrastructure.persistence.idempotency import IdempotencyStore
 from services.workspace_service import Caller, WorkspaceService
@@ -57,7 +57,7 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
         raise ApiError(
             400, "idempotency_key_invalid", "an Idempotency-Key has at most 255 characters", "Idempotency-Key"
         )
-    raw = await read_body(request)
+    raw = await read_body(request, limit=request.app[BODY_LIMIT])
     request_hash = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical(raw))
     request_hash = request_hash.hexdigest()
     workspace = workspace_of(request)

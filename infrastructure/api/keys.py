@@ -14,3 +14,4 @@ CTX: web.AppKey[Context] = web.AppKey("ctx")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id")
+BODY_LIMIT: web.AppKey[int] = web.AppKey("body_limit")  # the largest body a route may take

@@ -44,7 +44,7 @@ class Strict(BaseModel):
 
 
 class MediaIn(Strict):
-    ref: str = Field(min_length=1, max_length=2048, description="a media id in your library, or a URL")
+    ref: str = Field(min_length=1, max_length=2048, description="the id of a media in your library (POST /media)")
     alt_text: str | None = Field(default=None, max_length=5000)
     kind: Literal["image", "video", "gif"] = "image"
 
@@ -58,10 +58,17 @@ class ContentIn(Strict):
     text: str = Field(max_length=10_000)
     media: list[MediaIn] = Field(default_factory=list, max_length=20)
     thread: list[ThreadPartIn] = Field(default_factory=list, max_length=50, description="follow-up parts, in order")
+    first_comment: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="sent once the post is live, as a comment (or a self-reply where comments are replies);"
+        " its failure never fails the post",
+    )
 
     def to_domain(self) -> Content:
         return Content(
             text=self.text,
+            first_comment=self.first_comment,
             media=tuple(MediaRef(**m.model_dump()) for m in self.media),
             thread=tuple(
                 ThreadPart(text=p.text, media=tuple(MediaRef(**m.model_dump()) for m in p.media)) for p in self.thread
@@ -271,3 +278,35 @@ class Removed(BaseModel):
 class InboundAck(BaseModel):
     accepted: bool
     duplicate: bool
+
+
+class MediaOut(BaseModel):
+    id: UUID
+    filename: str
+    alt_text: str | None
+    sha256: str
+    size: int
+    mime: str
+    kind: str = Field(description="image, gif (animated) or video")
+    width: int
+    height: int
+    duration: float | None = Field(default=None, description="seconds, for video and animated GIF")
+    added_at: datetime
+
+
+class MediaList(BaseModel):
+    items: list[MediaOut]
+
+
+class AddMediaFromUrl(Strict):
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://", description="fetched once, never again")
+    alt_text: str | None = Field(default=None, max_length=5000)
+    filename: str | None = Field(default=None, max_length=200)
+
+
+class DescribeMedia(Strict):
+    alt_text: str | None = Field(max_length=5000, description="the library's alt text, used where a post gives none")
+
+
+class Deleted(BaseModel):
+    deleted: str

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from domain.platform import Platform
+from domain.post import PostState
 from infrastructure.api.models import ErrorOut, PostOut
 
 ERRORS = {
@@ -30,8 +32,8 @@ COMMON_HEADERS: dict[str, Any] = {
     "RateLimit-Policy": {"schema": {"type": "string"}, "description": "the limit these numbers describe"},
     "X-Request-Id": {"schema": {"type": "string"}, "description": "yours if you sent a sane one, else ours"},
 }
-STATES = ["draft", "queued", "dispatched", "ambiguous", "held", "delivered", "partial", "failed", "canceled"]
-PLATFORMS = ["x", "mastodon", "bluesky", "linkedin", "threads", "instagram"]
+STATES = [state.value for state in PostState]
+PLATFORMS = [platform.value for platform in Platform]
 QUERY: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": STATES},
     "platform": {"type": "string", "enum": PLATFORMS},

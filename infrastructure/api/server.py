@@ -127,9 +127,18 @@ class GuardedRunner(web.AppRunner):
         return server
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The request's body; a client that stops sending it is cut off with a 408."""
+JSON_MAX = 1024 * 1024  # a JSON body (files go to /media, up to the server's client_max_size)
+
+
+async def read_body(request: web.Request, limit: int = JSON_MAX) -> bytes:
+    """The request's body, at most `limit` bytes (413 past it); a client that stops sending
+    it is cut off with a 408."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"the body is larger than {limit:,} bytes", "body")
     try:
-        return await asyncio.wait_for(request.read(), BODY_SECONDS)
+        raw = await asyncio.wait_for(request.read(), BODY_SECONDS)
     except TimeoutError:
         raise ApiError(408, "request_timeout", f"the body did not arrive within {BODY_SECONDS:.0f}s", "body") from None
+    if len(raw) > limit:
+        raise ApiError(413, "payload_too_large", f"the body is larger than {limit:,} bytes", "body")
+    return raw

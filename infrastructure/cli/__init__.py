@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, posts, projections, serve
+from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     posts.register(commands)
     accounts.register(commands)
+    media.register(commands)
     dispatch.register(commands)
     projections.register(commands)
     serve.register(commands)

@@ -79,7 +79,14 @@ def register(commands: Any) -> None:
 
 def _content_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--text", required=required, help="the post's text")
-    parser.add_argument("--media", action="append", default=[], metavar="REF", help="a media id or URL (repeat)")
+    parser.add_argument(
+        "--media",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a media id from `herald media add` (repeat, in order); its alt text is the library's",
+    )
+    parser.add_argument("--first-comment", metavar="TEXT", help="a comment sent once the post is live")
 
 
 def _time_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +97,9 @@ def _time_arguments(parser: argparse.ArgumentParser) -> None:
 def _content(args: argparse.Namespace) -> Content:
     from domain.content import Content, MediaRef
 
-    return Content(text=args.text, media=tuple(MediaRef(ref=ref) for ref in args.media))
+    return Content(
+        text=args.text, media=tuple(MediaRef(ref=ref) for ref in args.media), first_comment=args.first_comment
+    )
 
 
 def _herald() -> Herald:

@@ -80,3 +80,14 @@ class SqlPostList:
                 [*params, limit],
             )
             return [(orjson.loads(row[0]), int(row[1])) for row in cursor.fetchall()]
+
+    def using(self, workspace: str, media_id: str) -> int:
+        """How many posts of `workspace` that may still go out refer to media `media_id`."""
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM post_list WHERE workspace = %s"
+                " AND state NOT IN ('delivered', 'partial', 'failed', 'canceled') AND body LIKE %s",
+                [workspace, f'%"{media_id}"%'],
+            )
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0

@@ -22,6 +22,9 @@ class Answer:
     headers: dict[str, str]
 
 
+Form = dict[str, tuple[str, bytes, str] | str]  # multipart fields: a string, or (filename, bytes, type)
+
+
 class Http:
     def __init__(self, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
         self.session = session
@@ -36,15 +39,26 @@ class Http:
         body: bytes | None = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        form: Form | None = None,
     ) -> Answer | Observed:
-        """The platform's answer, or the observation when none came (connect error, timeout)."""
+        """The platform's answer, or the observation when none came (connect error, timeout).
+        `form` sends multipart/form-data: each field a string, or (filename, bytes, type)."""
         sent_headers = {**(headers or {}), **({"Content-Type": content_type} if body is not None else {})}
+        data: Any = body
+        if form is not None:
+            data = aiohttp.FormData()
+            for name, value in form.items():
+                if isinstance(value, tuple):
+                    filename, raw, kind = value
+                    data.add_field(name, raw, filename=filename, content_type=kind)
+                else:
+                    data.add_field(name, value)
         try:
             async with self.session.request(
                 method,
                 url,
                 headers=sent_headers,
-                data=body,
+                data=data,
                 params=params,
                 timeout=self.timeout,
                 allow_redirects=False,  # an API answers; a redirect could lead anywhere (private addresses)

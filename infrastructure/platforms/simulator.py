@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from infrastructure.platforms.stand_ins.files import UPLOAD_FAULTS, SimulatedFiles
+
 FAULTS = ("accept_drop", "slow", "http_500", "http_429", "http_401", "http_403")
 
 
@@ -33,7 +35,14 @@ def parse_faults(text: str) -> dict[str, float]:
     faults: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, value = item.partition("=")
-        if name not in (*FAULTS, "latency_ms", "slow_seconds", "retry_after", "mastodon_max_characters"):
+        if name not in (
+            *FAULTS,
+            *UPLOAD_FAULTS,
+            "latency_ms",
+            "slow_seconds",
+            "retry_after",
+            "mastodon_max_characters",
+        ):
             raise BadFaults(f"unknown fault {name!r}; known: {', '.join(FAULTS)}, latency_ms")
         try:
             faults[name] = float(value)
@@ -69,6 +78,7 @@ class Simulator:
         self._indexed = 0  # how many of `posts` the per-account index holds
         self._last: dict[str, Any] | None = None
         self._noise: asyncio.Task[None] | None = None
+        self.files = SimulatedFiles(self)
 
     def draw(self) -> str | None:
         roll = self._random.random()
@@ -96,6 +106,8 @@ class Simulator:
             "permalink": f"https://simulated.example/{account}/{remote_id}",
             "created_at": (at or self.now()).isoformat(),
             "seeded": bool(body.get("seeded")),
+            "media": list(body.get("media") or []),  # each file's sha256, alt text and type, in order
+            "kind": body.get("kind", "post"),  # post, or comment (a first comment)
         }
         self.posts.append(post)
         return post

@@ -12,6 +12,7 @@ import pytest
 from infrastructure.api.app import ROUTES
 from infrastructure.api.guards import canonical
 from tests.e2e.conftest import Api, post_body, run_api
+from tests.media import image
 
 
 def test_keys_missing_bad_revoked_or_short_of_scope(store_url: str) -> None:
@@ -46,7 +47,8 @@ def test_another_workspaces_key_finds_nothing_on_any_route(store_url: str) -> No
         )
         _, hook, _ = await api.call("POST", "/webhooks", {"url": "http://127.0.0.1:9/h", "events": ["post.failed"]})
         _, other_key = api.ctx.workspaces.create("Intruder")
-        values = {"post_id": post["id"], "name": "acme", "endpoint_id": hook["endpoint_id"]}
+        made = api.ctx.herald.media.add(api.workspace, image(), filename="a.png", alt_text="a square")
+        values = {"post_id": post["id"], "name": "acme", "endpoint_id": hook["endpoint_id"], "media_id": made.id}
         for route in ROUTES:
             path = route.path.removeprefix("/v1/workspaces/{workspace_id}").format(**values)
             body = {"items": [post_body()]} if "dry-run" in path else post_body()
@@ -55,6 +57,7 @@ def test_another_workspaces_key_finds_nothing_on_any_route(store_url: str) -> No
             )
             assert status == 404, (route.method, route.path, status, answer)
             assert answer["code"] in ("post_not_found", "workspace_not_found")
+        assert api.ctx.herald.media.get(api.workspace, str(made.id)).alt_text == "a square"
         status, still, _ = await api.call("GET", f"/posts/{post['id']}")
         assert status == 200 and still == post  # and nothing changed
 

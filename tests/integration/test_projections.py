@@ -157,7 +157,18 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     threads.schedule(now, now=now, publish_now=True)
     threads.claim(worker="w-1", lease=timedelta(seconds=30), now=now)
     threads.prepare_container(attempt=1, container_id="c-9", now=now)
+    threads.record_upload(
+        attempt=1, part=1, index=0, remote_media_id="m-1", expires_at=now + timedelta(days=1), now=now
+    )
+    threads.record_upload(attempt=1, part=1, index=1, remote_media_id="m-2", expires_at=None, now=now)
+    threads.record_first_comment(attempt=1, remote_id="c-1", permalink=None, observed=None, now=now)
     outcome(threads, Observation.ACCEPTED, 201)
+    commented = post(Platform.INSTAGRAM, 9)
+    commented.schedule(now, now=now, publish_now=True)
+    commented.claim(worker="w-9", lease=timedelta(seconds=30), now=now)
+    refused = Observed(kind=Observation.REJECTED, http_status=400, platform_code="100")
+    commented.record_first_comment(attempt=1, remote_id=None, permalink=None, observed=refused, now=now)
+    outcome(commented, Observation.ACCEPTED, 201)
     retried = post(Platform.MASTODON, 2)
     retried.schedule(now, now=now, publish_now=True)
     for kind, status, code in [

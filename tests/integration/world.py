@@ -5,16 +5,21 @@ through its account's real adapter."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from domain.content import Content
 from domain.decisions import RetryPolicy
+from infrastructure.api.app import make_app
+from infrastructure.api.server import GuardedRunner
 from infrastructure.bootstrap import Herald, bootstrap
+from infrastructure.platforms.media_steps import Polling
 from infrastructure.platforms.simulator import Simulator, start
 from services.account_service import AccountService
 from services.dispatcher import Dispatcher, DispatchSettings
@@ -63,20 +68,32 @@ class World:
         return [record.name for record in self.posts.history(post_id)]
 
 
+FAST = Polling(every=0.01, tries=50)  # the simulator's processing moves on with each look, not with time
+
+
 def run(store_url: str, scenario: Callable[[World], Awaitable[None]], settings: PostSettings = SETTINGS) -> None:
     async def main() -> None:
         clock = ManualClock()
         herald = bootstrap(store_url, clock=clock, settings=settings)
-        sim = Simulator(seed=2)
+        sim = Simulator(seed=2, clock=clock)
         runner, port = await start(sim)
+        # Herald's own server, where Threads, Instagram and Facebook fetch files at signed URLs
+        api = GuardedRunner(make_app(herald.api_context(generic_platform=True)), access_log=None)
+        await api.setup()
+        site = web.TCPSite(api, "127.0.0.1", 0)
+        await site.start()
+        public = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        os.environ["HERALD_PUBLIC_URL"] = public
         async with aiohttp.ClientSession() as session:
-            router = herald.account_router(session, timeout=2)
+            router = herald.account_router(session, timeout=2, polling=FAST)
             dispatcher = herald.dispatcher(router, DispatchSettings(worker="w"))
             world = World(herald.posts, herald.accounts, dispatcher, sim, clock, f"http://127.0.0.1:{port}", herald)
             try:
                 await scenario(world)
             finally:
                 await runner.cleanup()
+                await api.cleanup()
+                os.environ.pop("HERALD_PUBLIC_URL", None)
                 herald.close()
 
     asyncio.run(main())

@@ -7,18 +7,22 @@ which answers for certain. Links become facets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
-from domain.content import Content, Platform
+from domain.content import Content, MediaRef, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
+from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import URL, Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, json_body, observed
 from infrastructure.platforms.lookups import observed_live
-from services.ports import AccountAccess, Progress, Refreshed, RefreshFailed
+from infrastructure.platforms.media_steps import PartFiles, sent_with_files
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed, system_clock
 
 COLLECTION = "app.bsky.feed.post"
+BLOB_KEPT = timedelta(hours=1)  # how long an uploaded blob no record refers to is reused
 
 
 def rkey(intent: PublishIntent, part: int) -> str:
@@ -26,7 +30,7 @@ def rkey(intent: PublishIntent, part: int) -> str:
     return intent.publish_key if part == 0 else f"{intent.publish_key}-{part + 1}"
 
 
-def facets(text: str) -> list[dict[str, object]]:
+def facets(text: str) -> list[dict[str, Any]]:
     """Link facets, indexed by UTF-8 byte offsets as the protocol requires."""
     found = []
     for match in URL.finditer(text):
@@ -45,14 +49,23 @@ class BlueskyAdapter:
     limits = QUOTAS[Platform.BLUESKY]
     has_refresh = True
 
-    def __init__(self, http: Http) -> None:
+    def __init__(self, http: Http, clock: Clock | None = None, files: MediaSource | None = None) -> None:
         self.http = http
+        self.clock = clock or system_clock
+        self.files = files
 
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]:
         return validate(content, rules_for(Platform.BLUESKY))
 
     def request(
-        self, intent: PublishIntent, part: int, text: str, reply: dict[str, object] | None, account: AccountAccess
+        self,
+        intent: PublishIntent,
+        part: int,
+        text: str,
+        reply: dict[str, Any] | None,
+        account: AccountAccess,
+        images: list[dict[str, object]] | None = None,
+        key: str | None = None,
     ) -> tuple[str, dict[str, str], bytes]:
         record: dict[str, object] = {
             "$type": COLLECTION,
@@ -63,7 +76,10 @@ class BlueskyAdapter:
             record["facets"] = links
         if reply:
             record["reply"] = reply
-        body = {"repo": account.remote_user_id, "collection": COLLECTION, "rkey": rkey(intent, part), "record": record}
+        if images:
+            record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+        name = key or rkey(intent, part)
+        body = {"repo": account.remote_user_id, "collection": COLLECTION, "rkey": name, "record": record}
         headers = {"Authorization": f"Bearer {account.credentials['access_jwt']}"}
         return f"{account.base_url}/xrpc/com.atproto.repo.createRecord", headers, json_body(body)
 
@@ -72,8 +88,8 @@ class BlueskyAdapter:
         first: Observed | None = None
         root: dict[str, str] | None = None
         parent: dict[str, str] | None = None
-        for number, text in intent.parts:
-            outcome = await self._part(intent, number, text, root, parent, account)
+        for number, text, media in intent.media_parts:
+            outcome = await self._part(intent, number, text, media, root, parent, account, progress)
             if outcome.kind is not Observation.ACCEPTED or outcome.remote_id is None:
                 return outcome
             if threaded and not intent.live_part(number):
@@ -84,28 +100,93 @@ class BlueskyAdapter:
             ref = {"uri": str(outcome.remote_id), "cid": str(outcome.platform_code or "")}
             root, parent = root or ref, ref
         assert first is not None
+        if intent.content.first_comment and not intent.comment_done and root and parent:
+            await self._first_comment(intent, intent.content.first_comment, root, parent, account, progress)
         return first
+
+    async def _first_comment(
+        self,
+        intent: PublishIntent,
+        text: str,
+        root: dict[str, str],
+        parent: dict[str, str],
+        account: AccountAccess,
+        progress: Progress,
+    ) -> None:
+        """A self-reply under the last part, under its own rkey (so it is never made twice)."""
+        key = f"{intent.publish_key}-c"
+        url, headers, body = self.request(intent, 0, text, {"root": root, "parent": parent}, account, key=key)
+        seen = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, 0)
+        if seen.kind is not Observation.ACCEPTED and (found := await self._get_record(key, account)) is not None:
+            seen = Observed(kind=Observation.ACCEPTED, remote_id=found.remote_id, permalink=found.permalink)
+        remote = RemotePart(part=0, remote_id=seen.remote_id, permalink=seen.permalink) if seen.remote_id else None
+        await progress.first_comment(remote if seen.kind is Observation.ACCEPTED else None, seen)
+
+    async def _upload(self, intent: PublishIntent, item: MediaRef, *, account: AccountAccess) -> Upload | Observed:
+        assert self.files is not None
+        mime = (await self.files.info(intent.workspace, item.ref)).mime
+        data = await self.files.read(intent.workspace, item.ref)
+        headers = {"Authorization": f"Bearer {account.credentials['access_jwt']}"}
+        answer = await self.http.request(
+            "POST",
+            f"{account.base_url}/xrpc/com.atproto.repo.uploadBlob",
+            headers=headers,
+            body=data,
+            content_type=mime,
+        )
+        if isinstance(answer, Observed) or answer.status != 200:
+            return answer if isinstance(answer, Observed) else self._outcome(answer, account, 0)
+        link = str(((answer.body.get("blob") or {}).get("ref") or {}).get("$link", ""))
+        # a blob no record refers to is kept for a while only: reuse it within the hour
+        return Upload(remote_id=link, expires_at=self.clock() + BLOB_KEPT)
 
     async def _part(
         self,
         intent: PublishIntent,
         number: int,
         text: str,
+        media: tuple[MediaRef, ...],
         root: dict[str, str] | None,
         parent: dict[str, str] | None,
         account: AccountAccess,
+        progress: Progress,
     ) -> Observed:
         if live := intent.live_part(number):
             return observed_live(live).model_copy(update={"platform_code": await self._cid(live.remote_id, account)})
         if (intent.attempt > 1 or intent.live) and (existing := await self._record(intent, number, account)):
             return existing  # an earlier attempt landed this part: never twice
         reply = {"root": root, "parent": parent} if root and parent else None
-        url, headers, body = self.request(intent, number - 1, text, reply, account)
-        outcome = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, number)
+        files = PartFiles(intent, number, media, progress, self.clock, partial(self._upload, intent, account=account))
+        outcome = await sent_with_files(
+            files,
+            partial(self._send, intent, number, text, reply, media, account),
+            lambda seen: seen.http_status == 400 and "blob" in (seen.message or "").lower(),  # collected unused
+        )
         if outcome.kind is Observation.SERVER_ERROR:
             # a colliding rkey is a 500 too: if the record is there, it is ours
             return await self._record(intent, number, account) or outcome
         return outcome
+
+    async def _send(
+        self,
+        intent: PublishIntent,
+        number: int,
+        text: str,
+        reply: dict[str, Any] | None,
+        media: tuple[MediaRef, ...],
+        account: AccountAccess,
+        links: list[str],
+    ) -> Observed:
+        """The part's record, each image's blob (uploadBlob) with its alt text and shape."""
+        images: list[dict[str, object]] = []
+        for made, item in zip(links, media, strict=True):
+            assert self.files is not None, "this Bluesky adapter was made without the media library"
+            info = await self.files.info(intent.workspace, item.ref)
+            blob = {"$type": "blob", "ref": {"$link": made}, "mimeType": info.mime, "size": info.size}
+            shape = {"width": info.width, "height": info.height}
+            images.append({"alt": item.alt_text or "", "image": blob, "aspectRatio": shape})
+        url, headers, body = self.request(intent, number - 1, text, reply, account, images)
+        return self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, number)
 
     def _outcome(self, answer: Answer | Observed, account: AccountAccess, part: int) -> Observed:
         if (seen := at_part(answer, part)) is not None:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from urllib.parse import quote
 
-from domain.content import Content, Platform
+from domain.content import Content, MediaRef, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, Search
+from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
 from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts
-from services.ports import AccountAccess, Progress, Refreshed, RefreshFailed
+from infrastructure.platforms.media_steps import PartFiles, sent_with_files
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed, system_clock
 
 VERSION = "202411"
 DUPLICATE = re.compile(r"duplicate of (urn:li:(?:share|ugcPost|activity):[\w-]+)", re.IGNORECASE)
@@ -32,8 +35,10 @@ class LinkedInAdapter:
     limits = QUOTAS[Platform.LINKEDIN]
     has_refresh = False
 
-    def __init__(self, http: Http) -> None:
+    def __init__(self, http: Http, clock: Clock | None = None, files: MediaSource | None = None) -> None:
         self.http = http
+        self.clock = clock or system_clock
+        self.files = files
 
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]:
         return validate(content, rules_for(Platform.LINKEDIN))
@@ -45,8 +50,10 @@ class LinkedInAdapter:
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
-    def request(self, intent: PublishIntent, account: AccountAccess) -> tuple[str, dict[str, str], bytes]:
-        body = {
+    def request(
+        self, intent: PublishIntent, account: AccountAccess, images: list[dict[str, str]] | None = None
+    ) -> tuple[str, dict[str, str], bytes]:
+        body: dict[str, object] = {
             "author": f"urn:li:person:{account.remote_user_id}",
             "commentary": intent.content.text,
             "visibility": "PUBLIC",
@@ -58,11 +65,75 @@ class LinkedInAdapter:
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if len(images or []) == 1:
+            body["content"] = {"media": (images or [])[0]}
+        elif images:
+            body["content"] = {"multiImage": {"images": images}}
         return f"{account.base_url}/rest/posts", self.headers(account), json_body(body)
 
     async def publish(self, intent: PublishIntent, account: AccountAccess, progress: Progress) -> Observed:
-        url, headers, body = self.request(intent, account)
+        media = intent.content.media
+        files = PartFiles(intent, 1, media, progress, self.clock, partial(self._upload, intent, account=account))
+        outcome = await sent_with_files(
+            files,
+            partial(self._send, intent, account),
+            lambda seen: seen.http_status == 422 and "media" in (seen.message or "").lower(),  # an image urn lapsed
+        )
+        comment = intent.content.first_comment
+        if outcome.kind is Observation.ACCEPTED and outcome.remote_id and comment and not intent.comment_done:
+            await self._first_comment(comment, outcome.remote_id, account, progress)
+        return outcome
+
+    async def _send(self, intent: PublishIntent, account: AccountAccess, ids: list[str]) -> Observed:
+        images = [
+            {"id": made, "altText": item.alt_text or ""} for made, item in zip(ids, intent.content.media, strict=True)
+        ]
+        url, headers, body = self.request(intent, account, images)
         return self._outcome(await self.http.request("POST", url, headers=headers, body=body))
+
+    async def _upload(self, intent: PublishIntent, item: MediaRef, *, account: AccountAccess) -> Upload | Observed:
+        """The Images API: initializeUpload gives an upload URL and the image's urn; a PUT of the
+        bytes there makes the image usable by a post."""
+        assert self.files is not None, "this LinkedIn adapter was made without the media library"
+        info = await self.files.info(intent.workspace, item.ref)
+        data = await self.files.read(intent.workspace, item.ref)
+        start = {"initializeUploadRequest": {"owner": f"urn:li:person:{account.remote_user_id}"}}
+        answer = await self.http.request(
+            "POST",
+            f"{account.base_url}/rest/images",
+            headers=self.headers(account),
+            params={"action": "initializeUpload"},
+            body=json_body(start),
+        )
+        if isinstance(answer, Observed) or answer.status != 200:
+            return answer if isinstance(answer, Observed) else self._outcome(answer)
+        value = answer.body.get("value") or {}
+        put = await self.http.request(
+            "PUT",
+            str(value.get("uploadUrl", "")),
+            headers={"Authorization": self.headers(account)["Authorization"]},
+            body=data,
+            content_type=info.mime,
+        )
+        if isinstance(put, Observed) or put.status not in (200, 201):
+            return put if isinstance(put, Observed) else self._outcome(put)
+        expires = value.get("uploadUrlExpiresAt")
+        until = datetime.fromtimestamp(int(expires) / 1000, UTC) if expires else None
+        return Upload(remote_id=str(value.get("image", "")), expires_at=until)
+
+    async def _first_comment(self, text: str, urn: str, account: AccountAccess, progress: Progress) -> None:
+        body = {"actor": f"urn:li:person:{account.remote_user_id}", "object": urn, "message": {"text": text}}
+        answer = await self.http.request(
+            "POST",
+            f"{account.base_url}/rest/socialActions/{quote(urn, safe='')}/comments",
+            headers=self.headers(account),
+            body=json_body(body),
+        )
+        if isinstance(answer, Answer) and answer.status == 201:
+            made = answer.headers.get("x-restli-id") or str(answer.body.get("id", ""))
+            await progress.first_comment(RemotePart(part=0, remote_id=made), None)
+        else:
+            await progress.first_comment(None, answer if isinstance(answer, Observed) else self._outcome(answer))
 
     @staticmethod
     def _outcome(answer: Answer | Observed) -> Observed:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.content import Content, Platform
+from domain.content import Content, MediaRef, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
+from infrastructure.platforms.adapters.meta_containers import ContainerMaker
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, observed
 from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
-from services.ports import AccountAccess, Clock, Progress, Refreshed, RefreshFailed
+from infrastructure.platforms.media_steps import Polling
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed
 
 PAGE = 100
 SKEW = timedelta(minutes=1)
@@ -28,9 +30,14 @@ class ThreadsAdapter:
     limits = QUOTAS[Platform.THREADS]
     has_refresh = True
 
-    def __init__(self, http: Http, clock: Clock) -> None:
+    def __init__(
+        self, http: Http, clock: Clock, files: MediaSource | None = None, polling: Polling | None = None
+    ) -> None:
         self.http = http
         self.clock = clock
+        self.containers = ContainerMaker(
+            http, files, polling or Polling(), status_field="status", video_type="VIDEO", alt_for_video=True
+        )
 
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]:
         return validate(content, rules_for(Platform.THREADS))
@@ -47,12 +54,12 @@ class ThreadsAdapter:
         threaded = intent.content.parts > 1
         first: Observed | None = None
         reply_to: str | None = None
-        for number, text in intent.parts:
+        for number, text, media in intent.media_parts:
             if live := intent.live_part(number):
                 reply_to = live.remote_id
                 first = first or observed_live(live)
                 continue
-            outcome = await self._part(intent, number, text, reply_to, account, progress)
+            outcome = await self._part(intent, number, text, media, reply_to, account, progress)
             if outcome.kind is not Observation.ACCEPTED or outcome.remote_id is None:
                 return outcome
             if threaded:
@@ -62,6 +69,10 @@ class ThreadsAdapter:
             first = first or outcome
             reply_to = outcome.remote_id
         assert first is not None
+        if intent.content.first_comment and not intent.comment_done and reply_to:
+            comment = await self._part(intent, 0, intent.content.first_comment, (), reply_to, account, progress)
+            remote = RemotePart(part=0, remote_id=comment.remote_id) if comment.remote_id else None
+            await progress.first_comment(remote if comment.kind is Observation.ACCEPTED else None, comment)
         return first
 
     async def _part(
@@ -69,6 +80,7 @@ class ThreadsAdapter:
         intent: PublishIntent,
         number: int,
         text: str,
+        media: tuple[MediaRef, ...],
         reply_to: str | None,
         account: AccountAccess,
         progress: Progress,
@@ -91,14 +103,20 @@ class ThreadsAdapter:
             if status in ("EXPIRED", "ERROR"):
                 container = None  # a new container is safe: nothing of the old one is visible
         if container is None:
-            params = {"media_type": "TEXT", "text": text, **({"reply_to_id": reply_to} if reply_to else {})}
-            made = await self.http.request("POST", f"{base}/threads", headers=self._auth(account), params=params)
+            params = {"text": text, **({"reply_to_id": reply_to} if reply_to else {})}
+            made = await self.containers.make(
+                intent,
+                number,
+                media,
+                f"{account.base_url}/v1.0",
+                f"{base}/threads",
+                params,
+                self._auth(account),
+                self._error,
+            )
             if isinstance(made, Observed):
-                # creating a container is invisible: whatever happened, nothing was published
-                return Observed(kind=Observation.CONNECT_ERROR, message=f"container: {made.kind.value}", part=number)
-            if made.status != 200 or not made.body.get("id"):
-                return self._error(made, number)
-            container = str(made.body["id"])
+                return made.model_copy(update={"part": number})
+            container = made
             await progress.container(number, container)
         answer = await self.http.request(
             "POST", f"{base}/threads_publish", headers=self._auth(account), params={"creation_id": container}
@@ -114,12 +132,8 @@ class ThreadsAdapter:
 
     async def _status(self, container: str, account: AccountAccess) -> str | None:
         """The container's status (IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED); None if unknown."""
-        answer = await self.http.request(
-            "GET", f"{account.base_url}/v1.0/{container}", headers=self._auth(account), params={"fields": "id,status"}
-        )
-        if isinstance(answer, Observed) or answer.status != 200:
-            return None
-        return str(answer.body.get("status") or "") or None
+        seen = await self.containers.status(container, f"{account.base_url}/v1.0", self._auth(account))
+        return None if isinstance(seen, Observed) else seen or None
 
     @staticmethod
     def _error(answer: Answer, part: int) -> Observed:

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
-from domain.content import Content, Platform
+from domain.content import Content, MediaRef, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePart, Search
+from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, json_body, observed
+from infrastructure.platforms.http import Answer, Form, Http, at_part, by_status, fingerprint, json_body, observed
 from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
-from services.ports import AccountAccess, Clock, Progress, Refreshed, RefreshFailed
+from infrastructure.platforms.media_steps import PartFiles, Polling, sent_with_files, until_ready
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed
 
 DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
+INVALID_MEDIA = re.compile(r"media IDs are invalid", re.IGNORECASE)
 PAGE = 100  # max_results: X allows 5 to 100
 TIMELINE_DEPTH = 3200  # X returns at most a user's 3,200 latest posts
 SKEW = timedelta(minutes=1)  # the platform's clock may run behind ours
+CHUNK = 4 * 1024 * 1024  # bytes a chunked upload sends per APPEND
 
 
 class XAdapter:
@@ -33,9 +37,13 @@ class XAdapter:
     limits = QUOTAS[Platform.X]
     has_refresh = True
 
-    def __init__(self, http: Http, clock: Clock) -> None:
+    def __init__(
+        self, http: Http, clock: Clock, files: MediaSource | None = None, polling: Polling | None = None
+    ) -> None:
         self.http = http
         self.clock = clock
+        self.files = files
+        self.polling = polling or Polling()
 
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]:
         return validate(content, rules_for(Platform.X))
@@ -44,23 +52,33 @@ class XAdapter:
     def auth(account: AccountAccess) -> dict[str, str]:
         return {"Authorization": f"Bearer {account.credentials['access_token']}"}
 
-    def request(self, text: str, reply_to: str | None, account: AccountAccess) -> tuple[str, dict[str, str], bytes]:
+    def request(
+        self, text: str, reply_to: str | None, account: AccountAccess, media_ids: list[str] | None = None
+    ) -> tuple[str, dict[str, str], bytes]:
         body: dict[str, object] = {"text": text}
         if reply_to:
             body["reply"] = {"in_reply_to_tweet_id": reply_to}
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
         return f"{account.base_url}/2/tweets", self.auth(account), json_body(body)
 
     async def publish(self, intent: PublishIntent, account: AccountAccess, progress: Progress) -> Observed:
         threaded = intent.content.parts > 1
         first: Observed | None = None
         reply_to = None
-        for number, text in intent.parts:
+        for number, text, media in intent.media_parts:
             if live := intent.live_part(number):
                 reply_to = live.remote_id  # already live: never twice; the next part replies to it
                 first = first or observed_live(live)
                 continue
-            url, headers, body = self.request(text, reply_to, account)
-            outcome = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, number)
+            files = PartFiles(
+                intent, number, media, progress, self.clock, partial(self._upload, intent, account=account)
+            )
+            outcome = await sent_with_files(
+                files,
+                partial(self._send, text, reply_to, account, number),
+                lambda seen: seen.platform_code == "invalid_media",  # expired or dropped uploads
+            )
             if outcome.kind is not Observation.ACCEPTED or outcome.remote_id is None:
                 return outcome
             if threaded:
@@ -70,7 +88,95 @@ class XAdapter:
             first = first or outcome
             reply_to = outcome.remote_id
         assert first is not None
+        if intent.content.first_comment and not intent.comment_done and reply_to:
+            await self._first_comment(intent.content.first_comment, reply_to, account, progress)
         return first
+
+    async def _send(
+        self, text: str, reply_to: str | None, account: AccountAccess, part: int, ids: list[str]
+    ) -> Observed:
+        url, headers, body = self.request(text, reply_to, account, ids)
+        return self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, part)
+
+    async def _first_comment(self, text: str, reply_to: str, account: AccountAccess, progress: Progress) -> None:
+        """A self-reply under the post's last part; its own outcome, never the post's."""
+        url, headers, body = self.request(text, reply_to, account)
+        seen = self._outcome(await self.http.request("POST", url, headers=headers, body=body), account, 0)
+        if seen.kind is Observation.ACCEPTED and seen.remote_id:
+            await progress.first_comment(RemotePart(part=0, remote_id=seen.remote_id, permalink=seen.permalink), None)
+        else:
+            await progress.first_comment(None, seen)
+
+    async def _upload(self, intent: PublishIntent, item: MediaRef, *, account: AccountAccess) -> Upload | Observed:
+        """Media upload v2: one request for an image; initialize, append, finalize and wait for
+        processing for a GIF or video. Then the alt text, as the file's metadata."""
+        assert self.files is not None, "this X adapter was made without the media library"
+        info = await self.files.info(intent.workspace, item.ref)
+        data = await self.files.read(intent.workspace, item.ref)
+        base = f"{account.base_url}/2/media"
+        if info.kind == "image":
+            form: Form = {
+                "media": (f"file.{info.mime.split('/')[1]}", data, info.mime),
+                "media_category": "tweet_image",
+            }
+            answer = await self.http.request("POST", f"{base}/upload", headers=self.auth(account), form=form)
+            if isinstance(answer, Observed) or answer.status != 200:
+                return self._upload_error(answer)
+            made = answer.body["data"]
+        else:
+            category = "tweet_gif" if info.kind == "gif" else "tweet_video"
+            start = {"media_type": info.mime, "total_bytes": len(data), "media_category": category}
+            answer = await self.http.request(
+                "POST", f"{base}/upload/initialize", headers=self.auth(account), body=json_body(start)
+            )
+            if isinstance(answer, Observed) or answer.status != 200:
+                return self._upload_error(answer)
+            media_id = str(answer.body["data"]["id"])
+            for segment, offset in enumerate(range(0, len(data), CHUNK)):
+                chunk: Form = {
+                    "segment_index": str(segment),
+                    "media": ("chunk", data[offset : offset + CHUNK], info.mime),
+                }
+                sent = await self.http.request(
+                    "POST", f"{base}/upload/{media_id}/append", headers=self.auth(account), form=chunk
+                )
+                if isinstance(sent, Observed) or sent.status not in (200, 204):
+                    return self._upload_error(sent)
+            answer = await self.http.request("POST", f"{base}/upload/{media_id}/finalize", headers=self.auth(account))
+            if isinstance(answer, Observed) or answer.status != 200:
+                return self._upload_error(answer)
+            made = answer.body["data"]
+            if made.get("processing_info"):
+                waited = await until_ready(
+                    lambda: self._state(media_id, account), {"succeeded"}, {"failed"}, self.polling, "the video"
+                )
+                if waited is not None:
+                    return waited
+        media_id = str(made["id"])
+        if item.alt_text and info.kind != "video":
+            meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
+            answer = await self.http.request(
+                "POST", f"{base}/metadata", headers=self.auth(account), body=json_body(meta)
+            )
+            if isinstance(answer, Observed) or answer.status != 200:
+                return self._upload_error(answer)
+        lasts = made.get("expires_after_secs")
+        return Upload(remote_id=media_id, expires_at=self.clock() + timedelta(seconds=int(lasts)) if lasts else None)
+
+    async def _state(self, media_id: str, account: AccountAccess) -> str | Observed:
+        params = {"command": "STATUS", "media_id": media_id}
+        answer = await self.http.request(
+            "GET", f"{account.base_url}/2/media/upload", headers=self.auth(account), params=params
+        )
+        if isinstance(answer, Observed) or answer.status != 200:
+            return self._upload_error(answer)
+        return str(((answer.body.get("data") or {}).get("processing_info") or {}).get("state", "succeeded"))
+
+    def _upload_error(self, answer: Answer | Observed) -> Observed:
+        if isinstance(answer, Observed):
+            return answer
+        body = answer.body if isinstance(answer.body, dict) else {}
+        return by_status(answer, "media_upload", str(body.get("detail") or body.get("title") or ""), None)
 
     def _outcome(self, answer: Answer | Observed, account: AccountAccess, part: int) -> Observed:
         if (seen := at_part(answer, part)) is not None:
@@ -82,6 +188,9 @@ class XAdapter:
             link = self.permalink(account, remote_id) if remote_id else None
             return observed(answer, Observation.ACCEPTED, remote_id=remote_id, permalink=link, part=part)
         detail = str(body.get("detail") or body.get("title") or "")
+        errors = " ".join(str(e.get("message", "")) for e in body.get("errors") or [] if isinstance(e, dict))
+        if answer.status == 400 and INVALID_MEDIA.search(errors):
+            return observed(answer, Observation.REJECTED, "invalid_media", errors[:300], part=part)
         if answer.status == 403 and DUPLICATE.search(detail):
             return observed(answer, Observation.ALREADY_PUBLISHED, "duplicate_content", detail, part=part)
         reset = answer.headers.get("x-rate-limit-reset", "")

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 
 
 def add_platform_routes(sim: Simulator, app: web.Application) -> None:
-    from infrastructure.platforms.stand_ins import bluesky, linkedin, mastodon, threads, x
+    from infrastructure.platforms.stand_ins import bluesky, graph, linkedin, mastodon, threads, x
 
-    for module in (x, mastodon, bluesky, linkedin, threads):
+    for module in (x, mastodon, bluesky, linkedin, threads, graph):
         module.add_routes(sim, app)
 
 

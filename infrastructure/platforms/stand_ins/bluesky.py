@@ -24,6 +24,7 @@ def add_routes(sim: Simulator, app: web.Application) -> None:
     app.router.add_post("/xrpc/com.atproto.server.refreshSession", routes.refresh_session)
     app.router.add_post("/xrpc/com.atproto.repo.createRecord", routes.create_record)
     app.router.add_get("/xrpc/com.atproto.repo.getRecord", routes.get_record)
+    app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", routes.upload_blob)
 
 
 def error(status: int, name: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -37,6 +38,7 @@ def cid(uri: str) -> str:
 class BlueskyRoutes:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.blobs: dict[str, str] = sim.state.setdefault("bluesky_blobs", {})  # cid link → stored file id
 
     async def create_session(self, request: web.Request) -> web.Response:
         body = await body_of(request)
@@ -86,13 +88,41 @@ class BlueskyRoutes:
             )
         if fault == "http_500":
             return error(502, "UpstreamFailure", "Upstream Failure")
+        images = (record.get("embed") or {}).get("images") or []
+        links = [str(((i.get("image") or {}).get("ref") or {}).get("$link", "")) for i in images]
+        files = self.sim.files.usable("bluesky", user, [self.blobs.get(link, link) for link in links])
+        if isinstance(files, str):
+            return error(400, "InvalidRequest", f"Could not find blob: {files}")
+        media = [
+            {**f.truth(), "alt": i.get("alt"), "aspect": i.get("aspectRatio")}
+            for f, i in zip(files, images, strict=True)
+        ]
         uri = f"at://{user}/app.bsky.feed.post/{rkey}"
         reply = ((record.get("reply") or {}).get("parent") or {}).get("uri")
         self.sim.accept(
-            user, {"id": uri, "text": record.get("text", ""), "publish_key": rkey, "reply_to": reply}, "bluesky"
+            user,
+            {"id": uri, "text": record.get("text", ""), "publish_key": rkey, "reply_to": reply, "media": media},
+            "bluesky",
         )
         await self.sim.after_accept(request, fault)
         return web.json_response({"uri": uri, "cid": cid(uri)})
+
+    async def upload_blob(self, request: web.Request) -> web.Response:
+        """The request body is the blob itself; its type is the Content-Type."""
+        user = self.sim.user_for(request)
+        if user is None:
+            return error(400, "ExpiredToken", "Token has expired")
+        data = await request.read()
+        if len(data) > 1_000_000:
+            return error(400, "BlobTooLarge", "This file is too large. It is 1 MB and the maximum size is 1 MB.")
+        fault = self.sim.files.fault()
+        if fault == "upload_500":
+            return error(502, "UpstreamFailure", "Upstream Failure")
+        item = self.sim.files.add("bluesky", user, data, request.content_type, fault)
+        link = "bafkrei" + item.sha256[:52]
+        self.blobs[link] = item.id
+        blob = {"$type": "blob", "ref": {"$link": link}, "mimeType": item.mime, "size": len(data)}
+        return web.json_response({"blob": blob})
 
     async def get_record(self, request: web.Request) -> web.Response:
         repo, rkey = request.query.get("repo", ""), request.query.get("rkey", "")

@@ -28,6 +28,8 @@ def add_routes(sim: Simulator, app: web.Application) -> None:
     app.router.add_post("/api/v1/statuses", routes.create)
     app.router.add_get("/api/v1/accounts/{user}/statuses", routes.statuses)
     app.router.add_get("/api/v2/instance", routes.instance)
+    app.router.add_post("/api/v2/media", routes.upload)
+    app.router.add_get("/api/v1/media/{id}", routes.media)
 
 
 def as_html(text: str) -> str:
@@ -72,8 +74,13 @@ class MastodonRoutes:
             return web.json_response({"error": "Too many requests"}, status=429, headers=headers)
         if fault == "http_500":
             return web.json_response({"error": "We're sorry, but something went wrong on our end."}, status=500)
+        ids = [str(i) for i in body.get("media_ids") or []]
+        files = self.sim.files.usable("mastodon", user, ids)
+        if isinstance(files, str):
+            return web.json_response({"error": f"Validation failed: {files}"}, status=422)
         reply = body.get("in_reply_to_id")
-        post = self.sim.accept(user, {"text": text, "publish_key": key or None, "reply_to": reply}, "mastodon")
+        record = {"text": text, "publish_key": key or None, "reply_to": reply, "media": [f.truth() for f in files]}
+        post = self.sim.accept(user, record, "mastodon")
         status = self.status(post)
         if key:
             self.idempotent[(user, key)] = (now, status)
@@ -102,3 +109,44 @@ class MastodonRoutes:
         limit = int(self.sim.faults.get("mastodon_max_characters", 500))
         statuses = {"max_characters": limit, "max_media_attachments": 4, "characters_reserved_per_url": 23}
         return web.json_response({"domain": "simulated.example", "configuration": {"statuses": statuses}})
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """POST /api/v2/media: 200 once processed (images), 202 while processing (video, GIF)."""
+        user = self.sim.user_for(request)
+        if user is None:
+            return web.json_response({"error": "The access token is invalid"}, status=401)
+        form = await request.post()
+        file = form.get("file")
+        if not isinstance(file, web.FileField):
+            return web.json_response({"error": "Validation failed: File can't be blank"}, status=422)
+        description = str(form.get("description", "")) or None
+        if description is not None and len(description) > 1500:
+            return web.json_response({"error": "Validation failed: Description is too long"}, status=422)
+        fault = self.sim.files.fault()
+        if fault == "upload_500":
+            return web.json_response({"error": "We're sorry, but something went wrong on our end."}, status=500)
+        kind = file.content_type
+        slow = kind.startswith("video/") or kind == "image/gif"
+        item = self.sim.files.add("mastodon", user, file.file.read(), kind, fault, looks=2 if slow else 0)
+        item.alt = description
+        return web.json_response(self.attachment(item), status=202 if item.state != "succeeded" else 200)
+
+    async def media(self, request: web.Request) -> web.Response:
+        """GET /api/v1/media/:id: 206 while processing, 200 once done."""
+        user = self.sim.user_for(request)
+        item = self.sim.files.items.get(request.match_info["id"])
+        if user is None or item is None or item.user != user:
+            return web.json_response({"error": "Record not found"}, status=404)
+        state = self.sim.files.look(item)
+        return web.json_response(self.attachment(item), status=200 if state == "succeeded" else 206)
+
+    @staticmethod
+    def attachment(item: Any) -> dict[str, Any]:
+        kind = "video" if item.mime.startswith("video/") else "gifv" if item.mime == "image/gif" else "image"
+        done = item.state == "succeeded"
+        return {
+            "id": item.id,
+            "type": kind,
+            "url": f"https://files.simulated.example/{item.sha256}" if done else None,
+            "description": item.alt,
+        }

@@ -10,18 +10,17 @@ are Graph API errors (`error.code` 190: the token; 4, 17, 32, 613: rate limits).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from yarl import URL
 
 from infrastructure.platforms.stand_ins import body_of, integer
+from infrastructure.platforms.stand_ins.meta import ContainerRefused, MetaContainers, error, fault_answer
 
 if TYPE_CHECKING:
     from infrastructure.platforms.simulator import Simulator
-
-EXPIRES_AFTER = timedelta(hours=24)
 
 
 def add_routes(sim: Simulator, app: web.Application) -> None:
@@ -34,13 +33,10 @@ def add_routes(sim: Simulator, app: web.Application) -> None:
     app.router.add_get("/refresh_access_token", routes.refresh)
 
 
-def error(status: int, code: int, message: str) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": "OAuthException", "code": code}}, status=status)
-
-
 class ThreadsRoutes:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.containers = MetaContainers(sim, "threads", max_children=20)
 
     def _user(self, request: web.Request) -> str | None:
         user = self.sim.user_for(request)
@@ -54,28 +50,17 @@ class ThreadsRoutes:
         reply_to = body.get("reply_to_id")
         if reply_to and not any(p["id"] == reply_to for p in self.sim.posts_of("threads", user)):
             return error(400, 100, "Invalid parameter: reply_to_id")
-        container_id = f"c{self.sim.next_id()}"
-        self.sim.containers[container_id] = {
-            "user": user,
-            "text": body.get("text", ""),
-            "reply_to": reply_to,
-            "published": None,
-            "created": self.sim.now(),
-        }
+        try:
+            container_id = await self.containers.create(user, body, default_type="TEXT")
+        except ContainerRefused as refused:
+            return error(400, refused.code, refused.message)
         return web.json_response({"id": container_id})
-
-    def _state(self, container: dict[str, Any]) -> str:
-        if container["published"]:
-            return "PUBLISHED"
-        if self.sim.now() - container["created"] > EXPIRES_AFTER:
-            return "EXPIRED"
-        return "FINISHED"
 
     async def status(self, request: web.Request) -> web.Response:
         container = self.sim.containers.get(request.match_info["container"])
         if container is None or self.sim.user_for(request) != container["user"]:
             return error(400, 100, "Unsupported get request. Object does not exist")
-        return web.json_response({"id": request.match_info["container"], "status": self._state(container)})
+        return web.json_response({"id": request.match_info["container"], "status": self.containers.state(container)})
 
     async def publish(self, request: web.Request) -> web.StreamResponse:
         user = self._user(request)
@@ -83,24 +68,21 @@ class ThreadsRoutes:
             return error(401, 190, "Error validating access token")
         body = {**request.query, **(await body_of(request))}
         container = self.sim.containers.get(str(body.get("creation_id", "")))
-        if container is None or container["user"] != user:
+        if container is None or container["user"] != user or container["item"]:
             return error(400, 24, "The requested resource does not exist")
-        if self._state(container) != "FINISHED":
-            return error(400, 24, f"The container is {self._state(container)} and cannot be published")
+        state = self.containers.state(container, look=False)
+        if state != "FINISHED":
+            return error(400, 24, f"The container is {state} and cannot be published")
         fault = await self.sim.fault_for(request)
-        if fault == "http_401":
-            return error(401, 190, "Error validating access token: The session has been invalidated")
-        if fault == "http_403":
-            return error(400, 100, "Invalid parameter")
-        if fault == "http_429":
-            return error(429, 4, "Application request limit reached")
-        if fault == "http_500":
-            return error(500, 2, "An unexpected error has occurred. Please retry your request later.")
-        post = self.sim.accept(
-            user,
-            {"text": container["text"], "publish_key": body.get("creation_id"), "reply_to": container["reply_to"]},
-            "threads",
-        )
+        if (refused := fault_answer(fault)) is not None:
+            return refused
+        record = {
+            "text": container["text"],
+            "publish_key": body.get("creation_id"),
+            "reply_to": container["reply_to"],
+            "media": self.containers.media(container),
+        }
+        post = self.sim.accept(user, record, "threads")
         container["published"] = post["id"]
         await self.sim.after_accept(request, fault)
         return web.json_response({"id": post["id"]})

@@ -24,6 +24,12 @@ DEPTH = 3200  # X shows a user's 3,200 latest posts, no more
 def add_routes(sim: Simulator, app: web.Application) -> None:
     routes = XRoutes(sim)
     app.router.add_post("/2/tweets", routes.create)
+    app.router.add_post("/2/media/upload", routes.upload)
+    app.router.add_get("/2/media/upload", routes.status)
+    app.router.add_post("/2/media/upload/initialize", routes.initialize)
+    app.router.add_post("/2/media/upload/{id}/append", routes.append)
+    app.router.add_post("/2/media/upload/{id}/finalize", routes.finalize)
+    app.router.add_post("/2/media/metadata", routes.metadata)
     app.router.add_get("/2/users/{user}/tweets", routes.timeline)
     app.router.add_post("/2/oauth2/token", routes.refresh)
 
@@ -73,8 +79,13 @@ class XRoutes:
             return problem(429, "Too Many Requests", "Too Many Requests", headers)
         if fault == "http_500":
             return problem(503, "Service Unavailable", "Service Unavailable")
+        ids = [str(i) for i in (body.get("media") or {}).get("media_ids") or []]
+        files = self.sim.files.usable("x", user, ids)
+        if isinstance(files, str):
+            return invalid("media.media_ids", ",".join(ids), f"Your media IDs are invalid: {files}")
         reply = (body.get("reply") or {}).get("in_reply_to_tweet_id")
-        post = self.sim.accept(user, {"text": text, "reply_to": reply}, platform="x")
+        media = [f.truth() for f in files]
+        post = self.sim.accept(user, {"text": text, "reply_to": reply, "media": media}, platform="x")
         await self.sim.after_accept(request, fault)
         return web.json_response({"data": {"id": post["id"], "text": text}}, status=201)
 
@@ -131,3 +142,77 @@ class XRoutes:
             return web.json_response(error, status=400)
         grant = self.sim.grant(user, expires_in=7200)
         return web.json_response({"token_type": "bearer", "scope": "tweet.write offline.access", **grant})
+
+    # ── media upload v2: simple for images; initialize/append/finalize/status for GIF and video ──
+
+    async def upload(self, request: web.Request) -> web.Response:
+        user = self.sim.user_for(request)
+        if user is None:
+            return problem(401, "Unauthorized", "Unauthorized")
+        form = await request.post()
+        media = form.get("media")
+        if not isinstance(media, web.FileField):
+            return invalid("media", "", "The `media` field is required")
+        fault = self.sim.files.fault()
+        if fault == "upload_500":
+            return problem(503, "Service Unavailable", "Service Unavailable")
+        kind = media.content_type
+        item = self.sim.files.add("x", user, media.file.read(), kind, fault)
+        return web.json_response(self._media(item))
+
+    async def initialize(self, request: web.Request) -> web.Response:
+        user = self.sim.user_for(request)
+        if user is None:
+            return problem(401, "Unauthorized", "Unauthorized")
+        body = await body_of(request)
+        fault = self.sim.files.fault()
+        if fault == "upload_500":
+            return problem(503, "Service Unavailable", "Service Unavailable")
+        item = self.sim.files.start("x", user, str(body.get("media_type", "")), fault, looks=2)
+        return web.json_response(self._media(item))
+
+    async def append(self, request: web.Request) -> web.Response:
+        item = self.sim.files.items.get(request.match_info["id"])
+        if self.sim.user_for(request) is None or item is None or item.finished:
+            return invalid("id", request.match_info["id"], "Invalid media id")
+        form = await request.post()
+        chunk = form.get("media")
+        if not isinstance(chunk, web.FileField):
+            return invalid("media", "", "The `media` field is required")
+        item.data.extend(chunk.file.read())
+        return web.json_response({"data": {"expires_at": int(item.expires_at.timestamp())}})
+
+    async def finalize(self, request: web.Request) -> web.Response:
+        item = self.sim.files.items.get(request.match_info["id"])
+        if self.sim.user_for(request) is None or item is None:
+            return invalid("id", request.match_info["id"], "Invalid media id")
+        self.sim.files.finish(item)
+        return web.json_response(self._media(item))
+
+    async def status(self, request: web.Request) -> web.Response:
+        item = self.sim.files.items.get(request.query.get("media_id", ""))
+        if self.sim.user_for(request) is None or item is None or request.query.get("command") != "STATUS":
+            return invalid("media_id", request.query.get("media_id", ""), "Invalid media id")
+        state = self.sim.files.look(item)
+        return web.json_response({"data": {"id": item.id, "processing_info": {"state": state, "check_after_secs": 1}}})
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        body = await body_of(request)
+        item = self.sim.files.items.get(str(body.get("id", "")))
+        if self.sim.user_for(request) is None or item is None:
+            return invalid("id", str(body.get("id", "")), "Invalid media id")
+        text = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        if text is not None and len(text) > 1000:
+            return invalid("alt_text", "", "alt text is longer than 1000 characters")
+        item.alt = text
+        return web.json_response({"data": {"id": item.id, "associated_metadata": True}})
+
+    def _media(self, item: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": item.id,
+            "media_key": f"3_{item.id}",
+            "expires_after_secs": max(0, int((item.expires_at - self.sim.now()).total_seconds())),
+        }
+        if item.finished and item.mime.startswith(("video/", "image/gif")):
+            data["processing_info"] = {"state": item.state, "check_after_secs": 1}
+        return {"data": data}
