@@ -2,8 +2,10 @@
 SIGKILLed and restarted about every 2 s, and a faulty simulator.
 
 With `platforms`, every post goes through a connected account and its real adapter (X,
-Mastodon, Bluesky, LinkedIn, Threads) to the simulator impersonating that platform: threads
-of several parts, accounts that keep posting on their own (so a reconciler's look must page
+Mastodon, Bluesky, LinkedIn, Threads, Instagram, Facebook) to the simulator impersonating that
+platform: threads of several parts, posts with pictures (every Instagram post, a carousel of
+up to ten; uploads that fail or expire; Threads, Instagram and Facebook fetch them from a
+`herald serve` at signed URLs), accounts that keep posting on their own (so a reconciler's look must page
 past a hundred posts), tokens revoked mid-run (some a refresh fixes, some it does not: the
 run then reconnects the account, as its owner would), and one PostgreSQL restart. Posts that
 wait for support are settled the way support would: by looking at the platform.
@@ -23,6 +25,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -33,14 +36,17 @@ from typing import Any
 
 import psycopg
 
-from domain.content import Content, ThreadPart
+from domain.content import Content, MediaRef, ThreadPart
 from infrastructure.bootstrap import Herald, bootstrap
 from projections.due_index import DueIndex
-from tests.processes import admin, dispatcher_log, start_dispatcher, start_simulator
+from tests.processes import HERALD, admin, dispatcher_log, free_port, start_dispatcher, start_simulator
 
 CHAOS_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,retry_after=1,latency_ms=5"
-PLATFORM_FAULTS = "accept_drop=0.1,http_500=0.05,http_429=0.05,http_401=0.01,retry_after=1,latency_ms=5"
-PLATFORMS = ("x", "mastodon", "bluesky", "linkedin", "threads")
+PLATFORM_FAULTS = (
+    "accept_drop=0.1,http_500=0.05,http_429=0.05,http_401=0.01,retry_after=1,latency_ms=5,"
+    "upload_500=0.03,upload_expired=0.03"
+)
+PLATFORMS = ("x", "mastodon", "bluesky", "linkedin", "threads", "instagram", "facebook")
 THREADED = ("x", "mastodon", "bluesky", "threads")
 USERS = {
     "x": "10{:04d}",
@@ -48,13 +54,17 @@ USERS = {
     "bluesky": "did:plc:chaos{}",
     "linkedin": "li{}",
     "threads": "30{:04d}",
+    "instagram": "1784{:011d}",
+    "facebook": "1040{:011d}",
 }
+PICTURES = 12  # distinct images in the run's library, each 1080x1080 with its alt text
 WORKER_ENV = {
     "HERALD_LEASE_SECONDS": "8",
     "HERALD_RETRY_BASE_SECONDS": "0.2",
     "HERALD_RETRY_CAP_SECONDS": "2",
     "HERALD_RETRY_MAX_ATTEMPTS": "8",
     "HERALD_GRACE_SECONDS": "3600",
+    "HERALD_MEDIA_POLL_SECONDS": "0.05",  # the stand-ins' processing moves on with each look, not with time
 }
 
 
@@ -70,6 +80,7 @@ class ChaosResult:
     failed_but_published: int
     reconciled: int
     lost: int = 0  # delivered but a part absent, or a part present but not recorded live
+    media_missing: int = 0  # delivered, but a picture absent, out of order, or with other bytes
     stuck: int = 0  # not terminal, and not visibly held or waiting for support
     agreement: float = 1.0
     revocations: int = 0
@@ -93,6 +104,7 @@ class ChaosResult:
             f"settled by support: {self.settled_by_support}; reconciled deliveries: {self.reconciled}",
             f"simulator truth: {self.published} posts; duplicates {self.duplicates}; lost {self.lost}; "
             f"failed while live {self.failed_but_published}; stuck {self.stuck}; "
+            f"delivered without all their pictures {self.media_missing}; "
             f"agreement with the truth {self.agreement:.2%}",
             f"due-to-first-attempt delay: p50 {self.lag_p50 * 1000:.0f} ms, p99 {self.lag_p99 * 1000:.0f} ms",
         ]
@@ -121,10 +133,16 @@ def run_chaos(
     simulator, platform_url = start_simulator(faults, seed=seed)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
     os.environ["HERALD_SECRET_KEY"] = key
+    library = tempfile.mkdtemp(prefix="herald-chaos-media-")
+    os.environ["HERALD_MEDIA_DIR"] = library  # shared by this process, the file server and the dispatchers
     herald = bootstrap(url)
     workers: list[subprocess.Popen[bytes]] = []
+    files: subprocess.Popen[bytes] | None = None
     try:
         connected = _connect(herald, platform_url, platforms, posts) if platforms else []
+        pictures = _pictures(herald) if platforms else []
+        if platforms:
+            files = _file_server(url, key)  # where Threads, Instagram and Facebook fetch the pictures
 
         def spawn(n: int) -> subprocess.Popen[bytes]:
             return start_dispatcher(
@@ -140,7 +158,7 @@ def run_chaos(
             )
 
         workers = [spawn(n) for n in range(dispatchers)]  # running before the first post falls due
-        ids = _schedule(herald, posts, platforms, connected, accounts, thread_share, rng)
+        ids = _schedule(herald, posts, platforms, connected, accounts, thread_share, rng, pictures)
         if platforms and chatter:
             noisy = [(p, USERS[p].format(n)) for p, n in connected if p != "bluesky"]
             admin(platform_url, "/admin/noise", {"accounts": noisy, "per_second": chatter})
@@ -203,7 +221,10 @@ def run_chaos(
             if worker.poll() is None:
                 worker.kill()
         simulator.kill()
+        if files is not None:
+            files.kill()
         herald.close()
+        shutil.rmtree(library, ignore_errors=True)
         if os.environ.get("HERALD_CHAOS_KEEP"):
             print(f"kept the run's store: {url}")
         else:
@@ -237,6 +258,50 @@ def _connect(herald: Herald, platform_url: str, platforms: tuple[str, ...], post
     return connected
 
 
+def _pictures(herald: Herald) -> list[str]:
+    from tests.media import image
+
+    return [
+        str(
+            herald.media.add(
+                "default", image(1080, 1080, fmt="JPEG", shade=n), filename=f"{n}.jpg", alt_text=f"P{n}"
+            ).id
+        )
+        for n in range(PICTURES)
+    ]
+
+
+def _file_server(store_url: str, key: str) -> subprocess.Popen[bytes]:
+    """`herald serve --only api`, serving the pictures at signed URLs; HERALD_PUBLIC_URL names it."""
+    port = free_port()
+    os.environ["HERALD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*HERALD, "serve", "--only", "api", "--port", str(port)],
+        env={**os.environ, "HERALD_DATABASE_URL": store_url, "HERALD_SECRET_KEY": key},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:  # a readiness probe, not a wait for time
+        try:
+            admin(os.environ["HERALD_PUBLIC_URL"], "/healthz")
+            return process
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.1)
+
+
+def _media(platform: str, pictures: list[str], rng: random.Random) -> tuple[MediaRef, ...]:
+    """Pictures for a post: every Instagram post (a carousel, half the time), a third of the others."""
+    if platform != "instagram" and rng.random() >= 1 / 3:
+        return ()
+    limit = {"instagram": 10, "x": 4, "mastodon": 4, "bluesky": 4}.get(platform, 4)
+    count = rng.randint(2, limit) if rng.random() < 0.5 else 1
+    return tuple(MediaRef(ref=ref) for ref in rng.sample(pictures, count))
+
+
 def _schedule(
     herald: Herald,
     posts: int,
@@ -245,6 +310,7 @@ def _schedule(
     accounts: int,
     thread_share: float,
     rng: random.Random,
+    pictures: list[str],
 ) -> list[uuid.UUID]:
     ids: list[uuid.UUID] = []
     for start in range(0, posts, 500):
@@ -256,7 +322,8 @@ def _schedule(
                 account = f"{platform}-{index}"
                 parts = 3 if platform in THREADED and rng.random() < thread_share else 1
                 thread = tuple(ThreadPart(text=f"chaos {n} part {p}") for p in range(2, parts + 1))
-                content = Content(text=f"chaos {n} on {platform}", thread=thread)
+                media = _media(platform, pictures, rng)
+                content = Content(text=f"chaos {n} on {platform}", thread=thread, media=media)
             else:
                 platform, account, content = "mastodon", f"acct-{n % accounts}", Content(text=f"chaos {n}")
             batch.append({"account": account, "platform": platform, "content": content, "scheduled_at": due})
@@ -325,6 +392,7 @@ def _judge(
         copies = Counter((t["platform"], t["account"], t["text"]) for t in truth)
         result.duplicates = sum(n - 1 for n in copies.values())
         present = {(t["platform"], t["text"]) for t in truth}
+        pictures = {(t["platform"], t["text"]): [m["sha256"] for m in t.get("media") or []] for t in truth}
     else:
         keys = Counter(t["publish_key"] for t in truth)
         result.duplicates = sum(n - 1 for n in keys.values())
@@ -339,6 +407,10 @@ def _judge(
         recorded = {part.part for part in view.parts} if view.state == "partial" else set()
         if view.state == "delivered":
             ok = all(live)
+            if platforms and view.content.media:
+                wanted = [herald.media.info(view.workspace, m.ref).sha256 for m in view.content.media]
+                if pictures.get((view.platform, view.content.text)) != wanted:
+                    result.media_missing += 1
         elif view.state == "partial":
             ok = recorded == {n + 1 for n, seen in enumerate(live) if seen}
         else:
@@ -354,7 +426,13 @@ def _judge(
     lags = sorted(_first_attempt_lag(herald, post_id) for post_id in ids[:: max(1, len(ids) // 2000)])
     result.lag_p50 = lags[len(lags) // 2]
     result.lag_p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    for name, count in (("duplicates", result.duplicates), ("lost", result.lost), ("stuck", result.stuck)):
+    counts = (
+        ("duplicates", result.duplicates),
+        ("lost", result.lost),
+        ("stuck", result.stuck),
+        ("delivered without all their pictures", result.media_missing),
+    )
+    for name, count in counts:
         if count:
             result.problems.append(f"{count} {name}")
     if result.failed_but_published:

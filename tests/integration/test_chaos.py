@@ -54,6 +54,6 @@ def test_chaos_through_every_adapter_matches_the_platforms_truth() -> None:
     assert not result.problems, result.problems
     assert sum(result.states.values()) == 600
     assert result.duplicates == 0 and result.lost == 0 and result.failed_but_published == 0
-    assert result.stuck == 0 and result.agreement == 1.0
+    assert result.stuck == 0 and result.agreement == 1.0 and result.media_missing == 0
     assert result.kills >= 1 and result.revocations >= 1
     assert result.postgres_restarts == (1 if restart else 0)
