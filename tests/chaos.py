@@ -133,6 +133,7 @@ def run_chaos(
     simulator, platform_url = start_simulator(faults, seed=seed)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
     os.environ["HERALD_SECRET_KEY"] = key
+    os.environ["HERALD_ALLOW_PRIVATE_TARGETS"] = "1"  # the stand-ins and the file server are on loopback
     library = tempfile.mkdtemp(prefix="herald-chaos-media-")
     os.environ["HERALD_MEDIA_DIR"] = library  # shared by this process, the file server and the dispatchers
     herald = bootstrap(url)
