@@ -98,11 +98,17 @@ class MediaService:
 
     def infos(self, workspace: str, identifiers: Iterable[str]) -> dict[str, MediaInfo]:
         """The facts of each media id known in `workspace` (unknown ones are left out)."""
-        found: dict[str, MediaInfo] = {}
-        for identifier in dict.fromkeys(identifiers):
-            media = self._find(workspace, _uuid(identifier))
-            if media is not None and not media.deleted:
-                found[identifier] = media.info
+        return {identifier: media.info for identifier, media in self._known(workspace, identifiers).items()}
+
+    def _known(self, workspace: str, identifiers: Iterable[str]) -> dict[str, Media]:
+        """Each media id of `workspace` that exists and is not deleted, read in one query."""
+        wanted = {identifier: _uuid(identifier) for identifier in dict.fromkeys(identifiers)}
+        loaded = self.events.get_many([u for u in wanted.values() if u is not None]) if wanted else {}
+        found: dict[str, Media] = {}
+        for identifier, key in wanted.items():
+            media = loaded.get(key) if key is not None else None
+            if isinstance(media, Media) and media.workspace == workspace and not media.deleted:
+                found[identifier] = media
         return found
 
     def all(self, workspace: str) -> list[MediaView]:
@@ -129,19 +135,19 @@ class MediaService:
         """The content with each media reference completed from the library: the file's kind,
         and the library's alt text where the post gives none. Unknown references stay as they
         are (validation names them)."""
-        infos = self.infos(workspace, content.media_ids)
-        if not infos:
+        known = self._known(workspace, content.media_ids)
+        if not known:
             return content
 
         def complete(items: tuple[MediaRef, ...]) -> tuple[MediaRef, ...]:
             done = []
             for item in items:
-                info = infos.get(item.ref)
-                if info is None:
+                media = known.get(item.ref)
+                if media is None:
                     done.append(item)
                     continue
-                alt = item.alt_text if (item.alt_text or "").strip() else self._alt(workspace, item.ref)
-                done.append(item.model_copy(update={"kind": info.kind, "alt_text": alt}))
+                alt = item.alt_text if (item.alt_text or "").strip() else media.alt_text
+                done.append(item.model_copy(update={"kind": media.info.kind, "alt_text": alt}))
             return tuple(done)
 
         return content.model_copy(
@@ -150,10 +156,6 @@ class MediaService:
                 "thread": tuple(ThreadPart(text=p.text, media=complete(p.media)) for p in content.thread),
             }
         )
-
-    def _alt(self, workspace: str, identifier: str) -> str | None:
-        media = self._find(workspace, _uuid(identifier))
-        return media.alt_text if media is not None else None
 
     def _get(self, workspace: str, identifier: str) -> Media:
         media = self._find(workspace, _uuid(identifier))

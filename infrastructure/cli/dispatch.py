@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -71,6 +72,36 @@ def _stop_early(*_: Any) -> None:
     raise StopRequested
 
 
+class StopWatchdog:
+    """After SIGTERM the dispatcher finishes and records what is in flight. If that takes
+    longer than a lease (a store that stopped answering, a call that hangs), the process
+    exits anyway, non-zero: what it still held is then exactly what a SIGKILL leaves behind,
+    claims whose leases expire and the reconciler settles. A stop never hangs."""
+
+    def __init__(self, seconds: float, worker: str) -> None:
+        import threading
+
+        self.timer = threading.Timer(seconds, self._expire, args=(seconds, worker))
+        self.timer.daemon = True
+
+    def start(self) -> None:
+        if not self.timer.is_alive() and not self.timer.finished.is_set():
+            self.timer.start()
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+    @staticmethod
+    def _expire(seconds: float, worker: str) -> None:
+        print(
+            f"dispatcher {worker}: not stopped {seconds:g}s after the signal; exiting: "
+            "its claims expire with their leases and the reconciler settles them",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(3)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     # a stop asked for while the dispatcher starts is a clean stop, exit 0: nothing was claimed yet
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -108,9 +139,12 @@ def _start_dispatching(args: argparse.Namespace) -> int:
             listener = herald.listener()
             dispatcher = herald.dispatcher(router, settings, wake=listener.wake if listener else None)
             loop = asyncio.get_running_loop()
+            watchdog = StopWatchdog(herald.settings.lease.total_seconds() + 5, args.worker)
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, dispatcher.stop)
+                loop.add_signal_handler(signum, lambda: (dispatcher.stop(), watchdog.start()))
+            print(f"dispatcher {args.worker}: running; SIGTERM stops it once what it holds is sent", flush=True)
             await dispatcher.run(until_idle=args.until_idle)
+            watchdog.cancel()
             out.print(f"dispatcher {args.worker}: {dispatcher.sent} attempts sent; stopped cleanly")
 
     try:
