@@ -27,6 +27,7 @@ from infrastructure.secrets import Sealer
 from infrastructure.settings import settings_from_env, whole_number
 from infrastructure.store import database_url, store_env
 from infrastructure.targets import TargetPolicy
+from infrastructure.zones import zone
 from projections.due_index import DueIndex
 from projections.post_list import PostList
 from projections.runner import Projection, ProjectionRunner
@@ -40,6 +41,7 @@ from services.ports import Clock, system_clock
 from services.post_repository import PostRepository
 from services.posts import PostCommands
 from services.reconciler import Reconciler
+from services.recurring import RuleService
 from services.results import PostSettings
 from services.webhook_sender import WebhookSender
 from services.webhooks import WebhookService
@@ -79,6 +81,7 @@ class Herald:
     workspaces: WorkspaceService
     webhooks: WebhookService
     media: MediaService
+    recurring: RuleService
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -234,6 +237,7 @@ def bootstrap(
     rules = ContentRules(accounts.settings_of, media.infos)
     booking = Booking(IndexBookings(lambda: ProjectionRunner(projections, DueIndex()), due_index), rules)
     repository = PostRepository(events)
+    posts = PostCommands(repository, booking=booking, rules=rules, clock=clock, settings=settings, media=media.resolve)
     return Herald(
         events=events,
         clock=clock,
@@ -247,9 +251,7 @@ def bootstrap(
         outbox=SqlOutbox(read_store),
         rules=rules,
         booking=booking,
-        posts=PostCommands(
-            repository, booking=booking, rules=rules, clock=clock, settings=settings, media=media.resolve
-        ),
+        posts=posts,
         dispatch=DispatchCommands(
             repository, rules=rules, account_settings=accounts.settings_of, clock=clock, settings=settings
         ),
@@ -257,4 +259,5 @@ def bootstrap(
         workspaces=WorkspaceService(events, clock=clock, targets=targets),
         webhooks=WebhookService(events, clock=clock),
         media=media,
+        recurring=RuleService(events, posts=posts, zones=zone, clock=clock),
     )

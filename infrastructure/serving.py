@@ -1,6 +1,6 @@
-"""`herald serve`: the API, a dispatcher (with its reconciler), the projections and the webhook
-sender in one process, each a supervised part (`infrastructure/supervisor.py`), and the
-readiness the API reports at /readyz."""
+"""`herald serve`: the API, a dispatcher (with its reconciler), the projections, the webhook
+sender and the planner (recurring rules) in one process, each a supervised part
+(`infrastructure/supervisor.py`), and the readiness the API reports at /readyz."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from infrastructure.targets import outbound_session
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
-PARTS = ("api", "dispatcher", "projections", "webhooks")
+PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")
+PLAN_EVERY = 60.0  # seconds between looks for recurring occurrences to materialise
 MAX_LAG = 10_000  # events a live projection may be behind the log and still count as ready
 
 
@@ -73,7 +74,18 @@ def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_ur
         return dispatch
     if name == "projections":
         return lambda stop: _project(herald, stop)
+    if name == "planner":
+        return lambda stop: _plan(herald, stop)
     return lambda stop: _send_webhooks(herald, session, stop)
+
+
+async def _plan(herald: Herald, stop: asyncio.Event) -> None:
+    """Materialise recurring rules' occurrences as they come within their lead time; any
+    number of planners may run, each occurrence's posts are made once."""
+    while not stop.is_set():
+        await asyncio.to_thread(herald.recurring.materialise)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=PLAN_EVERY)
 
 
 async def _wait(stop: asyncio.Event) -> None:

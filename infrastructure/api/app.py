@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from domain.errors import HeraldError
-from infrastructure.api import accounts, media, plans, posts, webhooks
+from infrastructure.api import accounts, media, plans, posts, rules, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import errors_as_json, http_error_response, json_response, refusal_response
 from infrastructure.api.guards import confine, idempotent, identify
@@ -31,6 +31,7 @@ from infrastructure.api.models import (
     CancelPost,
     ConnectAccount,
     CreatePost,
+    CreateRule,
     Deleted,
     DescribeMedia,
     DryRun,
@@ -44,6 +45,9 @@ from infrastructure.api.models import (
     PostPage,
     Reconnect,
     Removed,
+    RuleAction,
+    RuleList,
+    RuleOut,
     Settle,
     TimelineOut,
 )
@@ -178,6 +182,19 @@ ROUTES = [
     ),
 ]
 ROUTES += [
+    Route("POST", f"{W}/rules", rules.create, "Create a recurring rule", CreateRule, {201: RuleOut}),
+    Route("GET", f"{W}/rules", rules.list_rules, "List recurring rules", None, {200: RuleList}),
+    Route("GET", f"{W}/rules/{{rule_id}}", rules.get_rule, "Read a recurring rule", None, {200: RuleOut}),
+    Route("POST", f"{W}/rules/{{rule_id}}/pause", rules.pause, "Pause a rule", RuleAction, {200: RuleOut}),
+    Route("POST", f"{W}/rules/{{rule_id}}/resume", rules.resume, "Resume a rule", RuleAction, {200: RuleOut}),
+    Route(
+        "DELETE",
+        f"{W}/rules/{{rule_id}}",
+        rules.delete,
+        "Delete a rule (posts already made stay)",
+        None,
+        {200: RuleOut},
+    ),
     Route(
         "POST",
         f"{W}/media",
@@ -204,6 +221,7 @@ LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] =
     ("POST", f"{W}/accounts"): lambda request, body: f"{request.path}/{quote(str(body['name']), safe='')}",
     ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
     ("POST", f"{W}/media"): lambda request, body: f"{request.path}/{body['id']}",
+    ("POST", f"{W}/rules"): lambda request, body: f"{request.path}/{body['id']}",
 }
 INBOUND = "/v1/inbound/{source}"
 MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission

@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.media import MediaInUse, MediaNotFound
 from domain.quota import QuotaExceeded
+from domain.rule import RuleDeleted, RuleNotFound
 from domain.validation import ContentInvalid
 from domain.workspace import EndpointNotFound
 from infrastructure.api.keys import REQUEST_ID
@@ -44,6 +45,8 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (EndpointNotFound, 404),
     (WorkspaceNotFound, 404),
     (MediaNotFound, 404),
+    (RuleNotFound, 404),
+    (RuleDeleted, 404),
     (MediaInUse, 409),
     (AccountExists, 409),
     (VersionMismatch, 412),

@@ -56,6 +56,8 @@ def _link(operation: str, **parameters: str) -> dict[str, Any]:
 _POST = {"path.post_id": "$response.body#/id"}
 _ACCOUNT = {"path.name": "$response.body#/name"}
 _ENDPOINT = {"path.endpoint_id": "$response.body#/endpoint_id"}
+_RULE = {"path.rule_id": "$response.body#/id"}
+_MEDIA = {"path.media_id": "$response.body#/id"}
 # How one answer leads to the next request (OpenAPI links): stateful tests follow them, and
 # a client can read from them where a new resource lives and what it can do next.
 LINKS: dict[tuple[str, int], dict[str, Any]] = {
@@ -78,6 +80,17 @@ LINKS: dict[tuple[str, int], dict[str, Any]] = {
         "ReadAccount": _link("accounts_get_account", **_ACCOUNT),
         "ReconnectAccount": _link("accounts_reconnect", **_ACCOUNT),
         "DisconnectAccount": _link("accounts_disconnect", **_ACCOUNT),
+    },
+    ("rules_create", 201): {
+        "ReadRule": _link("rules_get_rule", **_RULE),
+        "PauseRule": _link("rules_pause", **_RULE),
+        "ResumeRule": _link("rules_resume", **_RULE),
+        "DeleteRule": _link("rules_delete", **_RULE),
+    },
+    ("media_add", 201): {
+        "ReadMedia": _link("media_get_media", **_MEDIA),
+        "DescribeMedia": _link("media_describe", **_MEDIA),
+        "DeleteMedia": _link("media_delete", **_MEDIA),
     },
     ("webhooks_add_endpoint", 201): {
         "ReadEndpoint": _link("webhooks_get_endpoint", **_ENDPOINT),

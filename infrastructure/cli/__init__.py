@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, serve
+from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, rules, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     posts.register(commands)
     accounts.register(commands)
     media.register(commands)
+    rules.register(commands)
     dispatch.register(commands)
     projections.register(commands)
     serve.register(commands)

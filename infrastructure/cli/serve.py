@@ -14,7 +14,7 @@ from domain.errors import HeraldError
 if TYPE_CHECKING:
     from services.workspace_service import WorkspaceService
 
-PARTS = ("api", "dispatcher", "projections", "webhooks")  # as infrastructure.serving.PARTS
+PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")  # as infrastructure.serving.PARTS
 
 
 def register(commands: Any) -> None:

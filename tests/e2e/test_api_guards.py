@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from uuid import uuid4
 
 import pytest
 
@@ -48,7 +49,13 @@ def test_another_workspaces_key_finds_nothing_on_any_route(store_url: str) -> No
         _, hook, _ = await api.call("POST", "/webhooks", {"url": "http://127.0.0.1:9/h", "events": ["post.failed"]})
         _, other_key = api.ctx.workspaces.create("Intruder")
         made = api.ctx.herald.media.add(api.workspace, image(), filename="a.png", alt_text="a square")
-        values = {"post_id": post["id"], "name": "acme", "endpoint_id": hook["endpoint_id"], "media_id": made.id}
+        values = {
+            "post_id": post["id"],
+            "name": "acme",
+            "endpoint_id": hook["endpoint_id"],
+            "media_id": made.id,
+            "rule_id": uuid4(),
+        }
         for route in ROUTES:
             path = route.path.removeprefix("/v1/workspaces/{workspace_id}").format(**values)
             body = {"items": [post_body()]} if "dry-run" in path else post_body()

@@ -1,0 +1,85 @@
+"""Recurring rules over HTTP on both stores: created with an RRULE at a local time, read
+with their next occurrence, materialised into ordinary posts, paused, resumed and deleted;
+refusals with their codes; another workspace sees nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.e2e.conftest import Api, run_api
+
+
+def rule_body(**extra: object) -> dict[str, object]:
+    return {
+        "name": "Friday notes",
+        "timezone": "Europe/Paris",
+        "at": "09:00",
+        "starts": "2026-11-27",
+        "rrule": "FREQ=WEEKLY;BYDAY=FR;UNTIL=20270331",
+        "content": {"text": "Friday notes"},
+        "targets": [{"account": "acme", "platform": "mastodon"}, {"account": "acme-bsky", "platform": "bluesky"}],
+        **extra,
+    }
+
+
+def test_a_rule_is_created_materialised_paused_and_deleted(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        status, rule, headers = await api.call("POST", "/rules", rule_body())
+        assert status == 201, rule
+        assert rule["next_due"] == "2026-11-27T08:00:00Z" and rule["version"] == 1 and not rule["paused"]
+        assert headers["Location"].endswith(f"/rules/{rule['id']}")
+        api.clock.now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        [made] = api.ctx.herald.recurring.materialise()  # what the planner part does every minute
+        status, page, _ = await api.call("GET", "/posts?external_id=" + f"rule:{rule['id']}:2026-11-27")
+        assert status == 200 and len(page["items"]) == 2 == len(made.post_ids)
+        assert {p["due_at"] for p in page["items"]} == {"2026-11-27T08:00:00Z"}
+        status, read, _ = await api.call("GET", f"/rules/{rule['id']}")
+        assert read["materialised"] == 1 and read["next_due"] == "2026-12-04T08:00:00Z"
+        status, paused, _ = await api.call("POST", f"/rules/{rule['id']}/pause", {})
+        assert status == 200 and paused["paused"] and paused["next_due"] is None
+        status, resumed, _ = await api.call("POST", f"/rules/{rule['id']}/resume", {})
+        assert status == 200 and not resumed["paused"]
+        status, _, _ = await api.call("DELETE", f"/rules/{rule['id']}")
+        assert status == 200
+        status, gone, _ = await api.call("GET", f"/rules/{rule['id']}")
+        assert (status, gone["code"]) == (404, "rule_not_found")
+        status, listing, _ = await api.call("GET", "/rules")
+        assert listing["items"] == []
+
+    run_api(store_url, scenario)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"rrule": "FREQ=DAILY"}, "invalid_rrule", "rrule"),
+        ({"rrule": "FREQ=MINUTELY;COUNT=3"}, "invalid_rrule", "rrule"),
+        ({"timezone": "Europe"}, "invalid_timezone", "timezone"),
+        ({"at": "25:00"}, "invalid_field", "at"),
+        ({"targets": []}, "invalid_field", "targets"),
+        ({"lead_seconds": 10}, "invalid_lead", "lead_seconds"),
+        ({"content": {"text": "a" * 600}}, "content_invalid", "content"),
+    ],
+)
+def test_a_rule_that_cannot_be_kept_is_refused_with_its_code(
+    store_url: str, changes: dict[str, object], code: str, field: str
+) -> None:
+    async def scenario(api: Api) -> None:
+        status, body, _ = await api.call("POST", "/rules", rule_body(**changes))
+        assert (status, body["code"], body["field"]) == (422, code, field), body
+
+    run_api(store_url, scenario)
+
+
+def test_another_workspace_cannot_see_or_pause_a_rule(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        _, rule, _ = await api.call("POST", "/rules", rule_body())
+        other, key = api.ctx.workspaces.create("Rival")
+        status, body, _ = await api.call("GET", f"/rules/{rule['id']}", key=key, workspace=str(other))
+        assert (status, body["code"]) == (404, "rule_not_found")
+        status, body, _ = await api.call("POST", f"/rules/{rule['id']}/pause", {}, key=key, workspace=str(other))
+        assert status == 404
+
+    run_api(store_url, scenario)
