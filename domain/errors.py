@@ -46,6 +46,10 @@ class InvalidTransition(HeraldError):
     field = "state"
 
 
+class RedriveRefused(InvalidTransition):
+    code = "redrive_refused"
+
+
 class PostIsTerminal(InvalidTransition):
     code = "post_terminal"
 

@@ -55,6 +55,7 @@ from domain.errors import (
     NotDue,
     PostFrozen,
     PostIsTerminal,
+    RedriveRefused,
 )
 from domain.instants import require_due, require_utc
 from domain.intent import PublishIntent
@@ -96,8 +97,11 @@ class Post(Aggregate):
         external_id: str | None
         grace_seconds: float
         freeze_seconds: float
+        redrive_of: UUID | None = None  # the failed post this one sends again
 
         def apply(self, post: Post) -> None:
+            post.redrive_of = self.redrive_of
+            post.redriven_as = None
             post.workspace = self.workspace
             post.account = self.account
             post.platform = self.platform
@@ -428,6 +432,15 @@ class Post(Aggregate):
                 post.remote_id = self.parts[0].remote_id
                 post.permalink = self.parts[0].permalink
 
+    class Redriven(Aggregate.Event):
+        """A failed post, proved not live, sent again as a new post with its own key."""
+
+        new_post_id: UUID
+        actor: str
+
+        def apply(self, post: Post) -> None:
+            post.redriven_as = self.new_post_id
+
     class Failed(Aggregate.Event):
         attempt: int
         reason: str
@@ -482,6 +495,8 @@ class Post(Aggregate):
         hold_reason: str | None
         held_at: datetime | None
         attention: str | None
+        redrive_of: UUID | None
+        redriven_as: UUID | None
 
     # ── commands ──────────────────────────────────────────────────────────────
 
@@ -498,6 +513,7 @@ class Post(Aggregate):
         grace: timedelta,
         freeze: timedelta,
         now: datetime,
+        redrive_of: UUID | None = None,
     ) -> Post:
         """A new post in `draft`: it has content and a target, but no time yet."""
         content.check_not_empty()
@@ -516,6 +532,7 @@ class Post(Aggregate):
             external_id=external_id,
             grace_seconds=grace.total_seconds(),
             freeze_seconds=freeze.total_seconds(),
+            redrive_of=redrive_of,
         )
 
     def schedule(self, due_at: datetime, *, now: datetime, publish_now: bool = False) -> None:
@@ -553,7 +570,10 @@ class Post(Aggregate):
         due = self._check_future(due_at, now)
         self._check_editable(now, command="reschedule")
         if self.due_at is None:
-            raise InvalidTransition("a draft has no time to move; schedule it instead")
+            raise InvalidTransition(
+                "a draft has no time to move; schedule it instead (POST …/posts/{id}/schedule, or "
+                "herald post schedule-draft)"
+            )
         self.trigger_event(
             self.Rescheduled,
             timestamp=now,
@@ -561,6 +581,24 @@ class Post(Aggregate):
             previous_due_at=self.due_at,
             deadline=due + self.grace,
             publish_key=self._key(self.content_version, due),
+        )
+
+    def redrive(self, new_post_id: UUID, *, actor: str, now: datetime) -> None:
+        """Say that this failed post is sent again as `new_post_id`. Only a `failed` post: by
+        the invariant it is proved not live (refused before acceptance, proved absent by a
+        full search, or out of time with no attempt that could have landed). A post that
+        may be live (ambiguous, held, partial, delivered) is refused, and so is a second
+        redrive of the same post."""
+        if self.state is not PostState.FAILED:
+            raise RedriveRefused(
+                f"only a failed post is sent again; this one is {self.state.value}"
+                + (", and may be live on the platform" if self.state is not PostState.DRAFT else "")
+            )
+        if self.redriven_as is not None:
+            raise RedriveRefused(f"it was sent again already, as post {self.redriven_as}")
+        check_text(actor, field="actor")
+        self.trigger_event(
+            self.Redriven, timestamp=require_utc(now, field="now"), new_post_id=new_post_id, actor=actor
         )
 
     def cancel(self, *, now: datetime, reason: str = "canceled by request") -> None:
@@ -1030,8 +1068,14 @@ class Post(Aggregate):
 # projections derive their state columns from this table, the SQL replay its CASE expressions;
 # `tests/unit/test_lifecycle_table.py` fails when an event is missing here or in a projection.
 
-# steps of an attempt beside the post itself: they change no state and no projection but the timeline
-SIDE_STEPS: tuple[type[Post.Event], ...] = (Post.MediaUploaded, Post.FirstCommentPosted, Post.FirstCommentFailed)
+# steps beside the post itself (an attempt's uploads and first comment, a redrive's link to the
+# new post): they change no state and no projection but the timeline
+SIDE_STEPS: tuple[type[Post.Event], ...] = (
+    Post.MediaUploaded,
+    Post.FirstCommentPosted,
+    Post.FirstCommentFailed,
+    Post.Redriven,
+)
 
 LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.Drafted: (PostState.DRAFT, "created as a draft: content and a target, no time yet"),
@@ -1057,6 +1101,7 @@ LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.HoldReleased: (PostState.QUEUED, "what held it is mended: queued again"),
     Post.PartiallyDelivered: (PostState.PARTIAL, "some parts of the thread are live and the rest cannot follow"),
     Post.Failed: (PostState.FAILED, "ended without being published, with a reason and a remedy"),
+    Post.Redriven: (None, "sent again as a new post, with its own publish key"),
 }
 STATE_AFTER: dict[type[Post.Event], PostState | None] = {event: state for event, (state, _) in LIFECYCLE.items()}
 DESCRIPTION: dict[type[Post.Event], str] = {event: text for event, (_, text) in LIFECYCLE.items()}

@@ -53,6 +53,8 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
     match fact.name:
         case Post.Drafted.__name__:
             text = f"drafted for {d['account']} on {d['platform']}"
+            if d.get("redrive_of"):
+                text += f", to send failed post {d['redrive_of']} again"
         case Post.Scheduled.__name__:
             text = "queued to publish now" if d["publish_now"] else f"scheduled for {d['due_at']}"
             text += f"; it fails rather than go out after {d['deadline']}"
@@ -79,6 +81,8 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             )
         case Post.FirstCommentPosted.__name__:
             text = f"attempt {attempt}: the first comment is live as {d['remote_id']}"
+        case Post.Redriven.__name__:
+            text = f"sent again as post {d['new_post_id']}, by {d['actor']}"
         case Post.FirstCommentFailed.__name__:
             text = f"attempt {attempt}: the first comment did not go ({d['reason']}); the post stands"
         case Post.Delivered.__name__ if d["reconciled"]:

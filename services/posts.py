@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
+
 from domain.content import Content, Platform
 from domain.errors import ConcurrentChange, VersionMismatch
 from domain.instants import require_due
@@ -135,6 +137,35 @@ class PostCommands:
         post.schedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
 
+    def redrive(self, post_id: UUID, *, actor: str, scheduled_at: datetime | None = None) -> UUID:
+        """Send a failed post again: a new post with the same content, account and platform, its
+        own publish key, now or at `scheduled_at`; the failed post links to it and it to the
+        failed one, in one transaction (so a post is never redriven twice). Refused unless the
+        post is `failed`, which the invariant makes proof that it is not live."""
+        original = self.posts.get(post_id)
+        new = self.new_post(
+            original.account,
+            original.platform,
+            original.content,
+            original.external_id,
+            original.workspace,
+            None,
+            redrive_of=original.id,
+        )
+        original.redrive(new.id, actor=actor, now=self.clock())
+        self.rules.check(new.platform, new.content, new.workspace, new.account)
+        now = self.clock()
+        if scheduled_at is None:
+            new.schedule(now, now=now, publish_now=True)
+        else:
+            new.schedule(self._fit(new, require_due(scheduled_at), "refuse"), now=now)
+        try:
+            self.posts.save_new([new, original])
+        except IntegrityError:
+            raise ConcurrentChange(f"post {post_id} was changed at the same moment; read it and retry") from None
+        self.booking.remember(new.workspace, new.account, new.id, new.due_at)
+        return new.id
+
     # ── changing ──────────────────────────────────────────────────────────────
 
     def edit_content(self, post_id: UUID, content: Content) -> None:
@@ -195,6 +226,7 @@ class PostCommands:
         external_id: str | None,
         workspace: str,
         post_id: UUID | None,
+        redrive_of: UUID | None = None,
     ) -> Post:
         """A draft, not yet saved (its media references completed from the library)."""
         if self.media is not None:
@@ -209,6 +241,7 @@ class PostCommands:
             grace=self.settings.grace,
             freeze=self.settings.freeze,
             now=self.clock(),
+            redrive_of=redrive_of,
         )
 
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:

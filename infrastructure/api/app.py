@@ -44,10 +44,12 @@ from infrastructure.api.models import (
     PostOut,
     PostPage,
     Reconnect,
+    Redrive,
     Removed,
     RuleAction,
     RuleList,
     RuleOut,
+    ScheduleDraft,
     Settle,
     TimelineOut,
 )
@@ -106,6 +108,28 @@ ROUTES = [
         {200: PostOut},
         description="The post is kept, canceled, with its whole history: GET and /timeline still answer it. "
         "A post already claimed for sending can no longer be canceled (409).",
+    ),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/schedule",
+        posts.schedule_draft,
+        "Schedule a draft",
+        ScheduleDraft,
+        {200: PostOut},
+        description="Queues a draft for `scheduled_at`, checked as a new scheduled post is: its content "
+        "against the platform, the time against the account's posting window. Only a draft (409 otherwise).",
+    ),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/redrive",
+        posts.redrive,
+        "Send a failed post again, as a new post",
+        Redrive,
+        {201: PostOut},
+        description="Only a failed post, which Herald records only when the platform cannot hold it; 409 "
+        "`redrive_refused` otherwise (a post that may be live is never sent again), and for a post sent "
+        "again already. The new post has its own publish key; each links to the other (`redrive_of`, "
+        "`redriven_as`) and both timelines say so.",
     ),
     Route(
         "GET",
@@ -222,6 +246,7 @@ LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] =
     ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
     ("POST", f"{W}/media"): lambda request, body: f"{request.path}/{body['id']}",
     ("POST", f"{W}/rules"): lambda request, body: f"{request.path}/{body['id']}",
+    ("POST", f"{W}/posts/{{post_id}}/redrive"): lambda request, body: f"{request.path.rsplit('/', 2)[0]}/{body['id']}",
 }
 INBOUND = "/v1/inbound/{source}"
 MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission

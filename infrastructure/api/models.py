@@ -94,6 +94,25 @@ class CreatePost(Strict):
     )
 
 
+class ScheduleDraft(Strict):
+    scheduled_at: str = Field(
+        max_length=64,
+        description="ISO 8601 with an offset (2026-12-01T09:00:00+01:00), or a local time with `timezone`",
+    )
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
+    when_full: Literal["refuse", "move"] = Field(
+        default="refuse",
+        description="if the account's posting window is full: refuse, or move to the next free instant",
+    )
+
+
+class Redrive(Strict):
+    scheduled_at: str | None = Field(
+        default=None, max_length=64, description="when to send it again (ISO 8601); default: now"
+    )
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
+
+
 class PatchPost(Strict):
     content: ContentIn | None = None
     scheduled_at: str | None = Field(default=None, max_length=64)
@@ -121,6 +140,8 @@ class PostOut(BaseModel):
     waiting_for: str | None = Field(
         default=None, description="why a held post waits, or why an ambiguous one waits for support"
     )
+    redrive_of: UUID | None = Field(default=None, description="the failed post this one sends again")
+    redriven_as: UUID | None = Field(default=None, description="the post that sends this failed one again")
 
 
 class PostPage(BaseModel):

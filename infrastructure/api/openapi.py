@@ -67,6 +67,7 @@ LINKS: dict[tuple[str, int], dict[str, Any]] = {
         "CancelPost": _link("posts_cancel_post", **_POST),
         "PostTimeline": _link("posts_timeline", **_POST),
         "SettlePost": _link("posts_settle", **_POST),
+        "ScheduleDraft": _link("posts_schedule_draft", **_POST),
     },
     ("posts_patch_post", 200): {
         "ReadRevised": _link("posts_get_post", **_POST),

@@ -26,6 +26,8 @@ from infrastructure.api.models import (
     PatchPost,
     PostOut,
     PostPage,
+    Redrive,
+    ScheduleDraft,
     Settle,
     TimelineOut,
     WaitingOut,
@@ -196,6 +198,27 @@ async def patch_post(request: web.Request) -> web.Response:
         )
     )
     return post_answer(fresh)
+
+
+async def schedule_draft(request: web.Request) -> web.Response:
+    """Queue a draft for a time, checked as a new scheduled post is (content, posting window)."""
+    ctx: Context = request.app[CTX]
+    view = await load(ctx, request)
+    body = ScheduleDraft.model_validate(await json_of(request))
+    due = instant_of(body.scheduled_at, body.timezone)
+    await asyncio.to_thread(lambda: ctx.posts.schedule_draft(view.id, due, when_full=body.when_full))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
+
+
+async def redrive(request: web.Request) -> web.Response:
+    """Send a failed post again, as a new post (201) linked both ways; 409 unless it failed."""
+    ctx: Context = request.app[CTX]
+    view = await load(ctx, request)
+    body = Redrive.model_validate(await json_of(request, empty={}))
+    due = instant_of(body.scheduled_at, body.timezone)
+    actor = f"key {request[CALLER].key_id}"
+    new_id = await asyncio.to_thread(lambda: ctx.posts.redrive(view.id, actor=actor, scheduled_at=due))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, new_id), 201)
 
 
 async def cancel_post(request: web.Request) -> web.Response:

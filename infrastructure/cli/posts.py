@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
 
+class RedriveArguments(HeraldError):
+    code = "redrive_arguments"
+    field = "post_id"
+
+
 class InvalidPostId(HeraldError):
     code = "invalid_post_id"
     field = "post_id"
@@ -51,6 +56,26 @@ def register(commands: Any) -> None:
     edit.add_argument("post_id")
     _content_arguments(edit, required=True)
     edit.set_defaults(run=_edit)
+
+    queue = actions.add_parser("schedule-draft", help="queue a draft for a time, checked as a new post is")
+    queue.add_argument("post_id")
+    _time_arguments(queue)
+    queue.add_argument("--move-if-full", action="store_true", help="take the next free instant if the window is full")
+    queue.set_defaults(run=_schedule_draft)
+
+    redrive = actions.add_parser(
+        "redrive",
+        help="send failed posts again, as new posts with their own keys",
+        description="Only a failed post, which Herald records only when it is proved not live on the "
+        "platform. The new post links to the failed one, and the failed one to it, in both timelines. "
+        "Give one POST_ID, or --reason (and --since) to send again every failed post for that reason.",
+    )
+    redrive.add_argument("post_id", nargs="?", help="one failed post")
+    redrive.add_argument("--reason", help="every failed post with this failure reason (retries_exhausted…)")
+    redrive.add_argument("--since", help="with --reason: only posts due at or after this ISO 8601 instant")
+    redrive.add_argument("--at", help="when to send them (ISO 8601 with an offset; default: now)")
+    redrive.add_argument("--workspace", default="default")
+    redrive.set_defaults(run=_redrive)
 
     move = actions.add_parser("reschedule", help="move a queued post to a new time")
     move.add_argument("post_id")
@@ -158,6 +183,60 @@ def _reschedule(args: argparse.Namespace) -> int:
     post_id = _post_id(args.post_id)
     herald.posts.reschedule(post_id, _instant(args.at, args.timezone))
     return _print_post(herald, post_id)
+
+
+def _schedule_draft(args: argparse.Namespace) -> int:
+    herald = _herald()
+    post_id = _post_id(args.post_id)
+    herald.posts.schedule_draft(
+        post_id, _instant(args.at, args.timezone), when_full="move" if args.move_if_full else "refuse"
+    )
+    return _print_post(herald, post_id)
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    import getpass
+
+    from infrastructure.cli.render import out
+
+    if bool(args.post_id) == bool(args.reason):
+        raise RedriveArguments("give one POST_ID, or --reason for every failed post with that reason")
+    herald = _herald()
+    when = _instant(args.at, None) if args.at else None
+    actor = f"cli {getpass.getuser()}"
+    if args.post_id:
+        new_id = herald.posts.redrive(_post_id(args.post_id), actor=actor, scheduled_at=when)
+        return _print_post(herald, new_id)
+    since = _instant(args.since, None) if args.since else None
+    done = refused = 0
+    for view in _failed(herald, args.workspace, args.reason, since):
+        if herald.posts.get_post(UUID(view["id"])).redriven_as is not None:
+            continue  # sent again by an earlier run
+        try:
+            new_id = herald.posts.redrive(UUID(view["id"]), actor=actor, scheduled_at=when)
+        except HeraldError as refusal:  # already redriven, or changed meanwhile: say so, go on
+            refused += 1
+            out.print(f"{view['id']}: {refusal.code}: {refusal}")
+            continue
+        done += 1
+        out.print(f"{view['id']} → {new_id}")
+    out.print(f"{done} posts sent again; {refused} refused")
+    return 0
+
+
+def _failed(herald: Herald, workspace: str, reason: str, since: Any) -> Any:
+    """Failed posts of `workspace` with `reason`, oldest first, read from the post list."""
+    from projections.post_list import PostList
+
+    herald.runner(PostList()).catch_up()
+    after = 0
+    cutoff = since.isoformat().replace("+00:00", "Z") if since is not None else None
+    while page := herald.post_list.page(workspace, after, 500, {"status": "failed"}):
+        for view, _ in page:
+            due = view.get("due_at")
+            if view.get("failure_reason") == reason and (cutoff is None or (due is not None and due >= cutoff)):
+                yield view
+        after = page[-1][1]
 
 
 def _cancel(args: argparse.Namespace) -> int:

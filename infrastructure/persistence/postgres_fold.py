@@ -138,6 +138,7 @@ def _explanation() -> str:
     return (
         "CASE name"
         f" WHEN 'Drafted' THEN 'drafted for ' || {d('account')} || ' on ' || {d('platform')}"
+        " || coalesce(', to send failed post ' || (j->>'redrive_of') || ' again', '')"
         " WHEN 'Scheduled' THEN (CASE WHEN (j->>'publish_now')::boolean THEN 'queued to publish now'"
         f" ELSE 'scheduled for ' || {d('due_at')} END) || '; it fails rather than go out after ' || {d('deadline')}"
         f" WHEN 'ContentEdited' THEN 'content edited (version ' || {d('content_version')}"
@@ -154,6 +155,7 @@ def _explanation() -> str:
         f" || {d('part')} || ' as ' || {d('remote_media_id')}"
         " || coalesce(', usable until ' || (j->>'expires_at'), '')"
         f" WHEN 'FirstCommentPosted' THEN {attempt} || ': the first comment is live as ' || {d('remote_id')}"
+        f" WHEN 'Redriven' THEN 'sent again as post ' || {d('new_post_id')} || ', by ' || {d('actor')}"
         f" WHEN 'FirstCommentFailed' THEN {attempt} || ': the first comment did not go (' || {d('reason')}"
         " || '); the post stands'"
         " WHEN 'Delivered' THEN CASE WHEN (j->>'reconciled')::boolean"

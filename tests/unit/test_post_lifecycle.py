@@ -271,3 +271,23 @@ def test_a_hold_is_not_mended_by_a_connection_older_than_the_token_it_refused(cl
     )
     post.release_hold(account, now=clock())
     assert post.state is PostState.HELD
+
+
+def test_only_a_failed_post_is_redriven_and_only_once(clock: ManualClock) -> None:
+    from uuid import uuid4
+
+    from domain.errors import RedriveRefused
+
+    for live_maybe in (queued_post(clock), claimed_post(clock)):
+        with pytest.raises(RedriveRefused):
+            live_maybe.redrive(uuid4(), actor="support", now=clock())
+    post = queued_post(clock)
+    clock.advance(hours=3)
+    post.pass_deadline(now=clock())
+    assert post.state is PostState.FAILED
+    again = uuid4()
+    post.redrive(again, actor="support", now=clock())
+    assert post.redriven_as == again and post.state is PostState.FAILED
+    with pytest.raises(RedriveRefused) as refusal:
+        post.redrive(uuid4(), actor="support", now=clock())
+    assert str(again) in str(refusal.value)
