@@ -1,253 +1,27 @@
-"""The API application: one route table (which the OpenAPI document is generated from),
-and the middlewares every request passes: JSON errors, authentication confined to the
-workspace, idempotency for POSTs, and the rate-limit headers."""
+"""The API application: the middlewares every request passes (JSON errors, authentication
+confined to the workspace, idempotency for POSTs, the rate-limit headers) around the one
+route table in routes.py, which the OpenAPI document is generated from."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from domain.errors import HeraldError
-from infrastructure.api import accounts, media, plans, posts, rules, webhooks
+from infrastructure.api import media, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import errors_as_json, http_error_response, json_response, refusal_response
 from infrastructure.api.guards import confine, idempotent, identify
 from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
-from infrastructure.api.models import (
-    AccountList,
-    AccountOut,
-    AddEndpoint,
-    AddMediaFromUrl,
-    AttentionOut,
-    CancelPost,
-    ConnectAccount,
-    CreatePost,
-    CreateRule,
-    Deleted,
-    DescribeMedia,
-    DryRun,
-    DryRunOut,
-    EndpointList,
-    EndpointOut,
-    MediaList,
-    MediaOut,
-    PatchPost,
-    PostOut,
-    PostPage,
-    Reconnect,
-    Redrive,
-    Removed,
-    RuleAction,
-    RuleList,
-    RuleOut,
-    ScheduleDraft,
-    Settle,
-    TimelineOut,
-)
 from infrastructure.api.openapi import document
+from infrastructure.api.routes import LOCATIONS, ROUTES, Handler
 from infrastructure.persistence.rate_limit import RateLimited
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-W = "/v1/workspaces/{workspace_id}"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    body: type[BaseModel] | None
-    answers: dict[int, type[BaseModel]]
-    query: tuple[str, ...] = ()
-    description: str = ""
-
-
-ROUTES = [
-    Route(
-        "POST",
-        f"{W}/posts",
-        posts.create,
-        "Create a post: scheduled, draft, or publish-now",
-        CreatePost,
-        {201: PostOut},
-    ),
-    Route(
-        "GET",
-        f"{W}/posts",
-        posts.list_posts,
-        "List posts, by cursor",
-        None,
-        {200: PostPage},
-        ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "cursor", "limit"),
-    ),
-    Route("GET", f"{W}/posts/{{post_id}}", posts.get_post, "Read one post", None, {200: PostOut}),
-    Route(
-        "PATCH",
-        f"{W}/posts/{{post_id}}",
-        posts.patch_post,
-        "Edit or reschedule (If-Match: version)",
-        PatchPost,
-        {200: PostOut},
-    ),
-    Route(
-        "POST",
-        f"{W}/posts/{{post_id}}/cancel",
-        posts.cancel_post,
-        "Cancel a draft, queued or held post",
-        CancelPost,
-        {200: PostOut},
-        description="The post is kept, canceled, with its whole history: GET and /timeline still answer it. "
-        "A post already claimed for sending can no longer be canceled (409).",
-    ),
-    Route(
-        "POST",
-        f"{W}/posts/{{post_id}}/schedule",
-        posts.schedule_draft,
-        "Schedule a draft",
-        ScheduleDraft,
-        {200: PostOut},
-        description="Queues a draft for `scheduled_at`, checked as a new scheduled post is: its content "
-        "against the platform, the time against the account's posting window. Only a draft (409 otherwise).",
-    ),
-    Route(
-        "POST",
-        f"{W}/posts/{{post_id}}/redrive",
-        posts.redrive,
-        "Send a failed post again, as a new post",
-        Redrive,
-        {201: PostOut},
-        description="Only a failed post, which Herald records only when the platform cannot hold it; 409 "
-        "`redrive_refused` otherwise (a post that may be live is never sent again), and for a post sent "
-        "again already. The new post has its own publish key; each links to the other (`redrive_of`, "
-        "`redriven_as`) and both timelines say so.",
-    ),
-    Route(
-        "GET",
-        f"{W}/posts/{{post_id}}/timeline",
-        posts.timeline,
-        "The post's support timeline",
-        None,
-        {200: TimelineOut},
-        description="One row per event, oldest first. History is kept: a canceled, failed or "
-        "delivered post's timeline still answers, in full.",
-    ),
-    Route(
-        "GET",
-        f"{W}/attention",
-        posts.attention,
-        "Posts held, or waiting for support to settle them",
-        None,
-        {200: AttentionOut},
-    ),
-    Route(
-        "POST",
-        f"{W}/posts/{{post_id}}/settle",
-        posts.settle,
-        "Settle a post the reconciler could not: live (with its remote id) or not",
-        Settle,
-        {200: PostOut},
-    ),
-    Route("GET", f"{W}/accounts", accounts.list_accounts, "List accounts", None, {200: AccountList}),
-    Route("POST", f"{W}/accounts", accounts.connect, "Connect an account", ConnectAccount, {201: AccountOut}),
-    Route("GET", f"{W}/accounts/{{name}}", accounts.get_account, "Read an account", None, {200: AccountOut}),
-    Route(
-        "POST",
-        f"{W}/accounts/{{name}}/reconnect",
-        accounts.reconnect,
-        "Reconnect an account",
-        Reconnect,
-        {200: AccountOut},
-    ),
-    Route(
-        "POST",
-        f"{W}/accounts/{{name}}/disconnect",
-        accounts.disconnect,
-        "Disconnect an account",
-        None,
-        {200: AccountOut},
-    ),
-    Route(
-        "POST", f"{W}/plans/dry-run", plans.dry_run, "Assess planned posts, writing nothing", DryRun, {200: DryRunOut}
-    ),
-    Route(
-        "POST",
-        f"{W}/webhooks",
-        webhooks.add_endpoint,
-        "Register a webhook endpoint (secret shown once)",
-        AddEndpoint,
-        {201: EndpointOut},
-    ),
-    Route("GET", f"{W}/webhooks", webhooks.list_endpoints, "List webhook endpoints", None, {200: EndpointList}),
-    Route(
-        "GET",
-        f"{W}/webhooks/{{endpoint_id}}",
-        webhooks.get_endpoint,
-        "Read a webhook endpoint (its secret is never shown again)",
-        None,
-        {200: EndpointOut},
-    ),
-    Route(
-        "DELETE",
-        f"{W}/webhooks/{{endpoint_id}}",
-        webhooks.remove_endpoint,
-        "Remove a webhook endpoint",
-        None,
-        {200: Removed},
-    ),
-]
-ROUTES += [
-    Route("POST", f"{W}/rules", rules.create, "Create a recurring rule", CreateRule, {201: RuleOut}),
-    Route("GET", f"{W}/rules", rules.list_rules, "List recurring rules", None, {200: RuleList}),
-    Route("GET", f"{W}/rules/{{rule_id}}", rules.get_rule, "Read a recurring rule", None, {200: RuleOut}),
-    Route("POST", f"{W}/rules/{{rule_id}}/pause", rules.pause, "Pause a rule", RuleAction, {200: RuleOut}),
-    Route("POST", f"{W}/rules/{{rule_id}}/resume", rules.resume, "Resume a rule", RuleAction, {200: RuleOut}),
-    Route(
-        "DELETE",
-        f"{W}/rules/{{rule_id}}",
-        rules.delete,
-        "Delete a rule (posts already made stay)",
-        None,
-        {200: RuleOut},
-    ),
-    Route(
-        "POST",
-        f"{W}/media",
-        media.add,
-        "Add a file (multipart file + alt_text, or JSON url)",
-        AddMediaFromUrl,
-        {201: MediaOut},
-    ),
-    Route("GET", f"{W}/media", media.list_media, "List the media library", None, {200: MediaList}),
-    Route("GET", f"{W}/media/{{media_id}}", media.get_media, "Read a media's facts", None, {200: MediaOut}),
-    Route("PATCH", f"{W}/media/{{media_id}}", media.describe, "Set a media's alt text", DescribeMedia, {200: MediaOut}),
-    Route(
-        "DELETE",
-        f"{W}/media/{{media_id}}",
-        media.delete,
-        "Delete a media (refused while a post that may still go out uses it)",
-        None,
-        {200: Deleted},
-    ),
-]
-# where a 201's new resource can be read, from its answer's body
-LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] = {
-    ("POST", f"{W}/posts"): lambda request, body: f"{request.path}/{body['id']}",
-    ("POST", f"{W}/accounts"): lambda request, body: f"{request.path}/{quote(str(body['name']), safe='')}",
-    ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
-    ("POST", f"{W}/media"): lambda request, body: f"{request.path}/{body['id']}",
-    ("POST", f"{W}/rules"): lambda request, body: f"{request.path}/{body['id']}",
-    ("POST", f"{W}/posts/{{post_id}}/redrive"): lambda request, body: f"{request.path.rsplit('/', 2)[0]}/{body['id']}",
-}
 INBOUND = "/v1/inbound/{source}"
 MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission
 PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz"}

@@ -17,7 +17,7 @@ from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.guards import body_json, workspace_of
 from infrastructure.api.keys import CTX
-from infrastructure.api.models import AddMediaFromUrl, DescribeMedia, MediaList, MediaOut
+from infrastructure.api.media_models import AddMediaFromUrl, DescribeMedia, MediaList, MediaOut
 from infrastructure.api.server import read_body
 from infrastructure.targets import PrivateAddressRefused, outbound_session
 from services.media import MediaView

@@ -16,8 +16,8 @@ from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CTX
-from infrastructure.api.models import AddEndpoint, EndpointList, EndpointOut, InboundAck, Removed
 from infrastructure.api.server import read_body
+from infrastructure.api.webhook_models import AddEndpoint, EndpointList, EndpointOut, InboundAck, Removed
 from services.webhooks import verify
 
 

@@ -6,12 +6,11 @@ import asyncio
 import hashlib
 import json
 import uuid
-from uuid import uuid4
 
 import pytest
 
-from infrastructure.api.app import ROUTES
 from infrastructure.api.guards import canonical
+from infrastructure.api.routes import ROUTES
 from tests.e2e.conftest import Api, post_body, run_api
 from tests.media import image
 
@@ -54,7 +53,7 @@ def test_another_workspaces_key_finds_nothing_on_any_route(store_url: str) -> No
             "name": "acme",
             "endpoint_id": hook["endpoint_id"],
             "media_id": made.id,
-            "rule_id": uuid4(),
+            "rule_id": uuid.uuid4(),
         }
         for route in ROUTES:
             path = route.path.removeprefix("/v1/workspaces/{workspace_id}").format(**values)

@@ -1,0 +1,56 @@
+"""Bodies of the recurring rules' routes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from domain.content import Platform
+from infrastructure.api.models import ContentIn, Strict
+
+
+class TargetIn(Strict):
+    account: str = Field(min_length=1, max_length=200, description="a connected account's name")
+    platform: Platform
+
+
+class CreateRule(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(max_length=64, description="IANA zone name the local time is in, e.g. Europe/Paris")
+    at: time = Field(description="local time of day, HH:MM; kept across daylight-saving changes")
+    starts: date = Field(description="the first local date the rule may fall on")
+    rrule: str = Field(
+        min_length=1,
+        max_length=500,
+        description="an RFC 5545 RRULE with COUNT or UNTIL, e.g. FREQ=WEEKLY;BYDAY=FR;UNTIL=20270331",
+    )
+    content: ContentIn
+    targets: list[TargetIn] = Field(min_length=1, max_length=50)
+    lead_seconds: float = Field(
+        default=86400, gt=0, le=30 * 86400, description="how long before each occurrence its posts are made"
+    )
+
+
+class RuleOut(BaseModel):
+    id: UUID
+    name: str
+    timezone: str
+    at: time
+    starts: date
+    rrule: str
+    lead_seconds: float
+    targets: list[TargetIn]
+    version: int = Field(description="the plan's version: each edit makes a new one")
+    paused: bool
+    materialised: int = Field(description="occurrences already made into posts")
+    next_due: datetime | None = Field(description="the next occurrence not yet materialised (UTC)")
+
+
+class RuleList(BaseModel):
+    items: list[RuleOut]
+
+
+class RuleAction(Strict):
+    """An empty object: pausing or resuming takes nothing more."""
