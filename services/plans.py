@@ -54,6 +54,7 @@ def assess(items: list[PlanItem], workspace: str, rules: ContentRules, booking: 
     found = Assessment()
     instants: list[datetime] = []
     planned: dict[str, list[datetime]] = {}
+    planned_at: dict[str, list[tuple[int, datetime]]] = {}  # the plan's own items, per account
     for index, item in enumerate(items):
         if item.refusal is not None:
             found.problems.append(PlanIssue(index, item.refusal.code, item.refusal.message))
@@ -75,6 +76,13 @@ def assess(items: list[PlanItem], workspace: str, rules: ContentRules, booking: 
                 message = f"{item.account} already has a post at {existing.isoformat()}, within a minute of this one"
                 found.collisions.append(PlanIssue(index, "collision", message))
                 break
+        else:  # inside the plan: two of its items for one account within a minute
+            for other, when in planned_at.get(item.account, []):
+                if abs(when - at) < COLLIDES_WITHIN:
+                    message = f"item {other} of this plan is for {item.account} at {when.isoformat()}, within a minute"
+                    found.collisions.append(PlanIssue(index, "collision", message))
+                    break
+        planned_at.setdefault(item.account, []).append((index, at))
         book = booked + planned.setdefault(item.account, [])
         if not fits(at, book, quota):
             free = next_free(at, book, quota)

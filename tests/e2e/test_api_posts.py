@@ -168,6 +168,23 @@ def test_a_dry_run_reports_everything_and_writes_nothing(store_url: str) -> None
     run_api(store_url, scenario)
 
 
+def test_a_dry_run_finds_collisions_inside_the_plan_too(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        plan = {
+            "items": [
+                post_body(account="twice"),
+                post_body(account="other"),
+                post_body(account="twice", scheduled_at="2026-11-23T12:00:30+01:00"),  # 30 s after item 0
+                post_body(account="twice", scheduled_at="2026-11-23T13:00:00+01:00"),  # an hour later: fine
+            ]
+        }
+        _, report, _ = await api.call("POST", "/plans/dry-run", plan)
+        assert [(c["index"], c["code"]) for c in report["collisions"]] == [(2, "collision")]
+        assert "item 0 of this plan" in report["collisions"][0]["message"]
+
+    run_api(store_url, scenario)
+
+
 def test_quota_violations_in_a_plan(sqlite_url: str) -> None:
     async def scenario(api: Api) -> None:
         await api.call(
