@@ -36,6 +36,7 @@ from services.account_service import AccountService
 from services.booking import Booking, IndexBookings
 from services.content_rules import ContentRules
 from services.dispatching import DispatchCommands
+from services.fanout import FanOut
 from services.media import MediaService
 from services.ports import Clock, system_clock
 from services.post_repository import PostRepository
@@ -82,6 +83,7 @@ class Herald:
     webhooks: WebhookService
     media: MediaService
     recurring: RuleService
+    plans: FanOut
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -260,4 +262,5 @@ def bootstrap(
         webhooks=WebhookService(events, clock=clock),
         media=media,
         recurring=RuleService(events, posts=posts, zones=zone, clock=clock),
+        plans=FanOut(events, posts=posts, clock=clock),
     )

@@ -53,9 +53,9 @@ class PostRepository:
             ) from None
         self.kept.keep([post])
 
-    def save_new(self, posts: Sequence[Post]) -> None:
-        """New posts, in one transaction."""
-        self.events.save(*posts)
+    def save_new(self, posts: Sequence[Post], also: Sequence[Any] = ()) -> None:
+        """New posts (and `also`, other aggregates), in one transaction."""
+        self.events.save(*posts, *also)
         self.kept.keep(posts)
 
     def history(self, post_id: UUID) -> list[EventRecord]:

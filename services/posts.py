@@ -108,8 +108,9 @@ class PostCommands:
         self._save(post)
         return post.id
 
-    def schedule_many(self, requests: Sequence[dict[str, Any]]) -> list[UUID]:
-        """Many new queued posts in one transaction (each dict: schedule's keyword arguments)."""
+    def schedule_many(self, requests: Sequence[dict[str, Any]], also: Sequence[Any] = ()) -> list[UUID]:
+        """Many new queued posts in one transaction (each dict: schedule's keyword arguments),
+        with `also`: other new aggregates saved in the same transaction (the plan they make)."""
         posts = []
         for request in requests:
             fields = dict(request)
@@ -126,7 +127,7 @@ class PostCommands:
             now = self.clock()  # after the draft's own instant: a post's events never go back in time
             post.schedule(due or now, now=now, publish_now=due is None)
             posts.append(post)
-        self.posts.save_new(posts)
+        self.posts.save_new(posts, also=also)
         return [post.id for post in posts]
 
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
@@ -136,6 +137,12 @@ class PostCommands:
         due = require_due(scheduled_at)
         post.schedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
+
+    def check_content(self, platform: Platform, content: Content, workspace: str, account: str) -> None:
+        """Refuse content the platform would not take, as scheduling it would (media completed
+        from the library first)."""
+        resolved = self.media(workspace, content) if self.media is not None else content
+        self.rules.check(platform, resolved, workspace, account)
 
     def redrive(self, post_id: UUID, *, actor: str, scheduled_at: datetime | None = None) -> UUID:
         """Send a failed post again: a new post with the same content, account and platform, its

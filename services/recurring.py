@@ -206,9 +206,8 @@ class RuleService:
 
     def _check_content(self, workspace: str, content: Content, targets: list[Target]) -> None:
         """Refuse a template some target's platform would not take, as scheduling a post does."""
-        resolved = self.posts.media(workspace, content) if self.posts.media is not None else content
         for target in targets:
-            self.posts.rules.check(target.platform, resolved, workspace, target.account)
+            self.posts.check_content(target.platform, content, workspace, target.account)
 
     def _change(self, workspace: str, rule_id: UUID, change: Callable[[Rule], None]) -> RuleView:
         rule = self._get(workspace, rule_id)

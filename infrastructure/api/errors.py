@@ -23,6 +23,7 @@ from domain.errors import (
     VersionMismatch,
 )
 from domain.media import MediaInUse, MediaNotFound
+from domain.plan import PlanNotFound
 from domain.quota import QuotaExceeded
 from domain.rule import RuleDeleted, RuleNotFound
 from domain.validation import ContentInvalid
@@ -32,6 +33,7 @@ from infrastructure.persistence.idempotency import KeyInUse, KeyReused
 from infrastructure.persistence.rate_limit import RateLimited
 from infrastructure.store import StoreUnavailable
 from services.account_service import AccountExists, AccountNotFound
+from services.fanout import PlanIdTaken
 from services.webhooks import SignatureInvalid
 from services.workspace_service import Unauthenticated, WorkspaceNotFound
 
@@ -46,6 +48,8 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (WorkspaceNotFound, 404),
     (MediaNotFound, 404),
     (RuleNotFound, 404),
+    (PlanNotFound, 404),
+    (PlanIdTaken, 409),
     (RuleDeleted, 404),
     (MediaInUse, 409),
     (AccountExists, 409),

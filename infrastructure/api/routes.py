@@ -31,7 +31,7 @@ from infrastructure.api.models import (
     Settle,
     TimelineOut,
 )
-from infrastructure.api.rule_models import CreateRule, RuleAction, RuleList, RuleOut
+from infrastructure.api.plan_models import CreatePlan, CreateRule, PlanOut, RuleAction, RuleList, RuleOut
 from infrastructure.api.webhook_models import AddEndpoint, EndpointList, EndpointOut, Removed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -184,6 +184,18 @@ ROUTES = [
     ),
 ]
 ROUTES += [
+    Route(
+        "POST",
+        f"{W}/plans",
+        plans.create_plan,
+        "Fan out: one post per target under one plan id",
+        CreatePlan,
+        {201: PlanOut, 200: PlanOut},
+        description="All the posts are made at once, or none. `plan_id` is yours to choose: sending it again "
+        "answers the plan it already made (200). With `stagger`, posts of one account are kept apart and every "
+        "post is moved by a few seconds, deterministically from the plan id.",
+    ),
+    Route("GET", f"{W}/plans/{{plan_id}}", plans.get_plan, "A plan's posts and status", None, {200: PlanOut}),
     Route("POST", f"{W}/rules", rules.create, "Create a recurring rule", CreateRule, {201: RuleOut}),
     Route("GET", f"{W}/rules", rules.list_rules, "List recurring rules", None, {200: RuleList}),
     Route("GET", f"{W}/rules/{{rule_id}}", rules.get_rule, "Read a recurring rule", None, {200: RuleOut}),
@@ -224,5 +236,6 @@ LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] =
     ("POST", f"{W}/webhooks"): lambda request, body: f"{request.path}/{body['endpoint_id']}",
     ("POST", f"{W}/media"): lambda request, body: f"{request.path}/{body['id']}",
     ("POST", f"{W}/rules"): lambda request, body: f"{request.path}/{body['id']}",
+    ("POST", f"{W}/plans"): lambda request, body: f"{request.path}/{body['id']}",
     ("POST", f"{W}/posts/{{post_id}}/redrive"): lambda request, body: f"{request.path.rsplit('/', 2)[0]}/{body['id']}",
 }

@@ -17,7 +17,7 @@ from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
 from infrastructure.api.guards import json_of, workspace_of
 from infrastructure.api.keys import CTX
-from infrastructure.api.rule_models import CreateRule, RuleAction, RuleOut
+from infrastructure.api.plan_models import CreateRule, RuleAction, RuleOut
 from services.recurring import RuleView
 
 

@@ -1,4 +1,4 @@
-"""Bodies of the recurring rules' routes."""
+"""Bodies of the planning routes: recurring rules and fan-out plans."""
 
 from __future__ import annotations
 
@@ -54,3 +54,44 @@ class RuleList(BaseModel):
 
 class RuleAction(Strict):
     """An empty object: pausing or resuming takes nothing more."""
+
+
+class PlanTargetIn(Strict):
+    account: str = Field(min_length=1, max_length=200, description="a connected account's name")
+    platform: Platform
+    content: ContentIn | None = Field(default=None, description="this target's own content; else the plan's")
+
+
+class StaggerIn(Strict):
+    same_account_minutes: float = Field(default=0, ge=0, le=1440, description="posts of one account this far apart")
+    spread_seconds: float = Field(default=0, ge=0, le=3600, description="each post moved by up to this much")
+
+
+class CreatePlan(Strict):
+    plan_id: UUID | None = Field(
+        default=None, description="your id for the plan: sending it again answers the same plan (200)"
+    )
+    name: str = Field(default="plan", min_length=1, max_length=200)
+    content: ContentIn
+    targets: list[PlanTargetIn] = Field(min_length=1, max_length=200)
+    scheduled_at: str | None = Field(
+        default=None, max_length=64, description="ISO 8601, or a local time with `timezone`; default: now"
+    )
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
+    stagger: StaggerIn = Field(default_factory=StaggerIn)
+
+
+class PlanPostOut(BaseModel):
+    id: UUID
+    account: str
+    platform: str
+    state: str
+    due_at: datetime | None
+
+
+class PlanOut(BaseModel):
+    id: UUID
+    name: str
+    status: str = Field(description="in_progress; delivered (every post); ended (every post ended, not all delivered)")
+    states: dict[str, int]
+    posts: list[PlanPostOut]
