@@ -112,7 +112,15 @@ class TargetPolicy:
             raise TargetRefused(f"{name} needs a host, and no user name, password or #fragment", field=name)
         if port is not None and not self.allow_private and port != 443:
             raise TargetRefused(f"{name} must use the https port (443), not {port}", field=name)
-        return parts.hostname.lower().rstrip(".")
+        host = parts.hostname.lower().rstrip(".")
+        if not _is_ip(host):
+            try:  # each label 1 to 63 characters once encoded, as DNS takes them
+                labels = host.encode("idna").split(b".")
+            except UnicodeError:
+                labels = [b""]
+            if not all(0 < len(label) <= 63 for label in labels):
+                raise TargetRefused(f"{parts.hostname[:100]!r} is not a host name", field=name)
+        return host
 
     def _public(self, host: str, name: str) -> None:
         if self.allow_private:

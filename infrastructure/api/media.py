@@ -73,7 +73,7 @@ async def _fetch(url: str) -> bytes:
                 where = " (a redirect: give the final address)" if 300 <= answer.status < 400 else ""
                 raise ApiError(422, "media_fetch_failed", f"{url} answered HTTP {answer.status}{where}", "url")
             data = await answer.content.read(MEDIA_MAX + 1)
-    except (aiohttp.ClientError, TimeoutError, PrivateAddressRefused) as problem:
+    except (aiohttp.ClientError, TimeoutError, PrivateAddressRefused, UnicodeError, ValueError) as problem:
         raise ApiError(
             422, "media_fetch_failed", f"{url} could not be fetched: {type(problem).__name__}", "url"
         ) from None

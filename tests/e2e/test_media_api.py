@@ -126,3 +126,14 @@ def test_a_signed_url_serves_the_file_and_a_forged_one_is_404(store_url: str) ->
             assert answer.status == 404 and (await answer.json())["code"] == "not_found"
 
     run_api(store_url, scenario)
+
+
+def test_a_url_that_names_no_host_is_refused_not_fetched(store_url: str) -> None:
+    """Found by the long fuzz run: a host with an empty label made the resolver raise (500)."""
+
+    async def scenario(api: Api) -> None:
+        for url in ("https://.exe", "https://a..example/x.png", "https://" + "a" * 64 + ".example/x.png"):
+            status, body, _ = await api.call("POST", "/media", {"url": url, "alt_text": "x"})
+            assert (status, body["code"], body["field"]) == (422, "target_refused", "url"), (url, body)
+
+    run_api(store_url, scenario)
