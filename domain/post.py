@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 class PostState(StrEnum):
     DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     DISPATCHED = "dispatched"
     AMBIGUOUS = "ambiguous"
@@ -102,6 +103,8 @@ class Post(Aggregate):
         def apply(self, post: Post) -> None:
             post.redrive_of = self.redrive_of
             post.redriven_as = None
+            post.requested_due = None
+            post.requested_now = False
             post.workspace = self.workspace
             post.account = self.account
             post.platform = self.platform
@@ -149,6 +152,33 @@ class Post(Aggregate):
             post.due_at = self.due_at
             post.deadline = self.deadline
             post.publish_key = self.publish_key
+
+    class ApprovalRequested(Aggregate.Event):
+        """Scheduled on an account whose posts an approver must approve first: it waits."""
+
+        due_at: datetime  # the time asked for (now, for publish-now)
+        publish_now: bool
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.AWAITING_APPROVAL
+            post.requested_due = self.due_at
+            post.requested_now = self.publish_now
+
+    class Approved(Aggregate.Event):
+        """An approver let it go; the Scheduled event that follows queues it."""
+
+        actor: str
+        comment: str
+
+    class Rejected(Aggregate.Event):
+        """An approver sent it back: a draft again, to be edited and scheduled anew."""
+
+        actor: str
+        comment: str
+
+        def apply(self, post: Post) -> None:
+            post.state = PostState.DRAFT
+            post.requested_due = None
 
     class ContentEdited(Aggregate.Event):
         content: Content
@@ -497,6 +527,8 @@ class Post(Aggregate):
         attention: str | None
         redrive_of: UUID | None
         redriven_as: UUID | None
+        requested_due: datetime | None
+        requested_now: bool
 
     # ── commands ──────────────────────────────────────────────────────────────
 
@@ -549,6 +581,42 @@ class Post(Aggregate):
             publish_now=publish_now,
         )
 
+    def request_approval(self, due_at: datetime, *, now: datetime, publish_now: bool = False) -> None:
+        """Ask for approval to queue this draft for `due_at` (or now): it waits, visibly."""
+        now = require_utc(now, field="now")
+        due = now if publish_now else self._check_future(due_at, now)
+        self._check_state(PostState.DRAFT, command="schedule")
+        self.trigger_event(self.ApprovalRequested, timestamp=now, due_at=due, publish_now=publish_now)
+
+    def approve(self, *, actor: str, comment: str, now: datetime) -> None:
+        """An approver lets it go: queued for the time asked (now, for publish-now). A time that
+        passed while it waited is refused: approve by rejecting and scheduling a new time."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.AWAITING_APPROVAL, command="approve")
+        check_text(actor, field="actor")
+        check_text(comment, field="comment")
+        assert self.requested_due is not None
+        if not self.requested_now:
+            self._check_future(self.requested_due, now)
+        self.trigger_event(self.Approved, timestamp=now, actor=actor, comment=comment)
+        due = now if self.requested_now else self.requested_due
+        self.trigger_event(
+            self.Scheduled,
+            timestamp=now,
+            due_at=due,
+            deadline=due + self.grace,
+            publish_key=self._key(self.content_version, due),
+            publish_now=self.requested_now,
+        )
+
+    def reject(self, *, actor: str, comment: str, now: datetime) -> None:
+        """An approver sends it back to draft, saying why."""
+        now = require_utc(now, field="now")
+        self._check_state(PostState.AWAITING_APPROVAL, command="reject")
+        check_text(actor, field="actor")
+        check_text(comment, field="comment")
+        self.trigger_event(self.Rejected, timestamp=now, actor=actor, comment=comment)
+
     def edit_content(self, content: Content, *, now: datetime) -> None:
         """Replace the content; a queued post gets a new publish key (a new intent)."""
         now = require_utc(now, field="now")
@@ -597,15 +665,16 @@ class Post(Aggregate):
         if self.redriven_as is not None:
             raise RedriveRefused(f"it was sent again already, as post {self.redriven_as}")
         check_text(actor, field="actor")
-        self.trigger_event(
-            self.Redriven, timestamp=require_utc(now, field="now"), new_post_id=new_post_id, actor=actor
-        )
+        self.trigger_event(self.Redriven, timestamp=require_utc(now, field="now"), new_post_id=new_post_id, actor=actor)
 
     def cancel(self, *, now: datetime, reason: str = "canceled by request") -> None:
         """Cancel a draft, queued or held post. Once claimed, it is too late: the request may be out."""
         now = require_utc(now, field="now")
         self._check_not_terminal(command="cancel")
-        if self.state not in (PostState.DRAFT, PostState.QUEUED, PostState.HELD) or self.parts:
+        if (
+            self.state not in (PostState.DRAFT, PostState.AWAITING_APPROVAL, PostState.QUEUED, PostState.HELD)
+            or self.parts
+        ):
             raise InvalidTransition(f"cannot cancel a post that is {self.state}: it may already be on the platform")
         self.trigger_event(self.Canceled, timestamp=now, reason=reason, previous_state=self.state)
 
@@ -1080,6 +1149,9 @@ SIDE_STEPS: tuple[type[Post.Event], ...] = (
 LIFECYCLE: dict[type[Post.Event], tuple[PostState | None, str]] = {
     Post.Drafted: (PostState.DRAFT, "created as a draft: content and a target, no time yet"),
     Post.Scheduled: (PostState.QUEUED, "queued for its due time, with a deadline and a publish key"),
+    Post.ApprovalRequested: (PostState.AWAITING_APPROVAL, "waiting for an approver before it is queued"),
+    Post.Approved: (None, "approved: queued next, for the time asked"),
+    Post.Rejected: (PostState.DRAFT, "sent back to draft by an approver, with a comment"),
     Post.ContentEdited: (None, "content replaced before any claim; a queued post gets a new publish key"),
     Post.Rescheduled: (PostState.QUEUED, "moved to a new due time, with a new publish key and deadline"),
     Post.Canceled: (PostState.CANCELED, "canceled before any claim"),

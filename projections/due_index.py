@@ -104,6 +104,8 @@ class DueIndex:
     handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
+            Post.ApprovalRequested,
+            Post.Rejected,
             Post.Scheduled,
             Post.Rescheduled,
             Post.Canceled,
@@ -123,7 +125,7 @@ class DueIndex:
         }
     )
     ignores: frozenset[type[Post.Event]] = frozenset(
-        {Post.ContentEdited, Post.ContainerPrepared, Post.PartPublished, *SIDE_STEPS}
+        {Post.ContentEdited, Post.ContainerPrepared, Post.PartPublished, Post.Approved, *SIDE_STEPS}
     )
 
     def apply(self, writer: DueIndexWriter, facts: Sequence[Fact]) -> None:

@@ -84,6 +84,8 @@ class PostList:
     handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
+            Post.ApprovalRequested,
+            Post.Rejected,
             Post.Scheduled,
             Post.ContentEdited,
             Post.Rescheduled,
@@ -104,7 +106,7 @@ class PostList:
         }
     )
     ignores: frozenset[type[Post.Event]] = frozenset(
-        {Post.ContainerPrepared, Post.PartPublished, *SIDE_STEPS}
+        {Post.ContainerPrepared, Post.PartPublished, Post.Approved, *SIDE_STEPS}
     )  # versions only
 
     def apply(self, writer: PostListWriter, facts: Sequence[Fact]) -> None:

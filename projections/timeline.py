@@ -81,6 +81,13 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             )
         case Post.FirstCommentPosted.__name__:
             text = f"attempt {attempt}: the first comment is live as {d['remote_id']}"
+        case Post.ApprovalRequested.__name__:
+            when = "now" if d["publish_now"] else f"for {d['due_at']}"
+            text = f"waiting for an approver before it is queued {when}"
+        case Post.Approved.__name__:
+            text = f"approved by {d['actor']}" + (f": {d['comment']}" if d["comment"] else "")
+        case Post.Rejected.__name__:
+            text = f"sent back to draft by {d['actor']}" + (f": {d['comment']}" if d["comment"] else "")
         case Post.Redriven.__name__:
             text = f"sent again as post {d['new_post_id']}, by {d['actor']}"
         case Post.FirstCommentFailed.__name__:

@@ -28,6 +28,7 @@ ANNOUNCED = {
     (Post.__name__, Post.OutcomeAmbiguous.__name__): "post.ambiguous",
     (Post.__name__, Post.PartiallyDelivered.__name__): "post.partial",
     (Post.__name__, Post.Held.__name__): "post.held",
+    (Post.__name__, Post.ApprovalRequested.__name__): "post.awaiting_approval",
     (Post.__name__, Post.AttentionNeeded.__name__): "post.attention",
     (Post.__name__, Post.SettledLive.__name__): "post.delivered",
     (Account.__name__, Account.Disconnected.__name__): "account.disconnected",
@@ -71,6 +72,7 @@ class WebhookOutbox:
     handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
+            Post.ApprovalRequested,
             Post.Delivered,
             Post.SettledLive,
             Post.PartiallyDelivered,
@@ -90,6 +92,8 @@ class WebhookOutbox:
             Post.ClaimAbandoned,
             Post.ContainerPrepared,
             Post.PartPublished,
+            Post.Approved,
+            Post.Rejected,
             *SIDE_STEPS,
             Post.AttemptFailed,
             Post.ReleasedForRetry,

@@ -81,7 +81,7 @@ class PostCommands:
         post = self.new_post(account, platform, content, external_id, workspace, post_id)
         self.rules.check(post.platform, post.content, workspace, account)
         due = self._fit(post, require_due(scheduled_at), when_full)
-        post.schedule(due, now=self.clock())
+        self._queue(post, due, now=self.clock())
         self._save(post)
         return post.id
 
@@ -102,9 +102,9 @@ class PostCommands:
         now = self.clock()
         due = self._fit(post, now, when_full)
         if due == now:
-            post.schedule(now, now=now, publish_now=True)
+            self._queue(post, now, now=now, publish_now=True)
         else:
-            post.schedule(due, now=now)
+            self._queue(post, due, now=now)
         self._save(post)
         return post.id
 
@@ -112,6 +112,7 @@ class PostCommands:
         """Many new queued posts in one transaction (each dict: schedule's keyword arguments),
         with `also`: other new aggregates saved in the same transaction (the plan they make)."""
         posts = []
+        approvals: dict[tuple[str, str], bool] = {}
         for request in requests:
             fields = dict(request)
             due = fields.pop("scheduled_at", None)
@@ -125,7 +126,10 @@ class PostCommands:
             )
             self.rules.check(post.platform, post.content, post.workspace, post.account)
             now = self.clock()  # after the draft's own instant: a post's events never go back in time
-            post.schedule(due or now, now=now, publish_now=due is None)
+            pair = (post.workspace, post.account)
+            if pair not in approvals:  # read once per account in the batch
+                approvals[pair] = bool(self.rules.settings_of(*pair).get("approval"))
+            self._queue(post, due or now, now=now, publish_now=due is None, approval=approvals[pair])
             posts.append(post)
         self.posts.save_new(posts, also=also)
         return [post.id for post in posts]
@@ -135,7 +139,7 @@ class PostCommands:
         post = self.posts.get(post_id)
         self.rules.check(post.platform, post.content, post.workspace, post.account)
         due = require_due(scheduled_at)
-        post.schedule(self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
+        self._queue(post, self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
 
     def check_content(self, platform: Platform, content: Content, workspace: str, account: str) -> None:
@@ -163,9 +167,9 @@ class PostCommands:
         self.rules.check(new.platform, new.content, new.workspace, new.account)
         now = self.clock()
         if scheduled_at is None:
-            new.schedule(now, now=now, publish_now=True)
+            self._queue(new, now, now=now, publish_now=True)
         else:
-            new.schedule(self._fit(new, require_due(scheduled_at), "refuse"), now=now)
+            self._queue(new, self._fit(new, require_due(scheduled_at), "refuse"), now=now)
         try:
             self.posts.save_new([new, original])
         except IntegrityError:
@@ -250,6 +254,29 @@ class PostCommands:
             now=self.clock(),
             redrive_of=redrive_of,
         )
+
+    def approve(self, post_id: UUID, *, actor: str, comment: str = "") -> PostView:
+        """An approver lets a post that waits for approval go: queued for the time asked."""
+        post = self.posts.change(post_id, lambda p: p.approve(actor=actor, comment=comment, now=self.clock()))
+        self.booking.remember(post.workspace, post.account, post.id, post.due_at)
+        return PostView.of(post)
+
+    def reject(self, post_id: UUID, *, actor: str, comment: str) -> PostView:
+        """An approver sends a post that waits for approval back to draft, saying why."""
+        post = self.posts.change(post_id, lambda p: p.reject(actor=actor, comment=comment, now=self.clock()))
+        return PostView.of(post)
+
+    def _queue(
+        self, post: Post, due: datetime, *, now: datetime, publish_now: bool = False, approval: bool | None = None
+    ) -> None:
+        """Queue the draft, or, on an account whose posts need approval (its `approval`
+        setting; `approval` when the caller read it already), ask for it."""
+        if approval is None:
+            approval = bool(self.rules.settings_of(post.workspace, post.account).get("approval"))
+        if approval:
+            post.request_approval(due, now=now, publish_now=publish_now)
+        else:
+            post.schedule(due, now=now, publish_now=publish_now)
 
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
         return self.booking.fit(post.workspace, post.account, post.platform, due, when_full)

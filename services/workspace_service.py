@@ -23,7 +23,7 @@ from domain.errors import ConcurrentChange, HeraldError
 from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
 from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
 
-SCOPES: tuple[Scope, ...] = ("read", "write")
+SCOPES: tuple[Scope, ...] = ("read", "write", "approve")  # approve: let posts that wait for approval go
 REMEMBER_FOR = 1.0  # seconds a verified key is remembered by this process
 
 

@@ -45,6 +45,8 @@ def confine(caller: Caller, request: web.Request) -> None:
             raise ApiError(404, "post_not_found", f"no post with id {request.match_info['post_id']}", "post_id")
         raise ApiError(404, "workspace_not_found", f"no workspace {wanted}", "workspace_id")
     needed = "read" if request.method in ("GET", "HEAD") else "write"
+    if request.method == "POST" and request.path.endswith(("/approve", "/reject")):
+        needed = "approve"  # an approver's decision, not the author's
     if needed not in caller.scopes:
         raise ApiError(403, "forbidden_scope", f"this key lacks the {needed!r} scope", "Authorization")
 

@@ -113,6 +113,10 @@ class Redrive(Strict):
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
 
 
+class Decision(Strict):
+    comment: str = Field(default="", max_length=2000, description="why: shown in the post's timeline")
+
+
 class PatchPost(Strict):
     content: ContentIn | None = None
     scheduled_at: str | None = Field(default=None, max_length=64)

@@ -68,6 +68,9 @@ LINKS: dict[tuple[str, int], dict[str, Any]] = {
         "PostTimeline": _link("posts_timeline", **_POST),
         "SettlePost": _link("posts_settle", **_POST),
         "ScheduleDraft": _link("posts_schedule_draft", **_POST),
+        "RedrivePost": _link("posts_redrive", **_POST),
+        "ApprovePost": _link("posts_approve", **_POST),
+        "RejectPost": _link("posts_reject", **_POST),
     },
     ("posts_patch_post", 200): {
         "ReadRevised": _link("posts_get_post", **_POST),

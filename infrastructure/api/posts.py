@@ -23,6 +23,7 @@ from infrastructure.api.models import (
     AttentionOut,
     CancelPost,
     CreatePost,
+    Decision,
     PatchPost,
     PostOut,
     PostPage,
@@ -219,6 +220,26 @@ async def redrive(request: web.Request) -> web.Response:
     actor = f"key {request[CALLER].key_id}"
     new_id = await asyncio.to_thread(lambda: ctx.posts.redrive(view.id, actor=actor, scheduled_at=due))
     return post_answer(await asyncio.to_thread(ctx.posts.get_post, new_id), 201)
+
+
+async def approve(request: web.Request) -> web.Response:
+    """An approver (a key with the `approve` scope) lets a post that waits go: queued."""
+    return await _decide(request, approve=True)
+
+
+async def reject(request: web.Request) -> web.Response:
+    """An approver sends a post that waits back to draft, with a comment."""
+    return await _decide(request, approve=False)
+
+
+async def _decide(request: web.Request, *, approve: bool) -> web.Response:
+    ctx: Context = request.app[CTX]
+    view = await load(ctx, request)
+    body = Decision.model_validate(await json_of(request, empty={}))
+    actor = f"key {request[CALLER].key_id}"
+    decide = ctx.posts.approve if approve else ctx.posts.reject
+    await asyncio.to_thread(lambda: decide(view.id, actor=actor, comment=body.comment))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
 
 
 async def cancel_post(request: web.Request) -> web.Response:

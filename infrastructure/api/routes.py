@@ -20,6 +20,7 @@ from infrastructure.api.models import (
     CancelPost,
     ConnectAccount,
     CreatePost,
+    Decision,
     DryRun,
     DryRunOut,
     PatchPost,
@@ -96,6 +97,25 @@ ROUTES = [
         {200: PostOut},
         description="Queues a draft for `scheduled_at`, checked as a new scheduled post is: its content "
         "against the platform, the time against the account's posting window. Only a draft (409 otherwise).",
+    ),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/approve",
+        posts.approve,
+        "Approve a post that waits for approval",
+        Decision,
+        {200: PostOut},
+        description="Needs a key with the `approve` scope. The post is queued for the time it asked for (now, "
+        "for publish-now); a time that passed while it waited is refused (reject it and schedule anew).",
+    ),
+    Route(
+        "POST",
+        f"{W}/posts/{{post_id}}/reject",
+        posts.reject,
+        "Send a post that waits for approval back to draft",
+        Decision,
+        {200: PostOut},
+        description="Needs a key with the `approve` scope; the comment shows in the post's timeline.",
     ),
     Route(
         "POST",

@@ -20,9 +20,10 @@ class AddEndpoint(Strict):
             "post.attention",
             "post.held",
             "post.canceled",
+            "post.awaiting_approval",
             "account.disconnected",
         ]
-    ] = Field(min_length=1, max_length=8)
+    ] = Field(min_length=1, max_length=9)
 
 
 class EndpointOut(BaseModel):

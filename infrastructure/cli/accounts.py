@@ -41,6 +41,9 @@ def register(commands: Any) -> None:
     )
     add.add_argument("--expires-in", type=float, help="seconds until the access token expires")
     add.add_argument("--quota-limit", type=int, help="posts per window, where the account's differs")
+    add.add_argument(
+        "--approval", action="store_true", help="its posts wait for an approver (herald post approve) before queuing"
+    )
     add.add_argument("--workspace", default="default")
     add.set_defaults(run=_add)
 
@@ -99,6 +102,8 @@ def _add(args: argparse.Namespace) -> int:
     platform = Platform(args.platform)
     base_url = (args.base_url or DEFAULT_BASE_URLS.get(platform, "")).rstrip("/")
     settings: dict[str, Any] = {"quota_limit": args.quota_limit} if args.quota_limit else {}
+    if args.approval:
+        settings["approval"] = 1
     user_id = args.user_id
     if platform is Platform.BLUESKY and "app_password" in credentials:
         session = asyncio.run(_bluesky_login(base_url, credentials))

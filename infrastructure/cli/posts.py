@@ -63,6 +63,12 @@ def register(commands: Any) -> None:
     queue.add_argument("--move-if-full", action="store_true", help="take the next free instant if the window is full")
     queue.set_defaults(run=_schedule_draft)
 
+    for verb, text in (("approve", "let a post that waits for approval go"), ("reject", "send it back to draft")):
+        decide = actions.add_parser(verb, help=text)
+        decide.add_argument("post_id")
+        decide.add_argument("--comment", default="", required=verb == "reject", help="why, for the timeline")
+        decide.set_defaults(run=_decide, verb=verb)
+
     redrive = actions.add_parser(
         "redrive",
         help="send failed posts again, as new posts with their own keys",
@@ -191,6 +197,16 @@ def _schedule_draft(args: argparse.Namespace) -> int:
     herald.posts.schedule_draft(
         post_id, _instant(args.at, args.timezone), when_full="move" if args.move_if_full else "refuse"
     )
+    return _print_post(herald, post_id)
+
+
+def _decide(args: argparse.Namespace) -> int:
+    import getpass
+
+    herald = _herald()
+    post_id = _post_id(args.post_id)
+    decide = herald.posts.approve if args.verb == "approve" else herald.posts.reject
+    decide(post_id, actor=f"cli {getpass.getuser()}", comment=args.comment)
     return _print_post(herald, post_id)
 
 
