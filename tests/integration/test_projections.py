@@ -196,6 +196,11 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     late.schedule(now + timedelta(minutes=1), now=now)
     late.fail("deadline_passed", "schedule it again", now=now + timedelta(hours=1))
     late.redrive(uuid4(), actor="key k-1", now=now + timedelta(hours=1))  # sent again as another post
+    approved = post(Platform.MASTODON, 9)  # on an account that asks for approval: rejected, then approved
+    approved.request_approval(now + timedelta(hours=2), now=now)
+    approved.reject(actor="key k-2", comment="wrong logo", now=now)
+    approved.request_approval(now + timedelta(hours=2), now=now, publish_now=True)
+    approved.approve(actor="key k-2", comment="", now=now)
     thread = post(Platform.THREADS, 6)  # a thread that breaks after its first part, then ends partly live
     thread.edit_content(Content(text="1/2", thread=(ThreadPart(text="2/2"),)), now=now)
     thread.schedule(now, now=now, publish_now=True)
