@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, rules, serve
+from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, rules, serve, views
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     media.register(commands)
     rules.register(commands)
     dispatch.register(commands)
+    views.register(commands)
     projections.register(commands)
     serve.register(commands)
     demo.register(commands)

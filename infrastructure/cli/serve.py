@@ -20,7 +20,7 @@ PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")  # as infras
 def register(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the API, dispatcher, reconciler, projections and webhook sender",
+        help="run the API, dispatcher, reconciler, projections, webhook sender and planner",
         description="All parts in one process by default (the embedded SQLite store). With PostgreSQL, "
         "run each part as its own process with --only, and as many API processes as wanted.",
     )
