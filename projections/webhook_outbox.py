@@ -1,11 +1,11 @@
 """The webhook outbox: which announcements each workspace's endpoints are owed, and which
 deliveries are due. Folded from the log as it goes by.
 
-A post's final outcome (delivered, failed, canceled), an ambiguity and an account's
-disconnection become one pending announcement per subscribed endpoint; the sender then plans
-each as a `WebhookDelivery` (whose id is derived from what it announces, so a batch folded
-twice after a crash still announces each outcome once). The tables and queries are in
-`infrastructure/persistence/webhook_outbox.py`.
+A post's final outcome (delivered, failed, canceled), an ambiguity, an account's
+disconnection and a recurring rule's materialised occurrence become one pending announcement
+per subscribed endpoint; the sender then plans each as a `WebhookDelivery` (whose id is
+derived from what it announces, so a batch folded twice after a crash still announces each
+outcome once). The tables and queries are in `infrastructure/persistence/webhook_outbox.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from domain.account import Account
 from domain.post import SIDE_STEPS, Post
+from domain.rule import Rule
 from domain.webhook import WebhookDelivery, delivery_id
 from projections.facts import Fact, utc_text
 
@@ -32,9 +33,13 @@ ANNOUNCED = {
     (Post.__name__, Post.AttentionNeeded.__name__): "post.attention",
     (Post.__name__, Post.SettledLive.__name__): "post.delivered",
     (Account.__name__, Account.Disconnected.__name__): "account.disconnected",
+    (Rule.__name__, Rule.Materialised.__name__): "rule.materialised",
 }
-KEPT = ("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt", "parts", "evidence", "actor")
-REPEATABLE = ("post.ambiguous", "post.held", "post.attention")  # a post may be in these more than once
+KEPT = (
+    *("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt", "parts", "evidence", "actor"),
+    *("local_date", "due_at", "post_ids", "refused", "adjustment"),  # an occurrence made into posts
+)
+REPEATABLE = ("post.ambiguous", "post.held", "post.attention", "rule.materialised")  # more than once each
 EndpointsOf = Callable[[str], list[tuple[str, str, tuple[str, ...]]]]  # workspace → (id, url, events)
 
 
@@ -107,7 +112,10 @@ class WebhookOutbox:
 
     def apply(self, writer: OutboxWriter, facts: Sequence[Fact]) -> None:
         for fact in facts:
-            if fact.name in (Post.Drafted.__name__, Account.Connected.__name__):
+            if fact.name in (Post.Drafted.__name__, Account.Connected.__name__) or (fact.aggregate, fact.name) == (
+                Rule.__name__,
+                Rule.Created.__name__,
+            ):
                 writer.remember_subject(fact.aggregate_id, fact.data["workspace"], fact.data.get("name"))
             elif fact.aggregate == WebhookDelivery.__name__:
                 self._outbox(writer, fact)
@@ -128,6 +136,8 @@ class WebhookOutbox:
         }
         if fact.aggregate == Post.__name__:
             payload["post_id"] = fact.aggregate_id
+        elif fact.aggregate == Rule.__name__:
+            payload |= {"rule_id": fact.aggregate_id, "rule": name}
         else:
             payload["account"] = name
         for endpoint_id, url, events in self.endpoints_of(workspace):

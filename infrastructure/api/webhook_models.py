@@ -22,8 +22,9 @@ class AddEndpoint(Strict):
             "post.canceled",
             "post.awaiting_approval",
             "account.disconnected",
+            "rule.materialised",
         ]
-    ] = Field(min_length=1, max_length=9)
+    ] = Field(min_length=1, max_length=10)
 
 
 class EndpointOut(BaseModel):

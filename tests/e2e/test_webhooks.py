@@ -181,3 +181,32 @@ def test_an_endpoint_secret_is_not_kept_in_plain_text_even_for_replays(sqlite_ur
         assert secret not in stored
 
     run_api(sqlite_url, scenario)
+
+
+def test_a_recurring_rules_occurrence_is_announced_with_its_posts(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        from datetime import UTC, datetime
+
+        receiver = Receiver([])
+        hook_runner, hook_url = await receiver.start()
+        await api.call("POST", "/webhooks", {"url": hook_url, "events": ["rule.materialised"]})
+        rule = {
+            "name": "mornings",
+            "timezone": "Europe/Paris",
+            "at": "09:00",
+            "starts": "2026-11-24",
+            "rrule": "FREQ=DAILY;COUNT=2",
+            "content": {"text": "Good morning"},
+            "targets": [{"account": "acme", "platform": "mastodon"}],
+        }
+        _, made, _ = await api.call("POST", "/rules", rule)
+        api.clock.now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+        [occurrence] = api.ctx.herald.recurring.materialise()
+        async with aiohttp.ClientSession() as session:
+            assert await api.ctx.herald.webhook_sender().tick(WebhookClient(session)) == 1
+        ((headers, body),) = receiver.received
+        assert headers["Herald-Event"] == "rule.materialised"
+        assert f'"rule_id":"{made["id"]}"'.encode() in body and str(occurrence.post_ids[0]).encode() in body
+        await hook_runner.cleanup()
+
+    run_api(store_url, scenario)
