@@ -99,9 +99,11 @@ class Post(Aggregate):
         grace_seconds: float
         freeze_seconds: float
         redrive_of: UUID | None = None  # the failed post this one sends again
+        category: str | None = None  # a queue never puts two of one category back to back
 
         def apply(self, post: Post) -> None:
             post.redrive_of = self.redrive_of
+            post.category = self.category
             post.redriven_as = None
             post.requested_due = None
             post.requested_now = False
@@ -529,6 +531,7 @@ class Post(Aggregate):
         redriven_as: UUID | None
         requested_due: datetime | None
         requested_now: bool
+        category: str | None
 
     # ── commands ──────────────────────────────────────────────────────────────
 
@@ -546,6 +549,7 @@ class Post(Aggregate):
         freeze: timedelta,
         now: datetime,
         redrive_of: UUID | None = None,
+        category: str | None = None,
     ) -> Post:
         """A new post in `draft`: it has content and a target, but no time yet."""
         content.check_not_empty()
@@ -553,6 +557,8 @@ class Post(Aggregate):
         check_text(account, field="account")
         if external_id is not None:
             check_text(external_id, field="external_id")
+        if category is not None:
+            check_text(category, field="category")
         return cls._create(
             cls.Drafted,
             id=post_id,
@@ -565,6 +571,7 @@ class Post(Aggregate):
             grace_seconds=grace.total_seconds(),
             freeze_seconds=freeze.total_seconds(),
             redrive_of=redrive_of,
+            category=category,
         )
 
     def schedule(self, due_at: datetime, *, now: datetime, publish_now: bool = False) -> None:

@@ -11,12 +11,28 @@ Pure: the zone comes in as a `tzinfo`; the booked instants as a list.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
+from uuid import UUID
 
-from domain.base import Immutable
+from domain.base import Aggregate, Immutable
 from domain.errors import HeraldError
+from domain.instants import require_utc
 from domain.recurrence import resolve
+
+QUEUES = uuid.UUID("0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")
+
+
+def queue_id(workspace: str, account: str) -> UUID:
+    """An account's queue: one per account name in a workspace."""
+    return uuid.uuid5(QUEUES, f"{workspace}/{account}")
+
+
+class QueueNotFound(HeraldError):
+    code = "queue_not_found"
+    field = "account"
 
 
 class NoFreeSlot(HeraldError):
@@ -49,11 +65,11 @@ class SlotGrid(Immutable):
             day += timedelta(days=1)
 
 
-def next_free(
+def free_slots(
     grid: SlotGrid, zone: tzinfo, booked: Sequence[datetime], *, after: datetime, horizon: timedelta
-) -> datetime:
-    """The first slot at or after `after` that keeps the gap to every booked post and the
-    local day under the cap; `NoFreeSlot` naming the horizon when there is none."""
+) -> Iterator[datetime]:
+    """Every slot at or after `after` (within `horizon`) that keeps the gap to every booked
+    post and the local day under the cap, in order."""
     taken = sorted(booked)
     per_day: dict[date, int] = {}
     for instant in taken:
@@ -64,7 +80,15 @@ def next_free(
         if grid.daily_cap is not None and per_day.get(day, 0) >= grid.daily_cap:
             continue
         if all(abs(slot - other) >= grid.min_gap for other in taken) and slot not in taken:
-            return slot
+            yield slot
+
+
+def next_free(
+    grid: SlotGrid, zone: tzinfo, booked: Sequence[datetime], *, after: datetime, horizon: timedelta
+) -> datetime:
+    """The first free slot (see `free_slots`); `NoFreeSlot` naming the horizon when there is none."""
+    for slot in free_slots(grid, zone, booked, after=after, horizon=horizon):
+        return slot
     raise NoFreeSlot(f"no free slot within {horizon.days} days of {after.isoformat()}; widen the grid or the cap")
 
 
@@ -93,3 +117,51 @@ def fill(
         taken.append(slot)
         previous, cursor = category, slot
     return placed
+
+
+class AccountQueue(Aggregate):
+    """An account's slot grid, in its zone; each change is an event."""
+
+    class Configured(Aggregate.Created):
+        workspace: str
+        account: str
+        zone: str
+        grid: SlotGrid
+
+        def apply(self, queue: AccountQueue) -> None:
+            queue.workspace = self.workspace
+            queue.account = self.account
+            queue.zone = self.zone
+            queue.grid = self.grid
+
+    class Reconfigured(Aggregate.Event):
+        zone: str
+        grid: SlotGrid
+
+        def apply(self, queue: AccountQueue) -> None:
+            queue.zone = self.zone
+            queue.grid = self.grid
+
+    if TYPE_CHECKING:
+        workspace: str
+        account: str
+        zone: str
+        grid: SlotGrid
+
+    @classmethod
+    def configure(cls, *, workspace: str, account: str, zone: str, grid: SlotGrid, now: datetime) -> AccountQueue:
+        grid.check()
+        return cls._create(
+            cls.Configured,
+            id=queue_id(workspace, account),
+            timestamp=require_utc(now, field="now"),
+            workspace=workspace,
+            account=account,
+            zone=zone,
+            grid=grid,
+        )
+
+    def reconfigure(self, *, zone: str, grid: SlotGrid, now: datetime) -> None:
+        grid.check()
+        if (zone, grid) != (self.zone, self.grid):
+            self.trigger_event(self.Reconfigured, timestamp=require_utc(now, field="now"), zone=zone, grid=grid)

@@ -41,6 +41,7 @@ from services.media import MediaService
 from services.ports import Clock, system_clock
 from services.post_repository import PostRepository
 from services.posts import PostCommands
+from services.queues import QueueService
 from services.reconciler import Reconciler
 from services.recurring import RuleService
 from services.results import PostSettings
@@ -84,6 +85,7 @@ class Herald:
     media: MediaService
     recurring: RuleService
     plans: FanOut
+    queues: QueueService
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -263,4 +265,5 @@ def bootstrap(
         media=media,
         recurring=RuleService(events, posts=posts, zones=zone, clock=clock),
         plans=FanOut(events, posts=posts, clock=clock),
+        queues=QueueService(events, posts=posts, booking=booking, zones=zone, clock=clock),
     )

@@ -72,13 +72,14 @@ class PostCommands:
         workspace: str = "default",
         post_id: UUID | None = None,
         when_full: WhenFull = "refuse",
+        category: str | None = None,
     ) -> UUID:
         """A new post, queued to go out at `scheduled_at` (which must carry a zone).
 
         If the account's posting window is full then, it is refused with the next free
         instant, or moved to that instant when `when_full="move"`.
         """
-        post = self.new_post(account, platform, content, external_id, workspace, post_id)
+        post = self.new_post(account, platform, content, external_id, workspace, post_id, category=category)
         self.rules.check(post.platform, post.content, workspace, account)
         due = self._fit(post, require_due(scheduled_at), when_full)
         self._queue(post, due, now=self.clock())
@@ -238,6 +239,7 @@ class PostCommands:
         workspace: str,
         post_id: UUID | None,
         redrive_of: UUID | None = None,
+        category: str | None = None,
     ) -> Post:
         """A draft, not yet saved (its media references completed from the library)."""
         if self.media is not None:
@@ -253,6 +255,7 @@ class PostCommands:
             freeze=self.settings.freeze,
             now=self.clock(),
             redrive_of=redrive_of,
+            category=category,
         )
 
     def approve(self, post_id: UUID, *, actor: str, comment: str = "") -> PostView:

@@ -92,6 +92,7 @@ class PostView(BaseModel):
     remediation: str | None
     waiting_for: str | None = None  # a hold's reason, or why support must settle it
     parts: tuple[RemotePart, ...] = ()  # a thread's live parts
+    category: str | None = None  # a queue never puts two of one category back to back
     redrive_of: UUID | None = None  # the failed post this one sends again
     redriven_as: UUID | None = None  # the new post that sends this failed one again
 

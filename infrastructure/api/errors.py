@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.media import MediaInUse, MediaNotFound
 from domain.plan import PlanNotFound
+from domain.queue import NoFreeSlot, QueueNotFound
 from domain.quota import QuotaExceeded
 from domain.rule import RuleDeleted, RuleNotFound
 from domain.validation import ContentInvalid
@@ -49,6 +50,8 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (MediaNotFound, 404),
     (RuleNotFound, 404),
     (PlanNotFound, 404),
+    (QueueNotFound, 404),
+    (NoFreeSlot, 409),
     (PlanIdTaken, 409),
     (RuleDeleted, 404),
     (MediaInUse, 409),

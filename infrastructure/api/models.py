@@ -80,7 +80,10 @@ class CreatePost(Strict):
     account: str = Field(min_length=1, max_length=200, description="the connected account's name")
     platform: Platform
     content: ContentIn
-    mode: Literal["scheduled", "draft", "now"] = "scheduled"
+    mode: Literal["scheduled", "draft", "now", "queue"] = Field(
+        default="scheduled",
+        description="scheduled (at scheduled_at), draft, now, or queue (the account's next free slot)",
+    )
     scheduled_at: str | None = Field(
         default=None,
         max_length=64,
@@ -88,6 +91,9 @@ class CreatePost(Strict):
     )
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
     external_id: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(
+        default=None, min_length=1, max_length=100, description="a queue never puts two of one category back to back"
+    )
     when_full: Literal["refuse", "move"] = Field(
         default="refuse",
         description="if the account's posting window is full: refuse, or move to the next free instant",
@@ -144,6 +150,7 @@ class PostOut(BaseModel):
     waiting_for: str | None = Field(
         default=None, description="why a held post waits, or why an ambiguous one waits for support"
     )
+    category: str | None = Field(default=None, description="its category, for queues")
     redrive_of: UUID | None = Field(default=None, description="the failed post this one sends again")
     redriven_as: UUID | None = Field(default=None, description="the post that sends this failed one again")
 

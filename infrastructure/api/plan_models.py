@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -95,3 +96,27 @@ class PlanOut(BaseModel):
     status: str = Field(description="in_progress; delivered (every post); ended (every post ended, not all delivered)")
     states: dict[str, int]
     posts: list[PlanPostOut]
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SlotIn(Strict):
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    at: time = Field(description="local time of day in the queue's timezone, HH:MM")
+
+
+class SetQueue(Strict):
+    timezone: str = Field(max_length=64, description="IANA zone name the slots are in, e.g. Europe/Paris")
+    slots: list[SlotIn] = Field(min_length=1, max_length=200)
+    min_gap_minutes: float = Field(default=0, ge=0, le=1440, description="the least time between the account's posts")
+    daily_cap: int | None = Field(default=None, ge=1, le=100, description="at most this many posts a local day")
+
+
+class QueueOut(BaseModel):
+    account: str
+    timezone: str
+    slots: list[SlotIn]
+    min_gap_minutes: float
+    daily_cap: int | None
+    next_free: list[datetime] = Field(description="the next five free slots (UTC)")

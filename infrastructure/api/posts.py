@@ -85,6 +85,17 @@ async def create(request: web.Request) -> web.Response:
     }
     if body.mode == "draft":
         post_id = await asyncio.to_thread(lambda: ctx.posts.draft(**common))
+    elif body.mode == "queue":
+        post_id = await asyncio.to_thread(
+            lambda: ctx.herald.queues.add(
+                common["workspace"],
+                body.account,
+                body.platform,
+                common["content"],
+                category=body.category,
+                external_id=body.external_id,
+            )
+        )
     elif body.mode == "now":
         post_id = await asyncio.to_thread(lambda: ctx.posts.publish_now(**common, when_full=body.when_full))
     else:
@@ -92,7 +103,7 @@ async def create(request: web.Request) -> web.Response:
             raise ApiError(422, "scheduled_at_missing", "a scheduled post needs scheduled_at", "scheduled_at")
         due = instant_of(body.scheduled_at, body.timezone)
         post_id = await asyncio.to_thread(
-            lambda: ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full)
+            lambda: ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full, category=body.category)
         )
     view = await asyncio.to_thread(ctx.posts.get_post, post_id)
     return post_answer(view, 201)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel
 
-from infrastructure.api import accounts, media, plans, posts, rules, webhooks
+from infrastructure.api import accounts, media, plans, posts, queues, rules, webhooks
 from infrastructure.api.media_models import AddMediaFromUrl, Deleted, DescribeMedia, MediaList, MediaOut
 from infrastructure.api.models import (
     AccountList,
@@ -32,7 +32,16 @@ from infrastructure.api.models import (
     Settle,
     TimelineOut,
 )
-from infrastructure.api.plan_models import CreatePlan, CreateRule, PlanOut, RuleAction, RuleList, RuleOut
+from infrastructure.api.plan_models import (
+    CreatePlan,
+    CreateRule,
+    PlanOut,
+    QueueOut,
+    RuleAction,
+    RuleList,
+    RuleOut,
+    SetQueue,
+)
 from infrastructure.api.webhook_models import AddEndpoint, EndpointList, EndpointOut, Removed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -216,6 +225,15 @@ ROUTES += [
         "post is moved by a few seconds, deterministically from the plan id.",
     ),
     Route("GET", f"{W}/plans/{{plan_id}}", plans.get_plan, "A plan's posts and status", None, {200: PlanOut}),
+    Route(
+        "PUT",
+        f"{W}/accounts/{{name}}/queue",
+        queues.set_queue,
+        "Set an account's queue: weekly slots in its zone, a gap and a daily cap",
+        SetQueue,
+        {200: QueueOut},
+    ),
+    Route("GET", f"{W}/accounts/{{name}}/queue", queues.get_queue, "An account's queue", None, {200: QueueOut}),
     Route("POST", f"{W}/rules", rules.create, "Create a recurring rule", CreateRule, {201: RuleOut}),
     Route("GET", f"{W}/rules", rules.list_rules, "List recurring rules", None, {200: RuleList}),
     Route("GET", f"{W}/rules/{{rule_id}}", rules.get_rule, "Read a recurring rule", None, {200: RuleOut}),

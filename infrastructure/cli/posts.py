@@ -32,6 +32,7 @@ def register(commands: Any) -> None:
         ("schedule", "queue a new post for a time", True),
         ("draft", "save a new post without a time", False),
         ("publish-now", "queue a new post due immediately", False),
+        ("queue", "put a new post in its account's next free queue slot (herald accounts queue)", False),
     ):
         parser = actions.add_parser(name, help=helptext, description=helptext)
         parser.add_argument(
@@ -42,6 +43,7 @@ def register(commands: Any) -> None:
         parser.add_argument("--platform", required=True, choices=[p.value for p in Platform], help="target")
         _content_arguments(parser, required=True)
         parser.add_argument("--external-id", help="your own id for this post, for look-ups")
+        parser.add_argument("--category", help="queues never put two posts of one category back to back")
         if when:
             _time_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print the post as JSON")
@@ -165,7 +167,19 @@ def _create(args: argparse.Namespace) -> int:
         external_id=args.external_id,
     )
     if args.mode == "schedule":
-        post_id = herald.posts.schedule(**common, scheduled_at=_instant(args.at, args.timezone))
+        at = _instant(args.at, args.timezone)
+        post_id = herald.posts.schedule(**common, scheduled_at=at, category=args.category)
+    elif args.mode == "queue":
+        from domain.platform import Platform as Target
+
+        post_id = herald.queues.add(
+            "default",
+            args.account,
+            Target(args.platform),
+            common["content"],
+            category=args.category,
+            external_id=args.external_id,
+        )
     elif args.mode == "draft":
         post_id = herald.posts.draft(**common)
     else:

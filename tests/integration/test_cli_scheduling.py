@@ -131,3 +131,26 @@ def test_a_rule_from_the_command_line(sqlite_url: str) -> None:
         url=sqlite_url,
     )
     assert target.returncode == 2 and "invalid_target" in target.stderr
+
+
+def test_a_queue_from_the_command_line(sqlite_url: str) -> None:
+    made = herald(
+        "accounts",
+        "queue",
+        "acme",
+        "--zone",
+        "Europe/Paris",
+        "--slots",
+        "mon-sun 09:00,17:00",
+        "--gap-minutes",
+        "60",
+        url=sqlite_url,
+    )
+    assert made.returncode == 0 and "next free:" in made.stdout, made.stderr
+    queued = herald(
+        "post", "queue", "--account", "acme", "--platform", "mastodon", "--text", "Hi", "--json", url=sqlite_url
+    )
+    post = orjson.loads(queued.stdout)["post"]
+    assert post["state"] == "queued" and post["due_at"][11:16] in ("08:00", "16:00", "07:00", "15:00")
+    bad = herald("accounts", "queue", "acme", "--zone", "UTC", "--slots", "someday 09:00", url=sqlite_url)
+    assert bad.returncode == 2 and "invalid_slots" in bad.stderr
