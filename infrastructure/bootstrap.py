@@ -27,7 +27,7 @@ from infrastructure.secrets import Sealer
 from infrastructure.settings import settings_from_env, whole_number
 from infrastructure.store import database_url, store_env
 from infrastructure.targets import TargetPolicy
-from infrastructure.zones import zone
+from infrastructure.zones import parse_instant, zone
 from projections.due_index import DueIndex
 from projections.post_list import PostList
 from projections.runner import Projection, ProjectionRunner
@@ -37,6 +37,7 @@ from services.booking import Booking, IndexBookings
 from services.content_rules import ContentRules
 from services.dispatching import DispatchCommands
 from services.fanout import FanOut
+from services.imports import Importer
 from services.media import MediaService
 from services.ports import Clock, system_clock
 from services.post_repository import PostRepository
@@ -86,6 +87,7 @@ class Herald:
     recurring: RuleService
     plans: FanOut
     queues: QueueService
+    imports: Importer
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -266,4 +268,5 @@ def bootstrap(
         recurring=RuleService(events, posts=posts, zones=zone, clock=clock),
         plans=FanOut(events, posts=posts, clock=clock),
         queues=QueueService(events, posts=posts, booking=booking, zones=zone, clock=clock),
+        imports=Importer(events, posts=posts, instant=parse_instant),
     )

@@ -124,6 +124,7 @@ class PostCommands:
                 fields.get("external_id"),
                 fields.get("workspace", "default"),
                 fields.get("post_id"),
+                category=fields.get("category"),
             )
             self.rules.check(post.platform, post.content, post.workspace, post.account)
             now = self.clock()  # after the draft's own instant: a post's events never go back in time

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, media, posts, projections, rules, serve, views
+from infrastructure.cli import accounts, demo, dispatch, imports, media, posts, projections, rules, serve, views
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     media.register(commands)
     rules.register(commands)
+    imports.register(commands)
     dispatch.register(commands)
     views.register(commands)
     projections.register(commands)
