@@ -109,5 +109,7 @@ def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Applicatio
     app.router.add_post(INBOUND, webhooks.inbound)
     app.router.add_get(MEDIA_FILES, media.serve_file)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        # a plan id is a UUID, so /plans/dry-run is never read as one (and its 405 lists POST only)
+        path = route.path.replace("{plan_id}", "{plan_id:[0-9A-Fa-f-]{32,36}}")
+        app.router.add_route(route.method, path, route.handler)
     return app
