@@ -72,11 +72,7 @@ class Rule(Aggregate):
         def apply(self, rule: Rule) -> None:
             rule.workspace = self.workspace
             rule.name = self.name
-            rule.zone = self.zone
-            rule.recurrence = self.recurrence
-            rule.content = self.content
-            rule.targets = self.targets
-            rule.lead = timedelta(seconds=self.lead_seconds)
+            _adopt(rule, self)
             rule.plan_version = 1
             rule.paused = False
             rule.deleted = False
@@ -93,11 +89,7 @@ class Rule(Aggregate):
         lead_seconds: float
 
         def apply(self, rule: Rule) -> None:
-            rule.zone = self.zone
-            rule.recurrence = self.recurrence
-            rule.content = self.content
-            rule.targets = self.targets
-            rule.lead = timedelta(seconds=self.lead_seconds)
+            _adopt(rule, self)
             rule.plan_version += 1
 
     class Materialised(Aggregate.Event):
@@ -244,6 +236,15 @@ class Rule(Aggregate):
     def _check_present(self) -> None:
         if self.deleted:
             raise RuleDeleted(f"rule {self.id} was deleted")
+
+
+def _adopt(rule: Rule, plan: Rule.Created | Rule.Edited) -> None:
+    """The plan an event sets: when, where to, what, and how long ahead."""
+    rule.zone = plan.zone
+    rule.recurrence = plan.recurrence
+    rule.content = plan.content
+    rule.targets = plan.targets
+    rule.lead = timedelta(seconds=plan.lead_seconds)
 
 
 def _check_plan(targets: tuple[Target, ...], lead: timedelta, freeze: timedelta) -> None:
