@@ -179,9 +179,10 @@ class Dispatcher:
         async def attempt(intent: PublishIntent, lease_until: datetime) -> OutcomeReport | None:
             # claims are bounded by the room left in flight, so every send starts at once
             try:
-                if self.stopping.is_set() or self.clock() + self.settings.send_margin >= lease_until:
-                    # stopping, or too close to the lease's end (a reconciler may be looking):
-                    # never sent, so it is queued again at once rather than left to expire
+                if self.clock() + self.settings.send_margin >= lease_until:
+                    # too close to the lease's end (a reconciler may be looking): never sent, so
+                    # it is queued again at once rather than left to expire. A stop that comes
+                    # after the claim still sends it: claimed is in flight, and is finished
                     return None
                 observed = await routes[str(intent.post_id)].publish(intent)
             finally:
@@ -204,7 +205,7 @@ class Dispatcher:
                 await asyncio.to_thread(
                     self.dispatch.abandon_claims,
                     unsent,
-                    "not sent: the dispatcher was stopping or its lease nearly over",
+                    "not sent: its lease was nearly over",
                 )
             self.sent += len(reports)
 
