@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.errors import HeraldError, PostNotFound
-
-if TYPE_CHECKING:
-    from infrastructure.bootstrap import Herald
-
-
-def _herald(pool_size: int | None = None) -> Herald:
-    from infrastructure.bootstrap import bootstrap
-
-    return bootstrap(pool_size=pool_size)
+from infrastructure.cli.projections import _herald
 
 
 def register(commands: Any) -> None:
