@@ -41,18 +41,24 @@ def plan_post_id(plan_id: UUID, index: int) -> UUID:
 
 
 def staggered(plan_id: UUID, targets: list[tuple[str, datetime]], stagger: Stagger) -> list[datetime]:
-    """Each target's instant (given as (account, instant)), spread as `stagger` says; the same
-    plan id always gives the same instants."""
+    """Each target's instant (given as (account, instant)), spread as `stagger` says, no two in
+    one second when there is any spread; the same plan id always gives the same instants."""
     draw = random.Random(plan_id.int)
-    spread = [at + timedelta(seconds=draw.uniform(0, stagger.spread_seconds)) for _, at in targets]
+    spread = [
+        (at + timedelta(seconds=draw.uniform(0, stagger.spread_seconds))).replace(microsecond=0) for _, at in targets
+    ]
     gap = timedelta(minutes=stagger.same_account_minutes)
     last: dict[str, datetime] = {}
+    taken: set[datetime] = set()
     for index in sorted(range(len(targets)), key=lambda i: (spread[i], i)):
         account = targets[index][0]
         if account in last and spread[index] < last[account] + gap:
             spread[index] = last[account] + gap
+        while stagger.spread_seconds and spread[index] in taken:  # one second each
+            spread[index] += timedelta(seconds=1)
         last[account] = spread[index]
-    return [at.replace(microsecond=0) for at in spread]
+        taken.add(spread[index])
+    return spread
 
 
 class Plan(Aggregate):

@@ -197,6 +197,7 @@ class Post(Aggregate):
         previous_due_at: datetime
         deadline: datetime
         publish_key: str
+        reason: str = ""  # who or what moved it, when not its author (a queue making room)
 
         def apply(self, post: Post) -> None:
             post.due_at = self.due_at
@@ -639,7 +640,7 @@ class Post(Aggregate):
             publish_key=self._key(version, self.due_at) if self.due_at else None,
         )
 
-    def reschedule(self, due_at: datetime, *, now: datetime) -> None:
+    def reschedule(self, due_at: datetime, *, now: datetime, reason: str = "") -> None:
         """Move a queued post to a new future instant, with a new publish key and deadline."""
         now = require_utc(now, field="now")
         due = self._check_future(due_at, now)
@@ -656,6 +657,7 @@ class Post(Aggregate):
             previous_due_at=self.due_at,
             deadline=due + self.grace,
             publish_key=self._key(self.content_version, due),
+            reason=reason,
         )
 
     def redrive(self, new_post_id: UUID, *, actor: str, now: datetime) -> None:

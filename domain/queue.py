@@ -11,8 +11,9 @@ Pure: the zone comes in as a `tzinfo`; the booked instants as a list.
 
 from __future__ import annotations
 
+import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -92,31 +93,125 @@ def next_free(
     raise NoFreeSlot(f"no free slot within {horizon.days} days of {after.isoformat()}; widen the grid or the cap")
 
 
+Booked = tuple[datetime, str | None]  # a post already on the account: its instant and category
+Allowed = Callable[[datetime, Sequence[datetime]], bool]  # the platform's window: slot, taken
+
+
 def fill(
     grid: SlotGrid,
     zone: tzinfo,
     items: Sequence[tuple[str, str | None]],
-    booked: Sequence[datetime],
+    booked: Sequence[Booked],
     *,
     after: datetime,
     horizon: timedelta,
-    last_category: str | None = None,
+    allowed: Allowed | None = None,
 ) -> list[tuple[str, datetime]]:
-    """Place queued items (id, category) in order of the queue, each in the next free slot,
-    never two of one category back to back while an item of another category waits."""
+    """Place queued items (id, category), in the queue's order, in free slots: the one function
+    that decides where queued posts go, for the service and its property test.
+
+    Each slot taken keeps the grid's gap and daily cap against every post already booked
+    (timed posts keep their time: the queue goes round them) and `allowed` (the platform's
+    posting window). A slot takes the first waiting item whose category differs from the posts
+    just before and just after it, and which leaves the rest still placeable without two of a
+    category back to back; only when no item can avoid it is one placed next to its own kind.
+    """
     waiting = list(items)
+    taken: list[Booked] = sorted(booked, key=lambda post: post[0])
     placed: list[tuple[str, datetime]] = []
-    taken = list(booked)
-    previous = last_category
-    cursor, end = after, after + horizon  # the horizon counts from the start, not from each slot
+    end = after + horizon  # the horizon counts from the start, not from each slot
     while waiting:
-        pick = next((i for i, (_, cat) in enumerate(waiting) if cat is None or cat != previous), 0)
-        item, category = waiting.pop(pick)
-        slot = next_free(grid, zone, taken, after=cursor, horizon=end - cursor)
+        fallback: datetime | None = None
+        chosen: tuple[int, datetime] | None = None
+        instants = [at for at, _ in taken]
+        for slot in free_slots(grid, zone, instants, after=after, horizon=end - after):
+            if allowed is not None and not allowed(slot, instants):
+                continue
+            fallback = fallback or slot
+            near = _neighbours(taken, slot)
+            pick = _pick(waiting, near)
+            if pick is not None:
+                chosen = (pick, slot)
+                break
+        if chosen is None and fallback is None:
+            raise NoFreeSlot(
+                f"no free slot within {horizon.days} days of {after.isoformat()} for {len(waiting)} queued "
+                "post(s); widen the grid or the cap"
+            )
+        index, slot = chosen or (0, fallback)  # type: ignore[assignment]
+        item, category = waiting.pop(index)
         placed.append((item, slot))
-        taken.append(slot)
-        previous, cursor = category, slot
-    return placed
+        taken = sorted([*taken, (slot, category)], key=lambda post: post[0])
+    return sorted(placed, key=lambda pair: pair[1])
+
+
+def crowded(
+    grid: SlotGrid, zone: tzinfo, queued: Sequence[tuple[str, datetime]], fixed: Sequence[datetime]
+) -> list[str]:
+    """The queued posts (id, instant) that posts with a fixed time now crowd: on one's instant or
+    within the gap of one, or, on a local day over the cap, the latest queued ones of that day.
+    These are the ones to push to later slots; the rest stay where they are."""
+    out = [item for item, at in queued if any(at == other or abs(at - other) < grid.min_gap for other in fixed)]
+    if grid.daily_cap is not None:
+        per_day: dict[date, int] = {}
+        for at in fixed:
+            day = at.astimezone(zone).date()
+            per_day[day] = per_day.get(day, 0) + 1
+        for item, at in sorted((pair for pair in queued if pair[0] not in out), key=lambda pair: pair[1]):
+            day = at.astimezone(zone).date()
+            per_day[day] = per_day.get(day, 0) + 1
+            if per_day[day] > grid.daily_cap:
+                out.append(item)
+    return [item for item, _ in queued if item in out]
+
+
+def _neighbours(taken: Sequence[Booked], slot: datetime) -> set[str]:
+    """The categories of the posts just before and just after `slot`."""
+    before = [category for at, category in taken if at < slot][-1:]
+    after = [category for at, category in taken if at > slot][:1]
+    return {category for category in before + after if category is not None}
+
+
+def _pick(waiting: Sequence[tuple[str, str | None]], near: set[str]) -> int | None:
+    """The first waiting item whose category is not next to the slot and after which the rest
+    can still be laid out with no two of a kind together; failing that (the queue itself is
+    lopsided), the first whose category is not next to the slot."""
+    loose: int | None = None
+    for index, (_, category) in enumerate(waiting):
+        if category is not None and category in near:
+            continue
+        rest = [cat for n, (_, cat) in enumerate(waiting) if n != index]
+        if _placeable(rest, category):
+            return index
+        loose = index if loose is None else loose
+    return loose
+
+
+def _placeable(categories: Sequence[str | None], previous: str | None) -> bool:
+    """Whether `categories` can follow a post of `previous` with none of a kind together: the
+    commonest kind needs one other post between each of its own (and before, if it follows
+    itself)."""
+    counts: dict[str, int] = {}
+    for category in categories:
+        if category is not None:
+            counts[category] = counts.get(category, 0) + 1
+    if not counts:
+        return True
+    kind, most = max(counts.items(), key=lambda pair: pair[1])
+    others = len(categories) - most
+    return most <= others + (0 if kind == previous else 1)
+
+
+def shuffled(order: Sequence[UUID], seed: int) -> tuple[UUID, ...]:
+    """The queue in a new order, the same for the same seed (recorded, so replay agrees)."""
+    mixed = list(order)
+    random.Random(seed).shuffle(mixed)
+    return tuple(mixed)
+
+
+class QueueOrderMismatch(HeraldError):
+    code = "queue_order_mismatch"
+    field = "order"
 
 
 class AccountQueue(Aggregate):
@@ -142,11 +237,43 @@ class AccountQueue(Aggregate):
             queue.zone = self.zone
             queue.grid = self.grid
 
+    class Enqueued(Aggregate.Event):
+        post_id: UUID
+        category: str | None = None
+
+        def apply(self, queue: AccountQueue) -> None:
+            queue.order = (*queue.order, self.post_id)
+
+    class Reordered(Aggregate.Event):
+        order: tuple[UUID, ...]
+        actor: str
+
+        def apply(self, queue: AccountQueue) -> None:
+            queue.order = _reordered(queue.order, self.order)
+
+    class Shuffled(Aggregate.Event):
+        seed: int
+        order: tuple[UUID, ...]
+        actor: str
+
+        def apply(self, queue: AccountQueue) -> None:
+            queue.order = _reordered(queue.order, self.order)
+
+    class Moved(Aggregate.Event):
+        """Queued posts given new slots, and why (a timed post needed the room, a reorder)."""
+
+        moves: tuple[tuple[UUID, datetime], ...]
+        reason: str
+
+        def apply(self, queue: AccountQueue) -> None:
+            del queue  # the posts hold their times; this says why they changed
+
     if TYPE_CHECKING:
         workspace: str
         account: str
         zone: str
         grid: SlotGrid
+    order: tuple[UUID, ...] = ()  # queued posts, first first (some may have gone out since)
 
     @classmethod
     def configure(cls, *, workspace: str, account: str, zone: str, grid: SlotGrid, now: datetime) -> AccountQueue:
@@ -165,3 +292,41 @@ class AccountQueue(Aggregate):
         grid.check()
         if (zone, grid) != (self.zone, self.grid):
             self.trigger_event(self.Reconfigured, timestamp=require_utc(now, field="now"), zone=zone, grid=grid)
+
+    def enqueue(self, post_id: UUID, category: str | None, *, now: datetime) -> None:
+        self.trigger_event(self.Enqueued, timestamp=require_utc(now, field="now"), post_id=post_id, category=category)
+
+    def reorder(self, order: Sequence[UUID], waiting: Sequence[UUID], *, actor: str, now: datetime) -> None:
+        """Put the waiting posts in `order`, which must name each of them once."""
+        _same_posts(order, waiting)
+        self.trigger_event(self.Reordered, timestamp=require_utc(now, field="now"), order=tuple(order), actor=actor)
+
+    def shuffle(self, waiting: Sequence[UUID], seed: int, *, actor: str, now: datetime) -> tuple[UUID, ...]:
+        order = shuffled(waiting, seed)
+        self.trigger_event(self.Shuffled, timestamp=require_utc(now, field="now"), seed=seed, order=order, actor=actor)
+        return order
+
+    def record_moves(self, moves: Sequence[tuple[UUID, datetime]], reason: str, *, now: datetime) -> None:
+        if moves:
+            self.trigger_event(self.Moved, timestamp=require_utc(now, field="now"), moves=tuple(moves), reason=reason)
+
+
+def _reordered(current: tuple[UUID, ...], order: tuple[UUID, ...]) -> tuple[UUID, ...]:
+    """`order` first, then whatever it did not name (posts gone out since), as they were."""
+    named = set(order)
+    return (*order, *(post_id for post_id in current if post_id not in named))
+
+
+def _same_posts(order: Sequence[UUID], waiting: Sequence[UUID]) -> None:
+    if len(order) != len(set(order)):
+        raise QueueOrderMismatch("the order names a post twice")
+    missing, extra = set(waiting) - set(order), set(order) - set(waiting)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"it leaves out {', '.join(sorted(map(str, missing))[:3])}")
+        if extra:
+            parts.append(f"{', '.join(sorted(map(str, extra))[:3])} is not waiting in this queue")
+        raise QueueOrderMismatch(
+            "the order must name every post waiting in the queue once (GET the queue to see them): " + "; ".join(parts)
+        )

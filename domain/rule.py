@@ -105,6 +105,19 @@ class Rule(Aggregate):
         def apply(self, rule: Rule) -> None:
             rule.materialised[self.local_date] = self.post_ids
 
+    class EditApplied(Aggregate.Event):
+        """An edit carried to posts already made (`apply_to=future_materialised`): which were
+        changed, which canceled (their target or their date left the rule), and which were
+        kept as they were, and why (already sent, inside their freeze window)."""
+
+        plan_version: int
+        changed: tuple[UUID, ...]
+        canceled: tuple[UUID, ...]
+        kept: tuple[str, ...]
+
+        def apply(self, rule: Rule) -> None:
+            del rule  # the posts hold their own changes; this says why they changed
+
     class Paused(Aggregate.Event):
         def apply(self, rule: Rule) -> None:
             rule.paused = True
@@ -217,6 +230,18 @@ class Rule(Aggregate):
             post_ids=made,
             adjustment=occurrence.adjustment,
             refused=refused,
+        )
+
+    def record_applied(
+        self, *, changed: tuple[UUID, ...], canceled: tuple[UUID, ...], kept: tuple[str, ...], now: datetime
+    ) -> None:
+        self.trigger_event(
+            self.EditApplied,
+            timestamp=require_utc(now, field="now"),
+            plan_version=self.plan_version,
+            changed=changed,
+            canceled=canceled,
+            kept=kept,
         )
 
     def pause(self, *, now: datetime) -> None:

@@ -75,10 +75,19 @@ class Workspace(Aggregate):
         def apply(self, workspace: Workspace) -> None:
             workspace.endpoints.pop(self.endpoint_id, None)
 
+    class ApprovalSet(Aggregate.Event):
+        """Whether the workspace's posts wait for an approver (an account's own setting wins)."""
+
+        required: bool
+
+        def apply(self, workspace: Workspace) -> None:
+            workspace.approval = self.required
+
     if TYPE_CHECKING:
         name: str
         keys: dict[str, KeyRecord]
         endpoints: dict[str, Endpoint]
+    approval: bool = False
 
     @classmethod
     def create(cls, *, workspace_id: UUID, name: str, now: datetime) -> Workspace:
@@ -102,3 +111,7 @@ class Workspace(Aggregate):
         if endpoint_id not in self.endpoints:
             raise EndpointNotFound(f"no webhook endpoint {endpoint_id}")
         self.trigger_event(self.EndpointRemoved, timestamp=require_utc(now, field="now"), endpoint_id=endpoint_id)
+
+    def require_approval(self, required: bool, *, now: datetime) -> None:
+        if required != self.approval:
+            self.trigger_event(self.ApprovalSet, timestamp=require_utc(now, field="now"), required=required)

@@ -8,9 +8,11 @@ command) starts here, and takes from it the parts it runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from infrastructure.media.inspect import inspect as inspect_media
 from infrastructure.media.store import FolderMediaStore
@@ -36,6 +38,7 @@ from services.account_service import AccountService
 from services.booking import Booking, IndexBookings
 from services.content_rules import ContentRules
 from services.dispatching import DispatchCommands
+from services.evergreen import EvergreenService
 from services.fanout import FanOut
 from services.imports import Importer
 from services.media import MediaService
@@ -87,6 +90,7 @@ class Herald:
     recurring: RuleService
     plans: FanOut
     queues: QueueService
+    evergreen: EvergreenService
     imports: Importer
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -97,6 +101,20 @@ class Herald:
     def runner(self, projection: Projection, batch_size: int = 1000, suffix: str = "") -> ProjectionRunner:
         """A runner that folds `projection` from the log into its tables."""
         return ProjectionRunner(self.projections, projection, batch_size=batch_size, suffix=suffix)
+
+    def failed_posts(self, workspace: str, reason: str, since: datetime | None = None) -> Iterator[UUID]:
+        """Failed posts of `workspace` with `reason` (due at or after `since`), not sent again
+        yet, oldest first, as the post list holds them (caught up first)."""
+        from projections.post_list import PostList
+
+        self.runner(PostList()).catch_up()
+        after = 0
+        filters = {"state": "failed", "reason": reason, "scheduled_from": since}
+        while page := self.post_list.page(workspace, after, 500, filters):
+            for view, _ in page:
+                if view.get("failure_reason") == reason and not view.get("redriven_as"):
+                    yield UUID(view["id"])
+            after = page[-1][1]
 
     def reconciler(self, router: Router) -> Reconciler:
         return Reconciler(self.dispatch, self.due_index, router, self.clock)
@@ -170,7 +188,8 @@ class Herald:
             (e.endpoint_id, e.url, e.events) for e in self.workspaces.endpoints(workspace)
         ]
         runner = self.runner(WebhookOutbox(endpoints_of))
-        return WebhookSender(self.webhooks, self.workspaces, lambda: self.accounts.sealer, self.outbox, runner)
+        sealer = lambda: self.accounts.sealer  # noqa: E731
+        return WebhookSender(self.webhooks, self.workspaces, sealer, self.outbox, runner)
 
     def api_context(self, creations_per_minute: int | None = None, *, generic_platform: bool = False) -> Context:
         """Everything the HTTP API needs. With `generic_platform` (a dispatcher sends posts of
@@ -244,6 +263,10 @@ def bootstrap(
     booking = Booking(IndexBookings(lambda: ProjectionRunner(projections, DueIndex()), due_index), rules)
     repository = PostRepository(events)
     posts = PostCommands(repository, booking=booking, rules=rules, clock=clock, settings=settings, media=media.resolve)
+    queues = QueueService(events, posts=posts, booking=booking, zones=zone, clock=clock)
+    posts.booked = queues.make_room  # a timed post pushes queued ones to later slots
+    workspaces = WorkspaceService(events, clock=clock, targets=targets)
+    posts.workspace_approval = workspaces.approval_of
     return Herald(
         events=events,
         clock=clock,
@@ -262,11 +285,12 @@ def bootstrap(
             repository, rules=rules, account_settings=accounts.settings_of, clock=clock, settings=settings
         ),
         accounts=accounts,
-        workspaces=WorkspaceService(events, clock=clock, targets=targets),
+        workspaces=workspaces,
         webhooks=WebhookService(events, clock=clock),
         media=media,
         recurring=RuleService(events, posts=posts, zones=zone, clock=clock),
         plans=FanOut(events, posts=posts, clock=clock),
-        queues=QueueService(events, posts=posts, booking=booking, zones=zone, clock=clock),
+        queues=queues,
+        evergreen=EvergreenService(events, posts=posts, queues=queues, clock=clock),
         imports=Importer(events, posts=posts, instant=parse_instant),
     )

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
 PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")
-PLAN_EVERY = 60.0  # seconds between looks for recurring occurrences to materialise
+PLAN_EVERY = 60.0  # seconds between looks for recurring occurrences and free evergreen slots
 MAX_LAG = 10_000  # events a live projection may be behind the log and still count as ready
 
 
@@ -80,10 +80,12 @@ def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_ur
 
 
 async def _plan(herald: Herald, stop: asyncio.Event) -> None:
-    """Materialise recurring rules' occurrences as they come within their lead time; any
-    number of planners may run, each occurrence's posts are made once."""
+    """Materialise recurring rules' occurrences as they come within their lead time, and
+    recycle evergreen pools into free queue slots; any number of planners may run, each
+    occurrence's posts and each reuse are made once."""
     while not stop.is_set():
         await asyncio.to_thread(herald.recurring.materialise)
+        await asyncio.to_thread(herald.evergreen.fill)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=PLAN_EVERY)
 

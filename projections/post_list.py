@@ -65,6 +65,8 @@ def fold(view: dict[str, Any] | None, fact: Fact) -> dict[str, Any]:
             view |= {"waiting_for": data["reason"], "remediation": data["remediation"]}
         case Post.HoldReleased.__name__ | Post.SettledNotLive.__name__:
             view["remediation"] = None
+        case Post.Redriven.__name__:
+            view["redriven_as"] = data["new_post_id"]
     return view
 
 
@@ -103,10 +105,11 @@ class PostList:
             Post.HoldReleased,
             Post.PartiallyDelivered,
             Post.Failed,
+            Post.Redriven,
         }
     )
     ignores: frozenset[type[Post.Event]] = frozenset(
-        {Post.ContainerPrepared, Post.PartPublished, Post.Approved, *SIDE_STEPS}
+        {Post.ContainerPrepared, Post.PartPublished, Post.Approved, *(s for s in SIDE_STEPS if s is not Post.Redriven)}
     )  # versions only
 
     def apply(self, writer: PostListWriter, facts: Sequence[Fact]) -> None:

@@ -62,6 +62,8 @@ def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
             text = f"content edited (version {d['content_version']}); a new publish key makes it a new intent"
         case Post.Rescheduled.__name__:
             text = f"moved from {d['previous_due_at']} to {d['due_at']}"
+            if d.get("reason"):
+                text += f": {d['reason']}"
         case Post.Canceled.__name__:
             text = f"canceled while {d['previous_state']}: {d['reason']}"
         case Post.DispatchClaimed.__name__:

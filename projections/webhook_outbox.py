@@ -2,7 +2,8 @@
 deliveries are due. Folded from the log as it goes by.
 
 A post's final outcome (delivered, failed, canceled), an ambiguity, an account's
-disconnection and a recurring rule's materialised occurrence become one pending announcement
+disconnection, a recurring rule's materialised occurrence and a plan whose posts have all
+ended (`plan.completed`, with the count of each outcome) become one pending announcement
 per subscribed endpoint; the sender then plans each as a `WebhookDelivery` (whose id is
 derived from what it announces, so a batch folded twice after a crash still announces each
 outcome once). The tables and queries are in `infrastructure/persistence/webhook_outbox.py`.
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.account import Account
+from domain.plan import Plan
 from domain.post import SIDE_STEPS, Post
 from domain.rule import Rule
 from domain.webhook import WebhookDelivery, delivery_id
@@ -39,6 +41,13 @@ KEPT = (
     *("remote_id", "permalink", "reason", "remediation", "reconciled", "attempt", "parts", "evidence", "actor"),
     *("local_date", "due_at", "post_ids", "refused", "adjustment"),  # an occurrence made into posts
 )
+ENDING = {  # a plan's post has ended, and how (as GET …/plans/{id} counts them)
+    Post.Delivered.__name__: "delivered",
+    Post.SettledLive.__name__: "delivered",
+    Post.PartiallyDelivered.__name__: "partial",
+    Post.Failed.__name__: "failed",
+    Post.Canceled.__name__: "canceled",
+}
 REPEATABLE = ("post.ambiguous", "post.held", "post.attention", "rule.materialised")  # more than once each
 EndpointsOf = Callable[[str], list[tuple[str, str, tuple[str, ...]]]]  # workspace → (id, url, events)
 
@@ -66,6 +75,12 @@ class OutboxWriter(Protocol):
         """A pending announcement (kept once per delivery id)."""
         ...
 
+    def remember_plan(self, plan_id: str, post_ids: Sequence[str]) -> None: ...
+    def plan_post_ended(self, post_id: str, state: str) -> tuple[str, dict[str, int]] | None:
+        """Record how a plan's post ended; (plan id, outcome counts) when it was the plan's
+        last post to end, once (None otherwise, and for a post of no plan)."""
+        ...
+
     def planned(self, delivery: str, workspace: str, at: str) -> None: ...
     def attempted(self, delivery: str, state: str, retry_at: str | None) -> None: ...
     def resent(self, delivery: str, at: str) -> None: ...
@@ -73,7 +88,7 @@ class OutboxWriter(Protocol):
 
 class WebhookOutbox:
     name = "webhooks"
-    tables: tuple[str, ...] = ("webhook_subjects", "webhook_pending", "webhook_outbox")
+    tables: tuple[str, ...] = ("webhook_subjects", "webhook_plans", "webhook_pending", "webhook_outbox")
     handles: frozenset[type[Post.Event]] = frozenset(
         {
             Post.Drafted,
@@ -119,8 +134,34 @@ class WebhookOutbox:
                 writer.remember_subject(fact.aggregate_id, fact.data["workspace"], fact.data.get("name"))
             elif fact.aggregate == WebhookDelivery.__name__:
                 self._outbox(writer, fact)
-            elif (fact.aggregate, fact.name) in ANNOUNCED:
+            elif (fact.aggregate, fact.name) == (Plan.__name__, Plan.Created.__name__):
+                writer.remember_subject(fact.aggregate_id, fact.data["workspace"], fact.data.get("name"))
+                writer.remember_plan(fact.aggregate_id, [str(i) for i in fact.data["post_ids"]])
+            if (fact.aggregate, fact.name) in ANNOUNCED:
                 self._announce(writer, fact)
+            if fact.aggregate == Post.__name__ and fact.name in ENDING:
+                completed = writer.plan_post_ended(fact.aggregate_id, ENDING[fact.name])
+                if completed is not None:
+                    self._plan_completed(writer, fact, *completed)
+
+    def _plan_completed(self, writer: OutboxWriter, fact: Fact, plan_id: str, states: dict[str, int]) -> None:
+        found = writer.subject(plan_id)
+        if not found:
+            return
+        workspace, name = found
+        kind = "plan.completed"
+        status = "delivered" if set(states) == {"delivered"} else "ended"
+        payload = {
+            "type": kind,
+            "at": fact.at,
+            "plan_id": plan_id,
+            "plan": name,
+            "data": {"status": status, "states": states},
+        }
+        for endpoint_id, url, events in self.endpoints_of(workspace):
+            if kind in events:
+                delivery = str(delivery_id(endpoint_id, plan_id, kind))
+                writer.announce(Pending(delivery, workspace, endpoint_id, url, kind, plan_id, json.dumps(payload)))
 
     def _announce(self, writer: OutboxWriter, fact: Fact) -> None:
         found = writer.subject(fact.aggregate_id)

@@ -10,13 +10,17 @@ or by mistake, makes no post twice: rows whose post exists already are skipped.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from domain.content import Content, MediaRef, Platform
 from domain.errors import HeraldError
@@ -65,6 +69,38 @@ class Committed:
     skipped: int  # made by an earlier run of the same import
 
 
+class FileUnreadable(HeraldError):
+    code = "file_unreadable"
+    field = "file"
+
+
+def read_records(raw: bytes, kind: str, name: str = "the file") -> list[tuple[int, dict[str, Any]]]:
+    """(line, row) of a CSV file with a header row, or (position, object) of a JSON list of
+    objects; `FileUnreadable` saying why when it is neither."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileUnreadable(f"{name} is not UTF-8 text") from None
+    if kind == "json":
+        try:
+            items = orjson.loads(text)
+        except orjson.JSONDecodeError as problem:
+            raise FileUnreadable(f"{name} is not JSON: {problem}") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise FileUnreadable(f"{name} must hold a JSON list of objects, one per post")
+        return [(n, item) for n, item in enumerate(items, start=1)]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for record in reader:
+            if None in record:  # more cells than the header names
+                raise FileUnreadable(f"{name} line {reader.line_num}: more cells than the header has columns")
+            rows.append((reader.line_num, dict(record)))
+    except csv.Error as problem:
+        raise FileUnreadable(f"{name} line {reader.line_num}: {problem}") from None
+    return rows
+
+
 class ImportRefused(HeraldError):
     code = "import_invalid"
     field = "rows"
@@ -90,7 +126,7 @@ class Importer:
                 continue
             found.rows.append(row)
         items = [PlanItem(r.account, r.platform, r.content, r.at) for r in found.rows]
-        found.assessment = assess(items, workspace, self.posts.rules, self.posts.booking)
+        found.assessment = assess(items, workspace, self.posts.rules, self.posts.booking, checked=True)
         return found
 
     def commit(self, workspace: str, checked: Checked, *, partial: bool, progress: Progress | None = None) -> Committed:

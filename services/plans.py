@@ -50,16 +50,33 @@ class Assessment:
     problems: list[PlanIssue] = field(default_factory=list)
 
 
-def assess(items: list[PlanItem], workspace: str, rules: ContentRules, booking: Booking) -> Assessment:
+def assess(
+    items: list[PlanItem], workspace: str, rules: ContentRules, booking: Booking, *, checked: bool = False
+) -> Assessment:
+    """What the items would do. Each account's settings and bookings are read once for the
+    whole plan, not once per item; with `checked`, the content was checked already (an import
+    checks each row as it reads it) and is not checked again."""
     found = Assessment()
     instants: list[datetime] = []
     planned: dict[str, list[datetime]] = {}
     planned_at: dict[str, list[tuple[int, datetime]]] = {}  # the plan's own items, per account
+    quotas = {
+        (item.account, item.platform): booking.quota_of(workspace, item.account, item.platform)
+        for item in items
+        if item.at is not None and item.refusal is None
+    }
+    books: dict[str, list[datetime]] = {}
+    for account in {account for account, _ in quotas}:
+        earliest = min(i.at for i in items if i.account == account and i.at is not None and i.refusal is None)
+        window = max(quota.window for (who, _), quota in quotas.items() if who == account)
+        books[account] = sorted(booking.book_of(workspace, account, earliest - window).values())
     for index, item in enumerate(items):
         if item.refusal is not None:
             found.problems.append(PlanIssue(index, item.refusal.code, item.refusal.message))
             continue
-        if problems := validate(item.content, rules.rules_for(item.platform, workspace, item.account)):
+        if not checked and (
+            problems := validate(item.content, rules.rules_for(item.platform, workspace, item.account))
+        ):
             message = "; ".join(p.message for p in problems)
             found.problems.append(PlanIssue(index, "content_invalid", message, problems=problems))
         at = item.at
@@ -69,8 +86,8 @@ def assess(items: list[PlanItem], workspace: str, rules: ContentRules, booking: 
         found.per_platform[item.platform.value] += 1
         found.per_account[item.account] += 1
         found.per_day[at.date().isoformat()] += 1
-        quota = booking.quota_of(workspace, item.account, item.platform)
-        booked = list(booking.book_of(workspace, item.account, at - quota.window).values())
+        quota = quotas[(item.account, item.platform)]
+        booked = [due for due in books[item.account] if due >= at - quota.window]
         for existing in booked:
             if abs(existing - at) < COLLIDES_WITHIN:
                 message = f"{item.account} already has a post at {existing.isoformat()}, within a minute of this one"

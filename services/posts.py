@@ -43,6 +43,11 @@ class PostCommands:
         self.clock = clock
         self.settings = settings
         self.media = media
+        # told when a timed post is booked on an account, so its queue makes room (set by the
+        # bootstrap: the queue service, which depends on this one)
+        self.booked: Callable[[str, str], None] = lambda workspace, account: None
+        # whether a workspace's posts wait for approval by default (set by the bootstrap)
+        self.workspace_approval: Callable[[str], bool] = lambda workspace: False
 
     # ── creating ──────────────────────────────────────────────────────────────
 
@@ -84,7 +89,27 @@ class PostCommands:
         due = self._fit(post, require_due(scheduled_at), when_full)
         self._queue(post, due, now=self.clock())
         self._save(post)
+        self.booked(workspace, account)
         return post.id
+
+    def at_slot(
+        self,
+        *,
+        account: str,
+        platform: Platform | str,
+        content: Content,
+        slot: datetime,
+        external_id: str | None,
+        workspace: str,
+        category: str | None,
+        post_id: UUID | None = None,
+    ) -> Post:
+        """A new post queued for a queue's slot, checked but not saved: the queue saves it with
+        its own event. The slot already keeps the posting window."""
+        post = self.new_post(account, platform, content, external_id, workspace, post_id, category=category)
+        self.rules.check(post.platform, post.content, workspace, account)
+        self._queue(post, require_due(slot), now=self.clock())
+        return post
 
     def publish_now(
         self,
@@ -130,10 +155,12 @@ class PostCommands:
             now = self.clock()  # after the draft's own instant: a post's events never go back in time
             pair = (post.workspace, post.account)
             if pair not in approvals:  # read once per account in the batch
-                approvals[pair] = bool(self.rules.settings_of(*pair).get("approval"))
+                approvals[pair] = self.needs_approval(*pair)
             self._queue(post, due or now, now=now, publish_now=due is None, approval=approvals[pair])
             posts.append(post)
         self.posts.save_new(posts, also=also)
+        for workspace, account in dict.fromkeys((post.workspace, post.account) for post in posts):
+            self.booked(workspace, account)
         return [post.id for post in posts]
 
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
@@ -143,6 +170,7 @@ class PostCommands:
         due = require_due(scheduled_at)
         self._queue(post, self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
         self._save(post)
+        self.booked(post.workspace, post.account)
 
     def check_content(self, platform: Platform, content: Content, workspace: str, account: str) -> None:
         """Refuse content the platform would not take, as scheduling it would (media completed
@@ -215,6 +243,8 @@ class PostCommands:
             if expected_version is None:
                 raise
             raise VersionMismatch(f"the post changed after version {expected_version}; read it again") from None
+        if scheduled_at is not None:
+            self.booked(post.workspace, post.account)
         return PostView.of(post)
 
     def cancel(self, post_id: UUID, reason: str = "canceled by request") -> PostView:
@@ -263,6 +293,7 @@ class PostCommands:
         """An approver lets a post that waits for approval go: queued for the time asked."""
         post = self.posts.change(post_id, lambda p: p.approve(actor=actor, comment=comment, now=self.clock()))
         self.booking.remember(post.workspace, post.account, post.id, post.due_at)
+        self.booked(post.workspace, post.account)
         return PostView.of(post)
 
     def reject(self, post_id: UUID, *, actor: str, comment: str) -> PostView:
@@ -276,11 +307,16 @@ class PostCommands:
         """Queue the draft, or, on an account whose posts need approval (its `approval`
         setting; `approval` when the caller read it already), ask for it."""
         if approval is None:
-            approval = bool(self.rules.settings_of(post.workspace, post.account).get("approval"))
+            approval = self.needs_approval(post.workspace, post.account)
         if approval:
             post.request_approval(due, now=now, publish_now=publish_now)
         else:
             post.schedule(due, now=now, publish_now=publish_now)
+
+    def needs_approval(self, workspace: str, account: str) -> bool:
+        """The account's own `approval` setting where it has one, else the workspace's default."""
+        own = self.rules.settings_of(workspace, account).get("approval")
+        return bool(own) if own is not None else self.workspace_approval(workspace)
 
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
         return self.booking.fit(post.workspace, post.account, post.platform, due, when_full)

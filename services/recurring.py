@@ -12,7 +12,8 @@ nothing is dropped silently and nothing is retried forever.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from domain.content import Content
 from domain.errors import ConcurrentChange, HeraldError
+from domain.post import Post, PostState
 from domain.recurrence import Occurrence, Recurrence
 from domain.rule import Rule, RuleNotFound, Target
 from services.ports import Clock, EventLog
@@ -64,6 +66,17 @@ class RuleView(BaseModel):
             materialised=len(rule.materialised),
             next_due=next_due,
         )
+
+
+class Applied(BaseModel):
+    """What an edit did to posts already materialised."""
+
+    changed: list[UUID] = []
+    canceled: list[UUID] = []
+    kept: list[str] = []
+
+
+ApplyTo = Literal["unmaterialised", "future_materialised"]
 
 
 class Materialisation(BaseModel):
@@ -136,26 +149,69 @@ class RuleService:
         content: Content | None = None,
         targets: list[Target] | None = None,
         lead: timedelta | None = None,
-    ) -> RuleView:
-        """A new version of the rule; occurrences already materialised keep their posts."""
+        apply_to: ApplyTo = "unmaterialised",
+    ) -> tuple[RuleView, Applied | None]:
+        """A new version of the rule. By default occurrences already materialised keep their
+        posts; with `apply_to="future_materialised"` those posts not yet sent follow the new
+        version too (see `_apply`), in the same transaction as the edit."""
         if zone is not None:
             self.zones(zone)
+        rule = self._get(workspace, rule_id)
         if content is not None or targets is not None:
-            current = self._get(workspace, rule_id)
-            self._check_content(workspace, content or current.content, targets or list(current.targets))
-        return self._change(
-            workspace,
-            rule_id,
-            lambda rule: rule.edit(
-                zone=zone,
-                recurrence=recurrence,
-                content=content,
-                targets=tuple(targets) if targets is not None else None,
-                lead=lead,
-                freeze=self.posts.settings.freeze,
-                now=self.clock(),
-            ),
+            self._check_content(workspace, content or rule.content, targets or list(rule.targets))
+        rule.edit(
+            zone=zone,
+            recurrence=recurrence,
+            content=content,
+            targets=tuple(targets) if targets is not None else None,
+            lead=lead,
+            freeze=self.posts.settings.freeze,
+            now=self.clock(),
         )
+        applied, posts = self._apply(rule) if apply_to == "future_materialised" else (None, [])
+        try:
+            self.events.save(rule, *posts)
+        except IntegrityError:
+            raise ConcurrentChange(f"rule {rule_id} or one of its posts changed at the same moment; retry") from None
+        return self._view(rule), applied
+
+    def _apply(self, rule: Rule) -> tuple[Applied, list[Post]]:
+        """Carry the rule's new version to its materialised posts still waiting: new content
+        is edited in, a new time reschedules them, and a post whose target or date the rule
+        no longer has is canceled. A post already claimed or sent, or inside its freeze
+        window, is kept as it was, and said so."""
+        now, zone = self.clock(), self.zones(rule.zone)
+        ids = [post_id for made in rule.materialised.values() for post_id in made]
+        found = {i: p for i, p in self.events.get_many(ids).items() if isinstance(p, Post)}
+        dates = [d for d, made in rule.materialised.items() if any(i in found for i in made)]
+        if not dates:
+            rule.record_applied(changed=(), canceled=(), kept=(), now=now)
+            return Applied(), []
+        start = datetime.combine(min(dates) - timedelta(days=2), time(), tzinfo=UTC)
+        until = datetime.combine(max(dates) + timedelta(days=2), time(), tzinfo=UTC)
+        due = {o.local_date: o.due_at for o in rule.recurrence.occurrences(zone, after=start, until=until)}
+        targets = {(t.account, t.platform) for t in rule.targets}
+        content = self.posts.media(rule.workspace, rule.content) if self.posts.media else rule.content
+        applied, changed = Applied(), []
+        for local_date, made in rule.materialised.items():
+            for post in (found[i] for i in made if i in found):
+                if post.state is not PostState.QUEUED or post.due_at is None or now >= post.due_at - post.freeze:
+                    applied.kept.append(f"{post.id}: {post.state.value}, not changed")
+                elif (post.account, post.platform) not in targets or local_date not in due:
+                    post.cancel(now=now, reason=f"rule {rule.name!r} edited: it no longer makes this post")
+                    applied.canceled.append(post.id)
+                    changed.append(post)
+                elif post.content != content or post.due_at != due[local_date]:
+                    if post.content != content:
+                        post.edit_content(content, now=now)
+                    if post.due_at != due[local_date]:
+                        post.reschedule(due[local_date], now=now, reason=f"rule {rule.name!r} edited")
+                    applied.changed.append(post.id)
+                    changed.append(post)
+        rule.record_applied(
+            changed=tuple(applied.changed), canceled=tuple(applied.canceled), kept=tuple(applied.kept), now=now
+        )
+        return applied, changed
 
     def materialise(self, now: datetime | None = None) -> list[Materialisation]:
         """Make the posts of every occurrence due within its rule's lead time of `now`."""

@@ -52,12 +52,16 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+REMEMBER_APPROVAL_FOR = 5.0  # seconds: another process sees a change of the default this late
+
+
 class WorkspaceService:
     def __init__(self, events: EventLog, *, clock: Clock = system_clock, targets: Targets | None = None) -> None:
         self.events = events
         self.targets = targets or AnyTarget()
         self.clock = clock
         self._callers: dict[str, tuple[float, Caller]] = {}
+        self._approvals: dict[str, tuple[float, bool]] = {}
 
     def create(self, name: str) -> tuple[UUID, str]:
         """A new workspace and its first key (read and write): (workspace id, api key)."""
@@ -131,6 +135,29 @@ class WorkspaceService:
                 continue
             return result
         raise AssertionError("unreachable")
+
+    def set_approval(self, workspace_id: UUID, required: bool) -> bool:
+        """Whether every post of the workspace waits for an approver (an account connected with
+        its own `approval` setting keeps it)."""
+        self._changed(workspace_id, lambda w: w.require_approval(required, now=self.clock()))
+        self._approvals.clear()
+        return required
+
+    def approval_of(self, workspace: str) -> bool:
+        """The workspace's approval default, remembered for a few seconds (one read per
+        workspace, not per post); False for a workspace that is not an API workspace."""
+        now = time.monotonic()
+        remembered = self._approvals.get(workspace)
+        if remembered is not None and now - remembered[0] < REMEMBER_APPROVAL_FOR:
+            return remembered[1]
+        try:
+            required = self.get(UUID(workspace)).approval
+        except (ValueError, WorkspaceNotFound):
+            required = False
+        if len(self._approvals) > 10_000:
+            self._approvals.clear()
+        self._approvals[workspace] = (now, required)
+        return required
 
     def endpoints(self, workspace: str) -> list[Endpoint]:
         """The workspace's endpoints; none for a workspace that is not an API workspace."""

@@ -22,9 +22,10 @@ from domain.errors import (
     PostNotFound,
     VersionMismatch,
 )
+from domain.evergreen import PoolNotFound
 from domain.media import MediaInUse, MediaNotFound
 from domain.plan import PlanNotFound
-from domain.queue import NoFreeSlot, QueueNotFound
+from domain.queue import NoFreeSlot, QueueNotFound, QueueOrderMismatch
 from domain.quota import QuotaExceeded
 from domain.rule import RuleDeleted, RuleNotFound
 from domain.validation import ContentInvalid
@@ -50,8 +51,10 @@ STATUS: list[tuple[type[HeraldError], int]] = [
     (MediaNotFound, 404),
     (RuleNotFound, 404),
     (PlanNotFound, 404),
+    (PoolNotFound, 404),
     (QueueNotFound, 404),
     (NoFreeSlot, 409),
+    (QueueOrderMismatch, 409),
     (PlanIdTaken, 409),
     (RuleDeleted, 404),
     (MediaInUse, 409),

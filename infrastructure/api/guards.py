@@ -60,7 +60,8 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
             400, "idempotency_key_invalid", "an Idempotency-Key has at most 255 characters", "Idempotency-Key"
         )
     raw = await read_body(request, limit=request.app[BODY_LIMIT])
-    request_hash = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical(raw))
+    # the query counts: /plans/import?dry_run=true is not the same request as without it
+    request_hash = hashlib.sha256(request.method.encode() + b" " + request.path_qs.encode() + b"\n" + canonical(raw))
     request_hash = request_hash.hexdigest()
     workspace = workspace_of(request)
     stored = await asyncio.to_thread(store.begin, workspace, key, request_hash)

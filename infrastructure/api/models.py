@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from domain.content import Content, MediaRef, Platform, ThreadPart
@@ -119,6 +119,31 @@ class Redrive(Strict):
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone name, e.g. Europe/Paris")
 
 
+class RedriveMany(Strict):
+    reason: str = Field(pattern=r"^[a-z_]{1,100}$", description="a failure_reason, e.g. retries_exhausted")
+    since: str | None = Field(default=None, max_length=64, description="only posts due at or after this instant")
+    scheduled_at: str | None = Field(default=None, max_length=64, description="when to send them; default: now")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name for the instants")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class RedrivenOut(BaseModel):
+    post_id: UUID
+    new_post_id: UUID
+
+
+class RedriveRefusedOut(BaseModel):
+    post_id: UUID
+    code: str
+    message: str
+
+
+class RedriveManyOut(BaseModel):
+    redriven: list[RedrivenOut]
+    refused: list[RedriveRefusedOut]
+    more: bool = Field(description="other failed posts with this reason wait: send the request again")
+
+
 class Decision(Strict):
     comment: str = Field(default="", max_length=2000, description="why: shown in the post's timeline")
 
@@ -214,7 +239,7 @@ class CancelPost(Strict):
 
 
 class Settle(Strict):
-    live: bool = Field(description="whether the post is on the platform, as seen there")
+    live: StrictBool = Field(description="whether the post is on the platform, as seen there")
     remote_id: str | None = Field(default=None, min_length=1, max_length=500, description="its id there, if live")
     permalink: str | None = Field(default=None, max_length=2000)
     note: str = Field(min_length=1, max_length=2000, description="what was checked, for the timeline")
@@ -265,6 +290,12 @@ class PlanIssue(BaseModel):
     problems: list[ProblemOut] | None = None
 
 
+class QueueSlotOut(BaseModel):
+    index: int
+    account: str
+    slot: datetime = Field(description="the queue slot this `mode: queue` item would take (UTC)")
+
+
 class DryRunOut(BaseModel):
     earliest: datetime | None
     latest: datetime | None
@@ -274,3 +305,23 @@ class DryRunOut(BaseModel):
     collisions: list[PlanIssue]
     quota_violations: list[PlanIssue]
     problems: list[PlanIssue]
+    queue_slots: list[QueueSlotOut] = Field(
+        default=[], description="the slots the plan's queued items would take, each account's in the plan's order"
+    )
+
+
+class BadRowOut(BaseModel):
+    line: int = Field(description="the CSV line (the header is line 1), or the JSON list position from 1")
+    field: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    rows: int
+    good: int
+    bad: list[BadRowOut] = Field(description="the first 100 bad rows")
+    bad_count: int
+    dry_run: bool
+    plan: DryRunOut | None = Field(description="what the good rows would do")
+    made: int = Field(description="posts scheduled by this request")
+    skipped: int = Field(description="rows whose post an earlier run of the same import made")

@@ -41,6 +41,14 @@ QUERY: dict[str, dict[str, Any]] = {
     "scheduled_from": {"type": "string", "format": "date-time"},
     "scheduled_to": {"type": "string", "format": "date-time"},
     "cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}={0,2}$", "description": "a next_cursor, as given"},
+    "dry_run": {"type": "string", "enum": ["true", "false"], "description": "check and report; write nothing"},
+    "partial": {"type": "string", "enum": ["true", "false"], "description": "commit the good rows, skip the bad"},
+    "reason": {"type": "string", "maxLength": 100, "pattern": "^[a-z_]+$", "description": "a failure's reason"},
+    "since": {"type": "string", "format": "date-time", "description": "failed at or after this instant"},
+}
+ROWS = {  # what an import takes: a CSV file with a header row, or a JSON list of row objects
+    "text/csv": {"schema": {"type": "string", "description": "a header row, then one post per line"}},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}, "maxItems": 10000}},
 }
 CLEAN_QUERY = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"}
 VERSION = r'^(W/)?"?[0-9]+"?$'
@@ -57,6 +65,7 @@ _POST = {"path.post_id": "$response.body#/id"}
 _ACCOUNT = {"path.name": "$response.body#/name"}
 _ENDPOINT = {"path.endpoint_id": "$response.body#/endpoint_id"}
 _RULE = {"path.rule_id": "$response.body#/id"}
+_POOL = {"path.pool_id": "$response.body#/id"}
 _MEDIA = {"path.media_id": "$response.body#/id"}
 # How one answer leads to the next request (OpenAPI links): stateful tests follow them, and
 # a client can read from them where a new resource lives and what it can do next.
@@ -90,6 +99,13 @@ LINKS: dict[tuple[str, int], dict[str, Any]] = {
         "PauseRule": _link("rules_pause", **_RULE),
         "ResumeRule": _link("rules_resume", **_RULE),
         "DeleteRule": _link("rules_delete", **_RULE),
+        "EditRule": _link("rules_edit", **_RULE),
+    },
+    ("evergreen_create", 201): {
+        "ReadPool": _link("evergreen_get_pool", **_POOL),
+        "PausePool": _link("evergreen_pause", **_POOL),
+        "ResumePool": _link("evergreen_resume", **_POOL),
+        "DeletePool": _link("evergreen_delete", **_POOL),
     },
     ("media_add", 201): {
         "ReadMedia": _link("media_get_media", **_MEDIA),
@@ -161,7 +177,7 @@ def document(routes: list[Any]) -> dict[str, Any]:
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
                 }
             )
-        if route.method == "PATCH":
+        if route.method == "PATCH" and "{post_id}" in route.path:
             operation["parameters"].append(
                 {
                     "name": "If-Match",
@@ -176,6 +192,8 @@ def document(routes: list[Any]) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
             }
+        elif route.rows:
+            operation["requestBody"] = {"required": True, "content": ROWS}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -53,6 +53,34 @@ class RuleList(BaseModel):
     items: list[RuleOut]
 
 
+class EditRule(Strict):
+    """Only what changes; the rest stays as it is."""
+
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone name")
+    at: time | None = Field(default=None, description="local time of day, HH:MM")
+    starts: date | None = None
+    rrule: str | None = Field(default=None, min_length=1, max_length=500, description="an RFC 5545 RRULE")
+    content: ContentIn | None = None
+    targets: list[TargetIn] | None = Field(default=None, min_length=1, max_length=50)
+    lead_seconds: float | None = Field(default=None, gt=0, le=30 * 86400)
+    apply_to: Literal["unmaterialised", "future_materialised"] = Field(
+        default="unmaterialised",
+        description="unmaterialised: only occurrences not yet made into posts follow the edit; "
+        "future_materialised: posts already made and not yet sent follow it too (edited, moved, or "
+        "canceled if their target or date left the rule)",
+    )
+
+
+class AppliedOut(BaseModel):
+    changed: list[UUID] = Field(description="posts already made that now follow the new version")
+    canceled: list[UUID] = Field(description="posts whose target or date the rule no longer has")
+    kept: list[str] = Field(description="posts left as they were, and why (sent, inside their freeze window)")
+
+
+class EditedRuleOut(RuleOut):
+    applied: AppliedOut | None = Field(description="with apply_to=future_materialised: what became of the posts")
+
+
 class RuleAction(Strict):
     """An empty object: pausing or resuming takes nothing more."""
 
@@ -113,6 +141,12 @@ class SetQueue(Strict):
     daily_cap: int | None = Field(default=None, ge=1, le=100, description="at most this many posts a local day")
 
 
+class QueuedPostOut(BaseModel):
+    post_id: UUID
+    category: str | None
+    scheduled_at: datetime | None
+
+
 class QueueOut(BaseModel):
     account: str
     timezone: str
@@ -120,3 +154,18 @@ class QueueOut(BaseModel):
     min_gap_minutes: float
     daily_cap: int | None
     next_free: list[datetime] = Field(description="the next five free slots (UTC)")
+    waiting: list[QueuedPostOut] = Field(
+        default=[], description="the queue's posts not yet due (outside their freeze window), in the queue's order"
+    )
+
+
+class ReorderQueue(Strict):
+    order: list[UUID] = Field(
+        max_length=10_000, description="every post waiting in the queue, once each, in the order wanted"
+    )
+
+
+class ShuffleQueue(Strict):
+    seed: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="the same seed gives the same order; drawn if absent"
+    )

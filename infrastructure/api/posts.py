@@ -28,6 +28,8 @@ from infrastructure.api.models import (
     PostOut,
     PostPage,
     Redrive,
+    RedriveMany,
+    RedriveManyOut,
     ScheduleDraft,
     Settle,
     TimelineOut,
@@ -109,7 +111,7 @@ async def create(request: web.Request) -> web.Response:
     return post_answer(view, 201)
 
 
-FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to")
+FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "reason")
 STATES = tuple(state.value for state in PostState)
 CURSOR_MAX = 2**63 - 1  # positions are 64-bit integers in both stores
 CURSOR_SHAPE = r"[A-Za-z0-9_-]{1,40}={0,2}"  # what a next_cursor looks like (urlsafe base64)
@@ -153,6 +155,9 @@ def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
     for name in ("account", "external_id"):
         if len(query.get(name, "")) > 200:
             raise bad(name, f"{name} has at most 200 characters")
+    reason = query.get("reason")
+    if reason is not None and re.fullmatch(r"[a-z_]{1,100}", reason) is None:
+        raise bad("reason", "reason is a failure's code, as failure_reason shows it (retries_exhausted…)")
     platform = query.get("platform")
     if platform is not None and platform not in {p.value for p in Platform}:
         raise bad("platform", f"platform must be one of {', '.join(p.value for p in Platform)}")
@@ -170,6 +175,7 @@ def list_query(query: Any) -> tuple[int, int, dict[str, Any]]:
         "external_id": query.get("external_id"),
         "scheduled_from": instant("scheduled_from"),
         "scheduled_to": instant("scheduled_to"),
+        "reason": reason,
     }
     return int(text), after, filters
 
@@ -290,3 +296,30 @@ async def settle(request: web.Request) -> web.Response:
     actor = f"key {request[CALLER].key_id}"
     await asyncio.to_thread(lambda: ctx.herald.dispatch.settle(view.id, live=found, actor=actor, note=body.note))
     return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
+
+
+async def redrive_many(request: web.Request) -> web.Response:
+    """Send again the failed posts with one failure reason, up to `limit`, each on its own."""
+    ctx: Context = request.app[CTX]
+    body = RedriveMany.model_validate(await json_of(request))
+    workspace, actor = workspace_of(request), f"key {request[CALLER].key_id}"
+    since = instant_of(body.since, body.timezone)
+    due = instant_of(body.scheduled_at, body.timezone)
+
+    def run() -> dict[str, Any]:
+        found = ctx.herald.failed_posts(workspace, body.reason, since)
+        redriven: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for post_id in found:
+            if len(redriven) + len(refused) == body.limit:
+                return {"redriven": redriven, "refused": refused, "more": True}
+            try:
+                new_id = ctx.posts.redrive(post_id, actor=actor, scheduled_at=due)
+            except HeraldError as refusal:  # changed meanwhile: say so, go on with the rest
+                refused.append({"post_id": post_id, "code": refusal.code, "message": refusal.message})
+                continue
+            redriven.append({"post_id": post_id, "new_post_id": new_id})
+        return {"redriven": redriven, "refused": refused, "more": False}
+
+    answer = await asyncio.to_thread(run)
+    return json_response(RedriveManyOut.model_validate(answer).model_dump(mode="json"))

@@ -4,6 +4,7 @@ with `mode: "queue"` on POST /posts."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +13,8 @@ from aiohttp import web
 from infrastructure.api.context import Context
 from infrastructure.api.errors import json_response
 from infrastructure.api.guards import json_of, workspace_of
-from infrastructure.api.keys import CTX
-from infrastructure.api.plan_models import WEEKDAYS, QueueOut, SetQueue
+from infrastructure.api.keys import CALLER, CTX
+from infrastructure.api.plan_models import WEEKDAYS, QueueOut, ReorderQueue, SetQueue, ShuffleQueue
 from services.queues import QueueView
 
 
@@ -25,6 +26,7 @@ def queue_out(view: QueueView) -> dict[str, Any]:
         min_gap_minutes=view.min_gap_seconds / 60,
         daily_cap=view.daily_cap,
         next_free=view.next_free,
+        waiting=[post.model_dump() for post in view.waiting],  # type: ignore[misc]
     ).model_dump(mode="json")
 
 
@@ -50,4 +52,27 @@ async def set_queue(request: web.Request) -> web.Response:
 async def get_queue(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     view = await asyncio.to_thread(ctx.herald.queues.get, workspace_of(request), request.match_info["name"])
+    return json_response(queue_out(view))
+
+
+async def reorder(request: web.Request) -> web.Response:
+    """Put the queue's waiting posts in a new order; their slots follow it."""
+    ctx: Context = request.app[CTX]
+    body = ReorderQueue.model_validate(await json_of(request))
+    actor = f"key {request[CALLER].key_id}"
+    view = await asyncio.to_thread(
+        ctx.herald.queues.reorder, workspace_of(request), request.match_info["name"], body.order, actor=actor
+    )
+    return json_response(queue_out(view))
+
+
+async def shuffle(request: web.Request) -> web.Response:
+    """Shuffle the queue's waiting posts; the seed used is recorded in the queue's event."""
+    ctx: Context = request.app[CTX]
+    body = ShuffleQueue.model_validate(await json_of(request, empty={}))
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+    actor = f"key {request[CALLER].key_id}"
+    view = await asyncio.to_thread(
+        ctx.herald.queues.shuffle, workspace_of(request), request.match_info["name"], seed, actor=actor
+    )
     return json_response(queue_out(view))

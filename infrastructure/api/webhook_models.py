@@ -23,8 +23,9 @@ class AddEndpoint(Strict):
             "post.awaiting_approval",
             "account.disconnected",
             "rule.materialised",
+            "plan.completed",
         ]
-    ] = Field(min_length=1, max_length=10)
+    ] = Field(min_length=1, max_length=11)
 
 
 class EndpointOut(BaseModel):

@@ -11,7 +11,19 @@ import sys
 from collections.abc import Sequence
 
 from domain.errors import HeraldError
-from infrastructure.cli import accounts, demo, dispatch, imports, media, posts, projections, rules, serve, views
+from infrastructure.cli import (
+    accounts,
+    demo,
+    dispatch,
+    evergreen,
+    imports,
+    media,
+    posts,
+    projections,
+    rules,
+    serve,
+    views,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     media.register(commands)
     rules.register(commands)
+    evergreen.register(commands)
     imports.register(commands)
     dispatch.register(commands)
     views.register(commands)

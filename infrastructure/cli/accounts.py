@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import HeraldError
 from domain.platform import Platform
+from infrastructure.cli import queues
 
 if TYPE_CHECKING:
     from services.account_service import AccountService
@@ -55,21 +56,7 @@ def register(commands: Any) -> None:
         parser.add_argument("--json", action="store_true")
         parser.set_defaults(run=_list if name == "list" else _show)
 
-    grid = actions.add_parser(
-        "queue",
-        help="set an account's queue: weekly slots in its zone, a gap and a daily cap",
-        description="Posts join it with herald post queue (API: mode queue). Slots are given as DAYS TIMES, "
-        "days as mon..sun, ranges (mon-fri) or lists (mon,wed), times as HH:MM lists.",
-        epilog='example: herald accounts queue acme-x --zone Europe/Paris --slots "mon-fri 09:00,12:30,17:00" '
-        '--slots "sat 10:00" --gap-minutes 120 --cap 3',
-    )
-    grid.add_argument("name")
-    grid.add_argument("--zone", required=True, help="IANA zone name")
-    grid.add_argument("--slots", action="append", required=True, metavar="DAYS TIMES", help="repeatable")
-    grid.add_argument("--gap-minutes", type=float, default=0, help="the least time between the account's posts")
-    grid.add_argument("--cap", type=int, help="at most this many posts a local day")
-    grid.add_argument("--workspace", default="default")
-    grid.set_defaults(run=_queue)
+    queues.register(actions)
 
     again = actions.add_parser("reconnect", help="give a disconnected account new credentials")
     again.add_argument("name")
@@ -108,66 +95,6 @@ def _read_credentials(source: str) -> dict[str, Any]:
 
 def _expiry(accounts: AccountService, seconds: float | None) -> Any:
     return accounts.clock() + timedelta(seconds=seconds) if seconds else None
-
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class InvalidSlots(HeraldError):
-    code = "invalid_slots"
-    field = "slots"
-
-
-def _slot_days(text: str) -> list[int]:
-    days: list[int] = []
-    for part in text.lower().split(","):
-        first, _, last = part.partition("-")
-        if first not in DAYS or (last and last not in DAYS):
-            raise InvalidSlots(f"{part!r} is not a day (mon..sun), a range (mon-fri) or a list (mon,wed)")
-        start, end = DAYS.index(first), DAYS.index(last or first)
-        days += list(range(start, end + 1)) if start <= end else [*range(start, 7), *range(0, end + 1)]
-    return days
-
-
-def _queue(args: argparse.Namespace) -> int:
-    from datetime import time, timedelta
-
-    from infrastructure.bootstrap import bootstrap
-
-    slots: list[tuple[int, time]] = []
-    for given in args.slots:
-        days, _, times = given.strip().partition(" ")
-        try:
-            ats = [time.fromisoformat(t.strip()) for t in times.split(",") if t.strip()]
-        except ValueError:
-            raise InvalidSlots(f"{times!r}: give times as HH:MM, separated by commas") from None
-        if not ats:
-            raise InvalidSlots(f'{given!r}: give DAYS TIMES, e.g. "mon-fri 09:00,17:00"')
-        slots += [(day, at) for day in _slot_days(days) for at in ats]
-    view = bootstrap().queues.configure(
-        args.workspace,
-        args.name,
-        zone=args.zone,
-        slots=slots,
-        min_gap=timedelta(minutes=args.gap_minutes),
-        daily_cap=args.cap,
-    )
-    from zoneinfo import ZoneInfo
-
-    from infrastructure.cli.render import out
-
-    by_day: dict[int, list[str]] = {}
-    for day, at in view.slots:
-        by_day.setdefault(day, []).append(at.strftime("%H:%M"))
-    out.print(f"{view.account}'s queue, in {view.zone}:")
-    for day in sorted(by_day):
-        out.print(f"  {DAYS[day]}  {', '.join(by_day[day])}")
-    cap = f"; at most {view.daily_cap} a day" if view.daily_cap else ""
-    out.print(f"  at least {view.min_gap_seconds / 60:g} minutes apart{cap}")
-    zone = ZoneInfo(view.zone)
-    free = ", ".join(f"{slot.astimezone(zone):%a %d %b %H:%M}" for slot in view.next_free[:3])
-    out.print(f"  next free: {free or 'none within 60 days'}")
-    return 0
 
 
 def _add(args: argparse.Namespace) -> int:

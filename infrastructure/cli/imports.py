@@ -34,34 +34,13 @@ def register(commands: Any) -> None:
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    import csv
-    import io
-
-    import orjson
+    from services.imports import read_records
 
     try:
         raw = path.read_bytes()
     except OSError as problem:
         raise FileUnreadable(f"{path}: {problem.strerror or problem}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FileUnreadable(f"{path} is not UTF-8 text") from None
-    if path.suffix.lower() == ".json":
-        try:
-            items = orjson.loads(text)
-        except orjson.JSONDecodeError as problem:
-            raise FileUnreadable(f"{path} is not JSON: {problem}") from None
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise FileUnreadable(f"{path} must hold a JSON list of objects, one per post")
-        return [(n, item) for n, item in enumerate(items, start=1)]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    rows = []
-    for record in reader:
-        if None in record:  # more cells than the header names
-            raise FileUnreadable(f"{path} line {reader.line_num}: more cells than the header has columns")
-        rows.append((reader.line_num, dict(record)))
-    return rows
+    return read_records(raw, "json" if path.suffix.lower() == ".json" else "csv", str(path))
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -239,34 +239,17 @@ def _redrive(args: argparse.Namespace) -> int:
         return _print_post(herald, new_id)
     since = _instant(args.since, None) if args.since else None
     done = refused = 0
-    for view in _failed(herald, args.workspace, args.reason, since):
-        if herald.posts.get_post(UUID(view["id"])).redriven_as is not None:
-            continue  # sent again by an earlier run
+    for post_id in herald.failed_posts(args.workspace, args.reason, since):
         try:
-            new_id = herald.posts.redrive(UUID(view["id"]), actor=actor, scheduled_at=when)
+            new_id = herald.posts.redrive(post_id, actor=actor, scheduled_at=when)
         except HeraldError as refusal:  # already redriven, or changed meanwhile: say so, go on
             refused += 1
-            out.print(f"{view['id']}: {refusal.code}: {refusal}")
+            out.print(f"{post_id}: {refusal.code}: {refusal}")
             continue
         done += 1
-        out.print(f"{view['id']} → {new_id}")
+        out.print(f"{post_id} → {new_id}")
     out.print(f"{done} posts sent again; {refused} refused")
     return 0
-
-
-def _failed(herald: Herald, workspace: str, reason: str, since: Any) -> Any:
-    """Failed posts of `workspace` with `reason`, oldest first, read from the post list."""
-    from projections.post_list import PostList
-
-    herald.runner(PostList()).catch_up()
-    after = 0
-    cutoff = since.isoformat().replace("+00:00", "Z") if since is not None else None
-    while page := herald.post_list.page(workspace, after, 500, {"status": "failed"}):
-        for view, _ in page:
-            due = view.get("due_at")
-            if view.get("failure_reason") == reason and (cutoff is None or (due is not None and due >= cutoff)):
-                yield view
-        after = page[-1][1]
 
 
 def _cancel(args: argparse.Namespace) -> int:

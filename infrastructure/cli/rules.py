@@ -55,6 +55,28 @@ def register(commands: Any) -> None:
     _common(add)
     add.set_defaults(run=_add)
 
+    edit = actions.add_parser(
+        "edit",
+        help="a new version of a rule (only the options given change)",
+        description="Occurrences already made into posts keep them, unless --apply-to future_materialised: "
+        "then their posts not yet sent follow the new version (edited, moved, or canceled where the rule "
+        "no longer has their target or date).",
+        epilog="example: herald rules edit 6f1c… --at 10:30 --apply-to future_materialised",
+    )
+    edit.add_argument("rule_id")
+    edit.add_argument("--zone", help="IANA zone name")
+    edit.add_argument("--at", help="local time of day, HH:MM")
+    edit.add_argument("--starts", help="first local date, YYYY-MM-DD")
+    edit.add_argument("--rrule", help="RFC 5545 RRULE with COUNT or UNTIL")
+    edit.add_argument("--target", action="append", metavar="ACCOUNT:PLATFORM", help="replaces every target")
+    edit.add_argument("--text", help="the posts' new text")
+    edit.add_argument("--lead-hours", type=float)
+    edit.add_argument(
+        "--apply-to", choices=("unmaterialised", "future_materialised"), default="unmaterialised", help="see above"
+    )
+    _common(edit)
+    edit.set_defaults(run=_edit)
+
     listing = actions.add_parser("list", help="the workspace's rules")
     _common(listing)
     listing.set_defaults(run=_list)
@@ -101,6 +123,50 @@ def _add(args: argparse.Namespace) -> int:
         lead=timedelta(hours=args.lead_hours),
     )
     return _print([view], args.json)
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    from uuid import UUID
+
+    from domain.recurrence import Recurrence
+    from domain.rule import RuleNotFound, Target
+    from infrastructure.bootstrap import bootstrap
+    from infrastructure.cli.render import out
+
+    try:
+        rule_id = UUID(args.rule_id)
+    except ValueError:
+        raise RuleNotFound(f"{args.rule_id!r} is not a rule id (a UUID)") from None
+    service = bootstrap().recurring
+    current = service.get(args.workspace, rule_id)
+    recurrence = None
+    if args.rrule or args.starts or args.at:
+        recurrence = Recurrence(
+            rrule=args.rrule or current.rrule,
+            starts=_date(args.starts) if args.starts else current.starts,
+            at=_time(args.at) if args.at else current.at,
+        )
+    content = current.content.model_copy(update={"text": args.text}) if args.text is not None else None
+    view, applied = service.edit(
+        args.workspace,
+        rule_id,
+        zone=args.zone,
+        recurrence=recurrence,
+        content=content,
+        targets=[Target(account=a, platform=Platform(p)) for a, p in map(_target, args.target)]
+        if args.target
+        else None,
+        lead=timedelta(hours=args.lead_hours) if args.lead_hours is not None else None,
+        apply_to=args.apply_to,
+    )
+    code = _print([view], args.json)
+    if applied is not None and not args.json:
+        out.print(
+            f"posts already made: {len(applied.changed)} changed, {len(applied.canceled)} canceled, "
+            f"{len(applied.kept)} kept as they were"
+        )
+    return code
 
 
 def _list(args: argparse.Namespace) -> int:

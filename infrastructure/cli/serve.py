@@ -39,6 +39,13 @@ def register(commands: Any) -> None:
     create = actions.add_parser("create", help='prints {"workspace_id": …, "api_key": …} (the key is shown once)')
     create.add_argument("name")
     create.set_defaults(run=_create_workspace)
+    approval = actions.add_parser(
+        "approval",
+        help="whether the workspace's posts wait for an approver (an account's own --approval wins)",
+    )
+    approval.add_argument("workspace", help="workspace id")
+    approval.add_argument("required", choices=("on", "off"))
+    approval.set_defaults(run=_set_approval)
 
     hooks = commands.add_parser("webhooks", help="outbound webhook deliveries")
     hook_actions = hooks.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -83,6 +90,12 @@ def _print_json(value: Any) -> None:
 def _create_workspace(args: argparse.Namespace) -> int:
     workspace_id, key = _workspaces().create(args.name)
     _print_json({"workspace_id": str(workspace_id), "api_key": key})
+    return 0
+
+
+def _set_approval(args: argparse.Namespace) -> int:
+    required = _workspaces().set_approval(_workspace_id(args.workspace), args.required == "on")
+    _print_json({"workspace_id": args.workspace, "approval": required})
     return 0
 
 

@@ -74,6 +74,10 @@ class SqlPostList:
         if filters.get("scheduled_to") is not None:
             clauses.append("due_at < %s")
             params.append(utc_text(filters["scheduled_to"]))
+        if filters.get("reason") is not None:  # a failed post's reason, as its view holds it
+            clauses.append("body LIKE %s ESCAPE '!'")
+            escaped = str(filters["reason"]).replace("!", "!!").replace("_", "!_").replace("%", "!%")
+            params.append(f'%"failure_reason":"{escaped}"%')
         with self.store.reading() as cursor:
             cursor.execute(
                 f"SELECT body, created FROM post_list WHERE {' AND '.join(clauses)} ORDER BY created LIMIT %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from infrastructure.persistence.connections import Cursor, ReadStore
@@ -21,6 +22,12 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     cursor.execute(
         f"CREATE INDEX IF NOT EXISTS webhook_outbox{suffix}_due ON webhook_outbox{suffix} (state, next_attempt_at)"
     )
+    # each fan-out plan's posts, and how each ended: the last to end announces plan.completed
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS webhook_plans{suffix} (post_id TEXT PRIMARY KEY, plan_id TEXT NOT NULL,"
+        " ended TEXT)"
+    )
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS webhook_plans{suffix}_plan ON webhook_plans{suffix} (plan_id)")
     # announcements waiting to be planned: planning appends events, which on SQLite must wait
     # until this projection's transaction has committed
     cursor.execute(
@@ -47,6 +54,27 @@ class OutboxWriter:
         )
         found = self.cursor.fetchone()
         return (found[0], found[1]) if found else None
+
+    def remember_plan(self, plan_id: str, post_ids: Sequence[str]) -> None:
+        self.cursor.executemany(
+            f"INSERT INTO webhook_plans{self.suffix} (post_id, plan_id, ended) VALUES (%s, %s, NULL)"
+            " ON CONFLICT (post_id) DO NOTHING",
+            [[post_id, plan_id] for post_id in post_ids],
+        )
+
+    def plan_post_ended(self, post_id: str, state: str) -> tuple[str, dict[str, int]] | None:
+        self.cursor.execute(
+            f"UPDATE webhook_plans{self.suffix} SET ended = %s WHERE post_id = %s AND ended IS NULL RETURNING plan_id",
+            [state, post_id],
+        )
+        found = self.cursor.fetchone()
+        if not found:
+            return None  # a post of no plan, or one that ended before (a fold repeated)
+        self.cursor.execute(
+            f"SELECT ended, COUNT(*) FROM webhook_plans{self.suffix} WHERE plan_id = %s GROUP BY ended", [found[0]]
+        )
+        counts = {ended: count for ended, count in self.cursor.fetchall()}
+        return None if None in counts else (found[0], counts)
 
     def announce(self, pending: Pending) -> None:
         self.cursor.execute(

@@ -55,6 +55,7 @@ def test_another_workspaces_key_finds_nothing_on_any_route(store_url: str) -> No
             "media_id": made.id,
             "rule_id": uuid.uuid4(),
             "plan_id": uuid.uuid4(),
+            "pool_id": uuid.uuid4(),
         }
         for route in ROUTES:
             path = route.path.removeprefix("/v1/workspaces/{workspace_id}").format(**values)

@@ -55,3 +55,23 @@ def test_a_rejected_post_is_a_draft_again_with_the_reason(store_url: str) -> Non
         assert status == 200 and asked["state"] == "awaiting_approval"  # asked again, after its edit
 
     run_api(store_url, scenario, generic_platform=False)
+
+
+def test_a_workspace_can_ask_approval_for_every_post_but_an_account_may_say_otherwise(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        assert (await api.call("GET", "/settings"))[1] == {"approval": False}
+        _, post, _ = await api.call("POST", "/posts", post_body(account="plain"))
+        assert post["state"] == "queued"
+        status, settings, _ = await api.call("PUT", "/settings", {"approval": True})
+        assert status == 200 and settings == {"approval": True}
+        _, post, _ = await api.call("POST", "/posts", post_body(account="plain"))
+        assert post["state"] == "awaiting_approval"  # the workspace's default
+        own = {**ACCOUNT, "name": "trusted", "settings": {"approval": 0}}
+        assert (await api.call("POST", "/accounts", own))[0] == 201
+        _, post, _ = await api.call("POST", "/posts", post_body(account="trusted"))
+        assert post["state"] == "queued"  # the account's own setting wins
+        for wrong in ("maybe", 0, 1):  # a boolean, not something that could pass for one
+            status, refusal, _ = await api.call("PUT", "/settings", {"approval": wrong})
+            assert (status, refusal["field"]) == (422, "approval")
+
+    run_api(store_url, scenario)

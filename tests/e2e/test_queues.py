@@ -66,3 +66,76 @@ def test_a_queue_refuses_what_it_cannot_keep(store_url: str) -> None:
         assert (status, body["code"]) == (422, "invalid_field")
 
     run_api(store_url, scenario)
+
+
+def test_a_timed_post_pushes_queued_posts_and_the_queue_can_be_reordered(store_url: str) -> None:
+    """Lanes: a post given an exact time keeps it and pushes the queued post it crowds to a
+    later slot; queued posts never move a timed one. Reordering and shuffling re-place the
+    waiting posts, each move a `Rescheduled` event in the post's timeline."""
+
+    async def scenario(api: Api) -> None:  # Monday 2026-11-23, 10:00 in Paris
+        assert (await api.call("PUT", "/accounts/acme/queue", GRID))[0] == 200
+        a = (await api.call("POST", "/posts", queued(category="news")))[1]
+        b = (await api.call("POST", "/posts", queued(category="tips")))[1]
+        c = (await api.call("POST", "/posts", queued(category="news")))[1]
+        assert [local(p) for p in (a, b, c)] == ["Mon 12:30", "Mon 17:00", "Tue 09:00"]
+
+        live = post_body(account="acme", scheduled_at="2026-11-23T12:45:00+01:00")  # live commentary
+        status, timed, _ = await api.call("POST", "/posts", live)
+        assert status == 201 and local(timed) == "Mon 12:45"  # it keeps its time
+        a, b = [(await api.call("GET", f"/posts/{p['id']}"))[1] for p in (a, b)]
+        assert local(a) == "Tue 12:30"  # pushed to the next slot the rules allow
+        assert local(b) == "Mon 17:00"  # not crowded: not moved
+        _, history, _ = await api.call("GET", f"/posts/{a['id']}/timeline")
+        assert history["events"][-1]["event"] == "Rescheduled"
+        assert "the queue moved it: a timed post took the room" in history["events"][-1]["explanation"]
+
+        _, queue, _ = await api.call("GET", "/accounts/acme/queue")
+        assert [p["post_id"] for p in queue["waiting"]] == [a["id"], b["id"], c["id"]]
+
+        status, queue, _ = await api.call("PUT", "/accounts/acme/queue/order", {"order": [c["id"], b["id"], a["id"]]})
+        assert status == 200, queue
+        assert [p["post_id"] for p in queue["waiting"]] == [c["id"], b["id"], a["id"]]
+        slots = [
+            datetime.fromisoformat(p["scheduled_at"]).astimezone(PARIS).strftime("%a %H:%M") for p in queue["waiting"]
+        ]
+        assert slots == ["Mon 17:00", "Tue 09:00", "Tue 12:30"]  # the order takes the slots in turn
+        _, timed, _ = await api.call("GET", f"/posts/{timed['id']}")
+        assert local(timed) == "Mon 12:45"  # the queue never moves a timed post
+
+        status, refusal, _ = await api.call("PUT", "/accounts/acme/queue/order", {"order": [c["id"], b["id"]]})
+        assert (status, refusal["code"], refusal["field"]) == (409, "queue_order_mismatch", "order")
+        assert a["id"] in refusal["message"]
+
+        status, first, _ = await api.call("POST", "/accounts/acme/queue/shuffle", {"seed": 7})
+        assert status == 200 and sorted(p["post_id"] for p in first["waiting"]) == sorted([a["id"], b["id"], c["id"]])
+        for waiting in first["waiting"]:  # each post stands at the slot the queue shows
+            _, post, _ = await api.call("GET", f"/posts/{waiting['post_id']}")
+            assert datetime.fromisoformat(post["due_at"]) == datetime.fromisoformat(waiting["scheduled_at"])
+        again = (await api.call("POST", "/accounts/acme/queue/shuffle", {}))[1]
+        assert sorted(p["scheduled_at"] for p in again["waiting"]) == sorted(
+            p["scheduled_at"] for p in first["waiting"]
+        )
+
+    run_api(store_url, scenario)
+
+
+def test_a_dry_run_shows_the_slots_the_queue_would_use(store_url: str) -> None:
+    async def scenario(api: Api) -> None:  # Monday 2026-11-23, 10:00 in Paris
+        await api.call("PUT", "/accounts/acme/queue", GRID)
+        await api.call("POST", "/posts", queued(category="news"))  # Mon 12:30 is taken
+        items = [queued(category="news"), queued(category="tips"), post_body(account="nobody", mode="queue")]
+        status, report, _ = await api.call("POST", "/plans/dry-run", {"items": items})
+        assert status == 200, report
+        slots = [
+            (s["index"], datetime.fromisoformat(s["slot"]).astimezone(PARIS).strftime("%a %H:%M"))
+            for s in report["queue_slots"]
+        ]
+        # Monday's cap is 2 and 17:00 follows the "news" at 12:30: "tips" takes it, then "news" Tuesday
+        assert slots == [(0, "Tue 09:00"), (1, "Mon 17:00")]
+        assert report["per_account"] == {"acme": 2}
+        assert [(p["index"], p["code"]) for p in report["problems"]] == [(2, "queue_not_found")]
+        _, queue, _ = await api.call("GET", "/accounts/acme/queue")
+        assert len(queue["waiting"]) == 1  # a dry run writes nothing
+
+    run_api(store_url, scenario)

@@ -78,3 +78,33 @@ def test_a_draft_is_scheduled_through_its_own_route(store_url: str) -> None:
         assert status == 409, again
 
     run_api(store_url, scenario)
+
+
+def test_the_dead_letter_is_listed_by_reason_and_sent_again_in_bulk(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        ids = []
+        for n in range(3):
+            _, post, _ = await api.call("POST", "/posts", post_body(content={"text": f"Post {n}"}))
+            ids.append(str(post["id"]))
+        api.clock.advance(hours=4)
+        for post_id in ids[:2]:
+            api.ctx.herald.dispatch.pass_deadline(UUID(post_id))
+        status, page, _ = await api.call("GET", "/posts?status=failed&reason=deadline_passed")
+        assert status == 200 and sorted(p["id"] for p in page["items"]) == sorted(ids[:2])
+        status, page, _ = await api.call("GET", "/posts?status=failed&reason=deadline%25")
+        assert (status, page["field"]) == (400, "reason")
+
+        status, done, _ = await api.call("POST", "/redrives", {"reason": "deadline_passed", "limit": 1})
+        assert status == 200 and len(done["redriven"]) == 1 and done["more"], done
+        status, done, _ = await api.call("POST", "/redrives", {"reason": "deadline_passed"})
+        assert status == 200 and len(done["redriven"]) == 1 and not done["more"], done
+        status, done, _ = await api.call("POST", "/redrives", {"reason": "deadline_passed"})
+        assert done == {"redriven": [], "refused": [], "more": False}  # each failed post is sent again once
+        _, first, _ = await api.call("GET", f"/posts/{ids[0]}")
+        assert first["redriven_as"] is not None
+        _, page, _ = await api.call("GET", "/posts?status=failed&reason=retries_exhausted")
+        assert page["items"] == []  # another reason: none
+        _, third, _ = await api.call("GET", f"/posts/{ids[2]}")
+        assert third["redriven_as"] is None  # not failed: never sent again
+
+    run_api(store_url, scenario)

@@ -83,3 +83,44 @@ def test_another_workspace_cannot_see_or_pause_a_rule(store_url: str) -> None:
         assert status == 404
 
     run_api(store_url, scenario)
+
+
+def test_an_edit_reaches_posts_already_made_only_when_asked(store_url: str) -> None:
+    """Editing a rule makes a new version. Posts already materialised keep the old one unless
+    the edit says apply_to=future_materialised; then those not yet sent follow it (new text,
+    new time), a target the rule dropped has its posts canceled, and the answer says which."""
+
+    async def scenario(api: Api) -> None:
+        _, rule, _ = await api.call("POST", "/rules", rule_body())
+        api.clock.now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+        [made] = api.ctx.herald.recurring.materialise()
+        by_platform = {(await api.call("GET", f"/posts/{i}"))[1]["platform"]: str(i) for i in made.post_ids}
+
+        status, edited, _ = await api.call("PATCH", f"/rules/{rule['id']}", {"content": {"text": "New notes"}})
+        assert status == 200 and edited["version"] == 2 and edited["applied"] is None, edited
+        _, post, _ = await api.call("GET", f"/posts/{by_platform['mastodon']}")
+        assert post["content"]["text"] == "Friday notes"  # made before the edit: untouched
+
+        change = {
+            "at": "10:30",
+            "targets": [{"account": "acme", "platform": "mastodon"}],
+            "apply_to": "future_materialised",
+        }
+        status, edited, _ = await api.call("PATCH", f"/rules/{rule['id']}", change)
+        assert status == 200 and edited["version"] == 3, edited
+        assert edited["applied"]["changed"] == [by_platform["mastodon"]]
+        assert edited["applied"]["canceled"] == [by_platform["bluesky"]]
+        _, post, _ = await api.call("GET", f"/posts/{by_platform['mastodon']}")
+        assert post["content"]["text"] == "New notes" and post["due_at"] == "2026-11-27T09:30:00Z"
+        _, dropped, _ = await api.call("GET", f"/posts/{by_platform['bluesky']}")
+        assert dropped["state"] == "canceled"
+        _, history, _ = await api.call("GET", f"/posts/{by_platform['mastodon']}/timeline")
+        assert "rule 'Friday notes' edited" in history["events"][-1]["explanation"]
+        assert edited["next_due"] == "2026-12-04T09:30:00Z"
+
+        status, refusal, _ = await api.call("PATCH", f"/rules/{rule['id']}", {"apply_to": "everything"})
+        assert (status, refusal["field"]) == (422, "apply_to")
+        status, refusal, _ = await api.call("PATCH", f"/rules/{rule['id']}", {"rrule": "FREQ=DAILY"})
+        assert (status, refusal["code"]) == (422, "invalid_rrule")
+
+    run_api(store_url, scenario)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
@@ -207,6 +208,37 @@ def test_a_recurring_rules_occurrence_is_announced_with_its_posts(store_url: str
         ((headers, body),) = receiver.received
         assert headers["Herald-Event"] == "rule.materialised"
         assert f'"rule_id":"{made["id"]}"'.encode() in body and str(occurrence.post_ids[0]).encode() in body
+        await hook_runner.cleanup()
+
+    run_api(store_url, scenario)
+
+
+def test_a_plan_is_announced_once_when_its_last_post_ends(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        receiver = Receiver([])
+        hook_runner, hook_url = await receiver.start()
+        await api.call("POST", "/webhooks", {"url": hook_url, "events": ["plan.completed"]})
+        body = {
+            "name": "launch",
+            "content": {"text": "We launch today"},
+            "targets": [{"account": "acme", "platform": "mastodon"}, {"account": "acme-bsky", "platform": "bluesky"}],
+            "scheduled_at": "2026-11-24T09:00",
+            "timezone": "Europe/Paris",
+        }
+        _, plan, _ = await api.call("POST", "/plans", body)
+        first, second = (post["id"] for post in plan["posts"])
+        sender = api.ctx.herald.webhook_sender()
+        async with aiohttp.ClientSession() as session:
+            await api.call("POST", f"/posts/{first}/cancel", {})
+            assert await sender.tick(WebhookClient(session)) == 0  # one post still to go
+            await api.call("POST", f"/posts/{second}/cancel", {})
+            assert await sender.tick(WebhookClient(session)) == 1
+            assert await sender.tick(WebhookClient(session)) == 0  # once
+        ((headers, raw),) = receiver.received
+        assert headers["Herald-Event"] == "plan.completed"
+        announced = orjson.loads(raw)
+        assert announced["plan_id"] == plan["id"] and announced["plan"] == "launch"
+        assert announced["data"] == {"status": "ended", "states": {"canceled": 2}}
         await hook_runner.cleanup()
 
     run_api(store_url, scenario)

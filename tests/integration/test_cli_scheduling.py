@@ -80,7 +80,8 @@ def test_a_rule_from_the_command_line(sqlite_url: str) -> None:
         "--text",
         "Morning",
         "--lead-hours",
-        "72",
+        # The third occurrence is at most 80 h away (09:00 Paris, two days after tomorrow).
+        "96",
         "--json",
         url=sqlite_url,
     )
@@ -91,6 +92,10 @@ def test_a_rule_from_the_command_line(sqlite_url: str) -> None:
     made = herald("rules", "materialise", url=sqlite_url)
     assert "3 occurrences materialised" in made.stdout, made.stderr
     assert "0 occurrences materialised" in herald("rules", "materialise", url=sqlite_url).stdout
+    edited = herald(
+        "rules", "edit", rule["id"], "--text", "Evening", "--apply-to", "future_materialised", url=sqlite_url
+    )
+    assert edited.returncode == 0 and "posts already made: 3 changed, 0 canceled" in edited.stdout, edited.stderr
     bad = herald(
         "rules",
         "add",
@@ -152,5 +157,40 @@ def test_a_queue_from_the_command_line(sqlite_url: str) -> None:
     )
     post = orjson.loads(queued.stdout)["post"]
     assert post["state"] == "queued" and post["due_at"][11:16] in ("08:00", "16:00", "07:00", "15:00")
+    second = herald(
+        "post", "queue", "--account", "acme", "--platform", "mastodon", "--text", "Ho", "--json", url=sqlite_url
+    )
+    other = orjson.loads(second.stdout)["post"]
+    shown = herald("accounts", "queue-show", "acme", url=sqlite_url)
+    assert shown.returncode == 0 and "waiting (2)" in shown.stdout and post["id"] in shown.stdout, shown.stderr
+    swapped = herald("accounts", "queue-order", "acme", other["id"], post["id"], url=sqlite_url)
+    assert swapped.returncode == 0, swapped.stderr
+    moved = orjson.loads(herald("post", "show", other["id"], "--json", url=sqlite_url).stdout)["post"]
+    assert moved["due_at"] == post["due_at"]  # the second post now takes the first slot
+    short = herald("accounts", "queue-order", "acme", other["id"], url=sqlite_url)
+    assert short.returncode == 2 and "queue_order_mismatch" in short.stderr
+    mixed = herald("accounts", "queue-shuffle", "acme", "--seed", "3", url=sqlite_url)
+    assert mixed.returncode == 0 and "shuffled with seed 3" in mixed.stdout
     bad = herald("accounts", "queue", "acme", "--zone", "UTC", "--slots", "someday 09:00", url=sqlite_url)
     assert bad.returncode == 2 and "invalid_slots" in bad.stderr
+
+
+def test_an_evergreen_pool_from_the_command_line(sqlite_url: str, tmp_path: object) -> None:
+    from pathlib import Path
+
+    queue = herald("accounts", "queue", "acme", "--zone", "UTC", "--slots", "mon-sun 08:00,20:00", url=sqlite_url)
+    assert queue.returncode == 0, queue.stderr
+    items = Path(str(tmp_path)) / "tips.json"
+    items.write_text('[{"key": "a", "variants": ["Tip A", "Tip A, again"]}, {"key": "b", "variants": ["Tip B"]}]')
+    added = herald(
+        "evergreen", "add", "--name", "tips", "--target", "acme:mastodon", "--items", str(items), url=sqlite_url
+    )
+    assert added.returncode == 0 and "2 items, each back after 21 days" in added.stdout, added.stderr
+    filled = herald("evergreen", "fill", url=sqlite_url)
+    assert filled.returncode == 0 and "2 posts recycled into free slots" in filled.stdout, filled.stderr
+    assert "0 posts recycled" in herald("evergreen", "fill", url=sqlite_url).stdout
+    listing = herald("evergreen", "list", url=sqlite_url)
+    assert "2 reuses so far" in listing.stdout and all(len(line) <= 80 for line in listing.stdout.splitlines())
+    items.write_text('[{"key": "a"}]')
+    bad = herald("evergreen", "add", "--name", "x", "--target", "acme:mastodon", "--items", str(items), url=sqlite_url)
+    assert bad.returncode == 2 and "invalid_items" in bad.stderr and "Traceback" not in bad.stderr
