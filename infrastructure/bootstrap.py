@@ -123,6 +123,7 @@ class Herald:
         self, router: Router, settings: DispatchSettings, *, wake: Any = None, pacer: Pacer | None = None
     ) -> Dispatcher:
         """A dispatcher with its reconciler and its due-index runner."""
+        from infrastructure.metrics import PrometheusMetrics
         from services.dispatcher import Dispatcher
 
         runner = self.runner(DueIndex())
@@ -137,6 +138,7 @@ class Herald:
             clock=self.clock,
             pacer=pacer,
             wake=wake,
+            metrics=PrometheusMetrics(),
         )
 
     def account_router(
@@ -187,9 +189,11 @@ class Herald:
         endpoints_of = lambda workspace: [  # noqa: E731
             (e.endpoint_id, e.url, e.events) for e in self.workspaces.endpoints(workspace)
         ]
+        from infrastructure.metrics import PrometheusMetrics
+
         runner = self.runner(WebhookOutbox(endpoints_of))
         sealer = lambda: self.accounts.sealer  # noqa: E731
-        return WebhookSender(self.webhooks, self.workspaces, sealer, self.outbox, runner)
+        return WebhookSender(self.webhooks, self.workspaces, sealer, self.outbox, runner, metrics=PrometheusMetrics())
 
     def api_context(self, creations_per_minute: int | None = None, *, generic_platform: bool = False) -> Context:
         """Everything the HTTP API needs. With `generic_platform` (a dispatcher sends posts of

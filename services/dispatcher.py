@@ -22,7 +22,7 @@ from projections.due_index import DueIndexView
 from projections.runner import ProjectionRunner
 from services.dispatching import DispatchCommands
 from services.pacing import Pacer
-from services.ports import Clock
+from services.ports import Clock, Metrics, NoMetrics
 from services.reconciler import Reconciler
 from services.results import OutcomeReport
 from services.routing import Held, Route, Router
@@ -57,6 +57,7 @@ class Dispatcher:
         clock: Clock,
         pacer: Pacer | None = None,
         wake: Wake | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.due_index = due_index
@@ -67,6 +68,7 @@ class Dispatcher:
         self.clock = clock
         self.pacer = pacer or Pacer()
         self.wake = wake
+        self.metrics = metrics or NoMetrics()
         self.stopping = asyncio.Event()
         self.sent = 0
         self.batches: set[asyncio.Task[None]] = set()  # batches being sent and recorded
@@ -184,12 +186,18 @@ class Dispatcher:
                     # it is queued again at once rather than left to expire. A stop that comes
                     # after the claim still sends it: claimed is in flight, and is finished
                     return None
+                sent_at = self.clock()
                 observed = await routes[str(intent.post_id)].publish(intent)
+                lag = (
+                    (sent_at - intent.due_at).total_seconds() if intent.attempt == 1 else None
+                )  # retries wait on purpose
+                self.metrics.attempted(intent.platform.value, observed.kind.value, lag)
             finally:
                 self.busy -= 1  # the request is answered: its room is free while it is recorded
                 self._answered.set()
             if observed.kind is Observation.RATE_LIMITED and observed.retry_at:
                 self.pacer.pause((intent.workspace, intent.account), observed.retry_at)
+                self.metrics.paused(intent.platform.value)
             return OutcomeReport(intent.post_id, intent.attempt, observed)
 
         async def send_and_record() -> None:

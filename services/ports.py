@@ -147,3 +147,32 @@ class PlatformAdapter(Protocol):
 
     def validate(self, content: Content, account: AccountAccess) -> list[Problem]: ...
     async def refresh(self, account: AccountAccess) -> Refreshed: ...
+
+
+class Metrics(Protocol):
+    """What the services count for operators (Prometheus, in `infrastructure/metrics.py`).
+    Labels are platforms, outcomes and reasons: never a post, an account or a workspace."""
+
+    def attempted(self, platform: str, outcome: str, due_lag: float | None) -> None:
+        """An attempt was answered: its outcome, and (a first attempt) how many seconds after its
+        due time it was sent."""
+        ...
+
+    def paused(self, platform: str) -> None:
+        """An account was paused after the platform's 429."""
+        ...
+
+    def webhook_delivered(self, outcome: str) -> None: ...
+
+
+class NoMetrics:
+    """Counts nothing: the default where no metrics are wired (tests, one-shot commands)."""
+
+    def attempted(self, platform: str, outcome: str, due_lag: float | None) -> None:
+        pass
+
+    def paused(self, platform: str) -> None:
+        pass
+
+    def webhook_delivered(self, outcome: str) -> None:
+        pass

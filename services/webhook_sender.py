@@ -13,6 +13,7 @@ from uuid import UUID
 from domain.webhook import WebhookDelivery
 from projections.runner import ProjectionRunner
 from projections.webhook_outbox import OutboxView
+from services.ports import Metrics, NoMetrics
 from services.webhooks import WebhookService
 from services.workspace_service import WorkspaceService
 
@@ -28,6 +29,7 @@ class WebhookSender:
         outbox: OutboxView,
         runner: ProjectionRunner,
         batch: int = 50,
+        metrics: Metrics | None = None,
     ) -> None:
         self.webhooks = webhooks
         self.workspaces = workspaces
@@ -35,6 +37,7 @@ class WebhookSender:
         self.outbox = outbox
         self.runner = runner  # keeps the outbox folded from the log
         self.batch = batch
+        self.metrics = metrics or NoMetrics()
 
     def plan_pending(self) -> int:
         """Turn pending announcements into deliveries (each planned once, whatever happens)."""
@@ -75,6 +78,7 @@ class WebhookSender:
         else:
             status, error = await send(delivery, secret, self.webhooks.clock())
         await asyncio.to_thread(self.webhooks.record, delivery, status=status, error=error)
+        self.metrics.webhook_delivered("delivered" if status is not None and 200 <= status < 300 else "failed")
         return 1
 
     def replay(self, since: datetime, workspace: str | None = None) -> int:

@@ -20,11 +20,12 @@ from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.openapi import document
 from infrastructure.api.routes import LOCATIONS, ROUTES, Handler
+from infrastructure.metrics import measured, metrics_page
 from infrastructure.persistence.rate_limit import RateLimited
 
 INBOUND = "/v1/inbound/{source}"
 MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission
-PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz"}
+PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz", "/metrics"}  # /metrics checks its own token
 
 
 REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -97,7 +98,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Application:
     largest = media.MEDIA_MAX + 64 * 1024  # a file with its multipart envelope; JSON bodies stop at 1 MiB
-    app = web.Application(middlewares=[request_id, errors_as_json, guarded], client_max_size=largest)
+    app = web.Application(middlewares=[measured, request_id, errors_as_json, guarded], client_max_size=largest)
     app[CTX] = ctx
     app[BODY_LIMIT] = largest
     app[OPENAPI] = document(ROUTES)
@@ -106,6 +107,7 @@ def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Applicatio
     app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
     app.router.add_post(INBOUND, webhooks.inbound)
     app.router.add_get(MEDIA_FILES, media.serve_file)
     for route in ROUTES:
