@@ -65,6 +65,7 @@ class FuzzResult:
     tracebacks: int = 0
     seconds: float = 0.0
     summary: str = ""
+    output: str = ""  # schemathesis' whole report: a long run's failures are near its start
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -136,6 +137,7 @@ def run_fuzz(store_url: str, *, examples: int, seed: int = 7, workers: int = 2, 
             server.wait(timeout=30)
         logged = log.read_text()
     output = run.stdout + run.stderr
+    result.output = output
     result.summary = output[-6000:]
     result.cases = _count(output, r"Test cases:\s*([\d,]+) generated")
     result.failures = _count(output, r"([\d,]+) failures?\b") if "failure" in output.split("Test cases:")[-1] else 0
@@ -176,6 +178,9 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, help="where schemathesis' whole report goes (default test-artifacts/fuzz-STORE.log)"
+    )
     args = parser.parse_args()
     examples = max(1, args.cases // OPERATIONS_PER_EXAMPLE)
     with tempfile.TemporaryDirectory() as scratch:
@@ -190,7 +195,11 @@ def main() -> None:
             if cleanup:
                 with psycopg.connect(args.postgres, autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{cleanup}" CASCADE')
+    out = args.out or ROOT / "test-artifacts" / f"fuzz-{args.store}.log"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.output)
     print(result.summary)
+    print(f"the whole report: {out}")
     for line in result.lines():
         print(line)
     for problem in result.problems:
