@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -305,6 +306,14 @@ def release_held(
     return None
 
 
+def past_deadline(*, could_have_landed: bool) -> Ambiguous | Fail:
+    """A queued post whose deadline passed never goes out late: failed, or looked for first
+    when an earlier attempt may be live."""
+    if could_have_landed:
+        return Ambiguous(reason="deadline_passed")
+    return fail("deadline_passed")
+
+
 class HasMessage(Protocol):
     @property
     def message(self) -> str: ...
@@ -315,3 +324,41 @@ def refusal_at_claim(problems: Sequence[HasMessage]) -> Fail | None:
     if not problems:
         return None
     return Fail(reason="content_rejected", remediation="; ".join(problem.message for problem in problems))
+
+
+# ── what a decision was made from, and by which version of these rules ────────
+
+
+class Basis(Immutable):
+    """What a decision was made from, beyond the post's own state before it. Each decision's
+    event records it, so `herald verify` can make the decision again from the stored log
+    with the rules of `version` and compare."""
+
+    rule: Literal["outcome", "reconcile", "hold", "deadline", "claim", "lease"]
+    version: int
+    policy: RetryPolicy | None = None
+    seed: int | None = None
+    observed: Observed | None = None
+    search: Search | None = None
+    account: AccountStatus | None = None
+    problems: tuple[str, ...] = ()  # the content's problems found at claim
+
+
+@dataclass(frozen=True)
+class DecisionRules:
+    """One version of the decision functions. When a function changes what it decides, bump
+    POLICY_VERSION and keep the old functions here under their version: events are verified
+    against the rules that made them."""
+
+    version: int
+    decide: Callable[..., Decision]
+    reconcile: Callable[..., Any]
+    release_held: Callable[..., Any]
+    past_deadline: Callable[..., Ambiguous | Fail]
+    refusal_at_claim: Callable[[Sequence[HasMessage]], Fail | None]
+
+
+RULES: dict[int, DecisionRules] = {
+    POLICY_VERSION: DecisionRules(POLICY_VERSION, decide, reconcile, release_held, past_deadline, refusal_at_claim)
+}
+CURRENT_RULES = RULES[POLICY_VERSION]

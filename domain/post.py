@@ -31,21 +31,21 @@ from uuid import UUID
 from domain.base import Aggregate
 from domain.content import Content, Platform
 from domain.decisions import (
+    CURRENT_RULES,
     AccountStatus,
     Ambiguous,
     Attention,
+    Basis,
+    DecisionRules,
     Deliver,
     Fail,
+    HasMessage,
     Hold,
     Partial,
     Release,
     Retry,
     RetryPolicy,
-    decide,
     fail,
-    reconcile,
-    refusal_at_claim,
-    release_held,
 )
 from domain.errors import (
     AlreadyClaimed,
@@ -65,8 +65,6 @@ from domain.text import check_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from domain.validation import Problem
 
 
 class PostState(StrEnum):
@@ -308,6 +306,7 @@ class Post(Aggregate):
         observed: Observed | None  # what the publish attempt saw (None when reconciled)
         evidence: str | None  # how the reconciler knows (None when published directly)
         parts: tuple[RemotePart, ...] = ()  # every part's remote id, for a thread
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.DELIVERED
@@ -326,6 +325,7 @@ class Post(Aggregate):
         seed: int
         next_attempt_at: datetime
         counts_toward_limit: bool
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.QUEUED
@@ -342,6 +342,7 @@ class Post(Aggregate):
         attempt: int
         reason: str
         observed: Observed | None  # None when the lease ran out with no report at all
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.AMBIGUOUS
@@ -360,6 +361,7 @@ class Post(Aggregate):
         evidence: str
         next_attempt_at: datetime
         parts: tuple[RemotePart, ...] = ()  # parts it found live: the next attempt resumes after them
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.QUEUED
@@ -378,6 +380,7 @@ class Post(Aggregate):
         evidence: str
         remediation: str
         parts: tuple[RemotePart, ...] = ()
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.attention = self.reason
@@ -428,6 +431,7 @@ class Post(Aggregate):
         # a (re)connection of the account from this instant on mends the hold: the account was
         # read as it stood then (None: from the hold itself)
         mended_after: datetime | None = None
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.HELD
@@ -438,6 +442,7 @@ class Post(Aggregate):
 
     class HoldReleased(Aggregate.Event):
         evidence: str
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.QUEUED
@@ -454,6 +459,7 @@ class Post(Aggregate):
         remediation: str
         parts: tuple[RemotePart, ...]
         observed: Observed | None
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.PARTIAL
@@ -481,6 +487,7 @@ class Post(Aggregate):
         observed: Observed | None
         policy: RetryPolicy | None  # the policy that decided, when a decision was made
         seed: int | None
+        basis: Basis | None = None  # what the decision was made from (None: not a decision)
 
         def apply(self, post: Post) -> None:
             post.state = PostState.FAILED
@@ -687,7 +694,15 @@ class Post(Aggregate):
             raise InvalidTransition(f"cannot cancel a post that is {self.state}: it may already be on the platform")
         self.trigger_event(self.Canceled, timestamp=now, reason=reason, previous_state=self.state)
 
-    def claim(self, *, worker: str, lease: timedelta, now: datetime, problems: Sequence[Problem] = ()) -> None:
+    def claim(
+        self,
+        *,
+        worker: str,
+        lease: timedelta,
+        now: datetime,
+        problems: Sequence[HasMessage] = (),
+        rules: DecisionRules = CURRENT_RULES,
+    ) -> None:
         """Take the post for one publish attempt. Appending this event is the lock.
 
         `problems` are the content's, checked again against the platform's rules as it is
@@ -698,8 +713,9 @@ class Post(Aggregate):
             raise AlreadyClaimed(f"attempt {self.attempt} is already claimed by {self.worker}")
         self._check_state(PostState.QUEUED, command="claim")
         assert self.due_at is not None and self.publish_key is not None
-        if (refusal := refusal_at_claim(problems)) and not self.parts:
-            self._trigger_failed(now, refusal.reason, refusal.remediation, None, policy=None, seed=None)
+        if (refusal := rules.refusal_at_claim(problems)) and not self.parts:
+            basis = Basis(rule="claim", version=rules.version, problems=tuple(p.message for p in problems))
+            self._trigger_failed(now, refusal.reason, refusal.remediation, None, policy=None, seed=None, basis=basis)
             return
         not_before = max(self.due_at, self.next_attempt_at or self.due_at)
         if now < not_before:
@@ -774,12 +790,14 @@ class Post(Aggregate):
         policy: RetryPolicy,
         seed: int,
         now: datetime,
+        rules: DecisionRules = CURRENT_RULES,
     ) -> None:
         """Record what attempt `attempt` observed, as the event `decide` chooses."""
         now = require_utc(now, field="now")
         self._check_open_claim(attempt)
         assert self.deadline is not None
-        decision = decide(
+        basis = Basis(rule="outcome", version=rules.version, policy=policy, seed=seed, observed=observed)
+        decision = rules.decide(
             observed,
             attempt=attempt,
             failures_so_far=self.counted_failures,
@@ -791,7 +809,7 @@ class Post(Aggregate):
             could_have_landed=self.could_have_landed,
         )
         if isinstance(decision, Deliver):
-            self._trigger_delivered(now, decision, observed=observed)
+            self._trigger_delivered(now, decision, observed=observed, basis=basis)
         elif isinstance(decision, Retry):
             self.trigger_event(
                 self.AttemptFailed,
@@ -802,15 +820,20 @@ class Post(Aggregate):
                 seed=seed,
                 next_attempt_at=decision.next_attempt_at,
                 counts_toward_limit=decision.counts_toward_limit,
+                basis=basis,
             )
         elif isinstance(decision, Fail):
-            self._trigger_failed(now, decision.reason, decision.remediation, observed, policy=policy, seed=seed)
+            self._trigger_failed(
+                now, decision.reason, decision.remediation, observed, policy=policy, seed=seed, basis=basis
+            )
         elif isinstance(decision, Partial):
-            self._trigger_partial(now, decision, observed)
+            self._trigger_partial(now, decision, observed, basis=basis)
         elif isinstance(decision, Hold):
             detail = observed.message or f"HTTP {observed.http_status}"
             # the refused token was read for this attempt: a connection since its claim mends it
-            self._trigger_held(now, decision.reason, detail, decision.remediation, observed, self.claimed_at)
+            self._trigger_held(
+                now, decision.reason, detail, decision.remediation, observed, self.claimed_at, basis=basis
+            )
         else:
             self.trigger_event(
                 self.OutcomeAmbiguous,
@@ -818,6 +841,7 @@ class Post(Aggregate):
                 attempt=attempt,
                 reason=decision.reason,
                 observed=observed,
+                basis=basis,
             )
 
     def prepare_container(self, *, attempt: int, container_id: str, now: datetime, part: int = 1) -> None:
@@ -844,9 +868,12 @@ class Post(Aggregate):
             attempt=self.attempt,
             reason="lease_expired",
             observed=None,
+            basis=Basis(rule="lease", version=CURRENT_RULES.version),
         )
 
-    def reconcile(self, search: Search, *, policy: RetryPolicy, now: datetime) -> None:
+    def reconcile(
+        self, search: Search, *, policy: RetryPolicy, now: datetime, rules: DecisionRules = CURRENT_RULES
+    ) -> None:
         """Settle an ambiguous post with what the reconciler's look on the platform found, as
         `decisions.reconcile` chooses."""
         now = require_utc(now, field="now")
@@ -854,7 +881,8 @@ class Post(Aggregate):
         if self.attention is not None:
             raise InvalidTransition(f"the post waits for support ({self.attention}); settle it instead")
         assert self.deadline is not None
-        decision = reconcile(
+        basis = Basis(rule="reconcile", version=rules.version, policy=policy, search=search)
+        decision = rules.reconcile(
             search,
             parts_total=self.content.parts,
             live=tuple(self.parts.values()),
@@ -866,7 +894,7 @@ class Post(Aggregate):
             give_up=self.give_up,
         )
         if isinstance(decision, Deliver):
-            self._trigger_delivered(now, decision, observed=None)
+            self._trigger_delivered(now, decision, observed=None, basis=basis)
         elif isinstance(decision, Release):
             self.trigger_event(
                 self.ReleasedForRetry,
@@ -875,6 +903,7 @@ class Post(Aggregate):
                 evidence=decision.evidence,
                 next_attempt_at=decision.next_attempt_at,
                 parts=decision.parts,
+                basis=basis,
             )
         elif isinstance(decision, Attention):
             self.trigger_event(
@@ -885,11 +914,12 @@ class Post(Aggregate):
                 evidence=decision.evidence,
                 remediation=decision.remediation,
                 parts=decision.parts,
+                basis=basis,
             )
         elif isinstance(decision, Partial):
-            self._trigger_partial(now, decision, None)
+            self._trigger_partial(now, decision, None, basis=basis)
         else:
-            self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None)
+            self._trigger_failed(now, decision.reason, decision.remediation, None, policy=None, seed=None, basis=basis)
 
     def confirm_delivered(self, found: RemotePost, *, evidence: str, now: datetime) -> None:
         """Evidence from outside the reconciler (a platform callback) that the post is live."""
@@ -940,13 +970,16 @@ class Post(Aggregate):
         self._check_state(PostState.QUEUED, command="hold")
         self._trigger_held(now, reason, detail, remediation, None, seen_at)
 
-    def release_hold(self, account: AccountStatus | None, *, now: datetime) -> None:
+    def release_hold(
+        self, account: AccountStatus | None, *, now: datetime, rules: DecisionRules = CURRENT_RULES
+    ) -> None:
         """Look again at what holds the post (`decisions.release_held`): released, failed at
         its deadline, or left held (no event)."""
         now = require_utc(now, field="now")
         self._check_state(PostState.HELD, command="release the hold of")
         assert self.deadline is not None and self.hold_reason is not None and self.held_at is not None
-        decision = release_held(
+        basis = Basis(rule="hold", version=rules.version, account=account)
+        decision = rules.release_held(
             self.hold_reason,
             self.held_at,
             account,
@@ -955,15 +988,13 @@ class Post(Aggregate):
             could_have_landed=self.could_have_landed,
         )
         if isinstance(decision, Release):
-            self.trigger_event(self.HoldReleased, timestamp=now, evidence=decision.evidence)
+            self.trigger_event(self.HoldReleased, timestamp=now, evidence=decision.evidence, basis=basis)
         elif isinstance(decision, Fail):
-            self._trigger_ended(now, decision)
+            self._trigger_ended(now, decision, basis=basis)
         elif isinstance(decision, Ambiguous):
-            self.trigger_event(
-                self.OutcomeAmbiguous, timestamp=now, attempt=self.attempt, reason=decision.reason, observed=None
-            )
+            self._trigger_ambiguous(now, decision.reason, basis)
 
-    def pass_deadline(self, *, now: datetime) -> None:
+    def pass_deadline(self, *, now: datetime, rules: DecisionRules = CURRENT_RULES) -> None:
         """A queued post whose deadline passed never goes out late: it fails (`deadline_passed`),
         or is looked for first when an earlier attempt may be live."""
         now = require_utc(now, field="now")
@@ -971,13 +1002,12 @@ class Post(Aggregate):
         assert self.deadline is not None
         if now <= self.deadline:
             raise InvalidTransition(f"the deadline is {self.deadline.isoformat()}, still ahead")
-        if self.could_have_landed:
-            self.trigger_event(
-                self.OutcomeAmbiguous, timestamp=now, attempt=self.attempt, reason="deadline_passed", observed=None
-            )
+        basis = Basis(rule="deadline", version=rules.version)
+        decision = rules.past_deadline(could_have_landed=self.could_have_landed)
+        if isinstance(decision, Ambiguous):
+            self._trigger_ambiguous(now, decision.reason, basis)
         else:
-            failed = fail("deadline_passed")
-            self.fail(failed.reason, failed.remediation, now=now)
+            self._trigger_ended(now, decision, basis=basis)
 
     def fail(self, reason: str, remediation: str, *, now: datetime) -> None:
         """End a queued or held post as failed (its deadline passed before it could go out)."""
@@ -1025,7 +1055,14 @@ class Post(Aggregate):
 
     # ── guards and helpers ────────────────────────────────────────────────────
 
-    def _trigger_delivered(self, now: datetime, decision: Deliver, *, observed: Observed | None) -> None:
+    def _trigger_ambiguous(self, now: datetime, reason: str, basis: Basis | None) -> None:
+        self.trigger_event(
+            self.OutcomeAmbiguous, timestamp=now, attempt=self.attempt, reason=reason, observed=None, basis=basis
+        )
+
+    def _trigger_delivered(
+        self, now: datetime, decision: Deliver, *, observed: Observed | None, basis: Basis | None = None
+    ) -> None:
         self.trigger_event(
             self.Delivered,
             timestamp=now,
@@ -1036,9 +1073,12 @@ class Post(Aggregate):
             observed=observed,
             evidence=decision.evidence,
             parts=decision.parts,
+            basis=basis,
         )
 
-    def _trigger_partial(self, now: datetime, decision: Partial, observed: Observed | None) -> None:
+    def _trigger_partial(
+        self, now: datetime, decision: Partial, observed: Observed | None, *, basis: Basis | None = None
+    ) -> None:
         self.trigger_event(
             self.PartiallyDelivered,
             timestamp=now,
@@ -1047,15 +1087,16 @@ class Post(Aggregate):
             remediation=decision.remediation,
             parts=decision.parts or tuple(self.parts[n] for n in sorted(self.parts)),
             observed=observed,
+            basis=basis,
         )
 
-    def _trigger_ended(self, now: datetime, failed: Fail) -> None:
+    def _trigger_ended(self, now: datetime, failed: Fail, *, basis: Basis | None = None) -> None:
         """The post stops trying: failed, or partly delivered when some of its parts are live."""
         if self.parts:
             remedy = f"Parts 1 to {self.live_parts} are live; the rest could not follow. {failed.remediation}"
-            self._trigger_partial(now, Partial(reason=failed.reason, remediation=remedy), None)
+            self._trigger_partial(now, Partial(reason=failed.reason, remediation=remedy), None, basis=basis)
         else:
-            self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None)
+            self._trigger_failed(now, failed.reason, failed.remediation, None, policy=None, seed=None, basis=basis)
 
     def _trigger_held(
         self,
@@ -1065,6 +1106,8 @@ class Post(Aggregate):
         remediation: str,
         observed: Observed | None,
         mended_after: datetime | None,
+        *,
+        basis: Basis | None = None,
     ) -> None:
         self.trigger_event(
             self.Held,
@@ -1075,6 +1118,7 @@ class Post(Aggregate):
             remediation=remediation,
             observed=observed,
             mended_after=mended_after,
+            basis=basis,
         )
 
     def _trigger_failed(
@@ -1086,6 +1130,7 @@ class Post(Aggregate):
         *,
         policy: RetryPolicy | None,
         seed: int | None,
+        basis: Basis | None = None,
     ) -> None:
         self.trigger_event(
             self.Failed,
@@ -1096,6 +1141,7 @@ class Post(Aggregate):
             observed=observed,
             policy=policy,
             seed=seed,
+            basis=basis,
         )
 
     def _key(self, content_version: int, due_at: datetime) -> str:

@@ -1,4 +1,4 @@
-"""Replay speed against the raw scan of the same events table, and timeline look-up latency.
+"""Replay speed and `herald verify` against the raw scan of the same events table, and timeline look-up latency.
 
 Run: .venv/bin/python scripts/bench_replay.py [--events 1000000] [--repeats 3] [--stores sqlite,postgres]
 For each store: generates the events (tests/generate.py), times a raw SELECT scan of the events
@@ -29,6 +29,7 @@ from domain.outcomes import Observation, Observed
 from domain.post import Post
 from infrastructure.bootstrap import Herald, bootstrap
 from infrastructure.persistence.replay import replay
+from infrastructure.verify import verify
 from projections.catalog import PROJECTIONS
 from projections.timeline import summary
 from tests.generate import generate
@@ -114,6 +115,15 @@ def bench_store(url: str, events: int, repeats: int) -> dict[str, float]:
             times.append(time.perf_counter() - start)
         result[f"replay {name} (events/s)"] = total / statistics.median(times)
         result[f"replay {name} / raw"] = raw / statistics.median(times)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        checked = verify(service)
+        times.append(time.perf_counter() - start)
+        assert not checked.mismatches, checked.mismatches[:3]
+    result["verify (events/s)"] = total / statistics.median(times)
+    result["verify / raw"] = raw / statistics.median(times)
+    result["verify decisions"] = float(checked.checked)
     latencies = []
     for _ in range(1000):
         start = time.perf_counter()

@@ -91,6 +91,8 @@ class ChaosResult:
     lag_p50: float = 0.0
     lag_p99: float = 0.0
     platforms: tuple[str, ...] = ()
+    decisions_verified: int = 0  # herald verify: decisions made again from the stored log
+    verify_mismatches: int = 0
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -107,6 +109,7 @@ class ChaosResult:
             f"delivered without all their pictures {self.media_missing}; "
             f"agreement with the truth {self.agreement:.2%}",
             f"due-to-first-attempt delay: p50 {self.lag_p50 * 1000:.0f} ms, p99 {self.lag_p99 * 1000:.0f} ms",
+            f"herald verify: {self.decisions_verified} decisions made again, {self.verify_mismatches} mismatches",
         ]
 
 
@@ -216,6 +219,7 @@ def run_chaos(
         result.seconds = time.monotonic() - began
         _judge(herald, platform_url, ids, platforms, result)
         _compare_replays(herald, result)
+        _verify(herald, result)
         return result
     finally:
         for worker in workers:
@@ -452,6 +456,17 @@ def _compare_replays(herald: Herald, result: ChaosResult) -> None:
         replay(herald.projections, cls())
         if {table: _rows(herald, table) for table in cls.tables} != live:
             result.problems.append(f"a replay of {name} differs from the live projection")
+
+
+def _verify(herald: Herald, result: ChaosResult) -> None:
+    """`herald verify` over the run's log: every retry, ambiguity, reconcile, hold and failure
+    the killed and restarted dispatchers recorded must come out the same when made again."""
+    from infrastructure.verify import verify
+
+    verifier = verify(herald)
+    result.decisions_verified, result.verify_mismatches = verifier.checked, len(verifier.mismatches)
+    for mismatch in verifier.mismatches[:5]:
+        result.problems.append(f"herald verify: {mismatch.model_dump_json()}")
 
 
 def _rows(herald: Herald, table: str) -> list[tuple[Any, ...]]:

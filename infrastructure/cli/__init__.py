@@ -22,6 +22,7 @@ from infrastructure.cli import (
     projections,
     rules,
     serve,
+    verify,
     views,
 )
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch.register(commands)
     views.register(commands)
     projections.register(commands)
+    verify.register(commands)
     serve.register(commands)
     demo.register(commands)
     return parser

@@ -31,6 +31,7 @@ def test_chaos_every_post_terminal_and_published_at_most_once() -> None:
     assert result.duplicates == 0 and result.failed_but_published == 0 and not result.problems
     assert result.published == result.states["delivered"]
     assert result.kills >= 1
+    assert result.decisions_verified >= 2000 and result.verify_mismatches == 0  # herald verify after the run
 
 
 def test_chaos_through_every_adapter_matches_the_platforms_truth() -> None:
@@ -57,3 +58,4 @@ def test_chaos_through_every_adapter_matches_the_platforms_truth() -> None:
     assert result.stuck == 0 and result.agreement == 1.0 and result.media_missing == 0
     assert result.kills >= 1 and result.revocations >= 1
     assert result.postgres_restarts == (1 if restart else 0)
+    assert result.decisions_verified >= 600 and result.verify_mismatches == 0

@@ -9,6 +9,7 @@ content version or the scheduled instant does; and every recorded decision re-ru
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,7 @@ steps = st.one_of(
     st.tuples(st.just("reschedule"), st.integers(min_value=-60, max_value=7200)),
     st.tuples(st.just("cancel"), st.none()),
     st.tuples(st.just("claim"), st.none()),
+    st.tuples(st.just("claim_refused"), st.sampled_from(["too long", "no image"])),
     st.tuples(st.just("outcome"), st.tuples(observations, st.integers(0, 2**32))),
     st.tuples(st.just("stale_outcome"), observations),
     st.tuples(st.just("expire"), st.none()),
@@ -65,6 +67,11 @@ steps = st.one_of(
 )
 
 
+@dataclass(frozen=True)
+class Said:
+    message: str
+
+
 def run(post: Post, clock: ManualClock, step: tuple[str, Any]) -> None:
     name, arg = step
     now = clock()
@@ -82,6 +89,8 @@ def run(post: Post, clock: ManualClock, step: tuple[str, Any]) -> None:
         post.cancel(now=now)
     elif name == "claim":
         post.claim(worker="w", lease=LEASE, now=now)
+    elif name == "claim_refused":
+        post.claim(worker="w", lease=LEASE, now=now, problems=[Said(arg)])
     elif name == "outcome":
         observed, seed = arg
         post.record_outcome(attempt=post.attempt, observed=observed, policy=POLICY, seed=seed, now=now)
