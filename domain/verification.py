@@ -61,11 +61,14 @@ class Verifier:
     events: int = 0  # events folded
     unrecorded: int = 0  # decision-shaped events stored before decisions kept their basis
     mismatches: list[Mismatch] = field(default_factory=list)
-    posts: dict[UUID, Post] = field(default_factory=dict)
+    posts: dict[UUID, Post] = field(default_factory=dict)  # posts still in flight, folded
+    ended: dict[UUID, str] = field(default_factory=dict)  # terminal posts: their workspace only
 
     def feed(self, event: DomainEvent) -> Mismatch | None:
         """Fold `event` into its post, first checking it if it records a decision."""
         self.events += 1
+        if event.originator_id in self.ended:
+            return None  # after the end only links are added (a redrive), never a decision
         post = self.posts.get(event.originator_id)
         found = None
         if post is not None and self._wanted(post, event):
@@ -77,8 +80,22 @@ class Verifier:
                     self.mismatches.append(found)
             elif type(event).__name__ in ONLY_DECIDED:
                 self.unrecorded += 1
-        self.posts[event.originator_id] = event.mutate(post)  # type: ignore[attr-defined]
+        folded = event.mutate(post)  # type: ignore[attr-defined]
+        if folded.is_terminal:
+            # it decides nothing more: only its workspace is kept, so memory follows the posts
+            # still in flight, not the whole history
+            self.posts.pop(event.originator_id, None)
+            self.ended[event.originator_id] = folded.workspace
+        else:
+            self.posts[event.originator_id] = folded
         return found
+
+    def workspace_of(self, post_id: UUID) -> str | None:
+        """The workspace of a post seen so far (None: not seen)."""
+        if post_id in self.ended:
+            return self.ended[post_id]
+        post = self.posts.get(post_id)
+        return post.workspace if post is not None else None
 
     def _wanted(self, post: Post, event: DomainEvent) -> bool:
         if self.workspace is not None and post.workspace != self.workspace:
@@ -93,7 +110,7 @@ def remake(before: Post, event: DomainEvent, basis: Basis) -> Mismatch | None:
     if rules is None:
         expected: dict[str, Any] = {"rules": f"no rules are kept for version {basis.version}"}
         return _mismatch(before, event, basis, expected, {"rules": basis.version})
-    twin = copy.deepcopy(before)
+    twin = _twin(before)
     try:
         _command(twin, event, basis, rules)
     except HeraldError as refused:
@@ -115,6 +132,14 @@ def remake(before: Post, event: DomainEvent, basis: Basis) -> Mismatch | None:
         {key: again.get(key) for key in differing},
         {key: recorded.get(key) for key in differing},
     )
+
+
+def _twin(post: Post) -> Post:
+    """A copy of the post that a command may change: shallow, because an event's `apply` only
+    ever assigns (never changes a dict or list in place), with its own pending events."""
+    twin = copy.copy(post)
+    twin._pending_events = []  # the library's list of events not yet collected
+    return twin
 
 
 def _command(twin: Post, event: DomainEvent, basis: Basis, rules: DecisionRules) -> None:

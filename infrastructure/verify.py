@@ -51,8 +51,7 @@ def verify(
                 event: Any = mapper.to_domain_event(record)
             except Exception as problem:  # a row no longer decodes: say which, and go on
                 damaged.add(post_id)
-                known = verifier.posts.get(post_id)
-                where = known.workspace if known is not None else ""
+                where = verifier.workspace_of(post_id) or ""
                 if workspace is None or where in ("", workspace):
                     verifier.mismatches.append(_undecodable(post_id, where, record, problem))
                 continue

@@ -155,3 +155,33 @@ def test_rules_no_longer_kept_are_a_mismatch_not_a_pass() -> None:
     assert 1 not in RULES
     (mismatch,) = verified(decided_by_old_rules()).mismatches
     assert mismatch.expected == {"rules": "no rules are kept for version 1"}
+
+
+def test_since_and_workspace_narrow_what_is_checked() -> None:
+    events = history(
+        [("schedule", 60), ("advance", 60), ("claim", None), ("outcome", (Observed(kind=Observation.SERVER_ERROR), 3))]
+    )
+    decided = next(i for i, event in enumerate(events) if getattr(event, "basis", None) is not None)
+    events[decided] = tampered(events[decided])
+    assert len(verified(events).mismatches) == 1
+    other = Verifier(workspace="elsewhere")
+    later = Verifier(since=events[-1].timestamp + timedelta(seconds=1))
+    for event in events:
+        other.feed(event)
+        later.feed(event)
+    assert other.mismatches == [] and other.checked == 0 and other.events == len(events)
+    assert later.mismatches == [] and later.checked == 0
+
+
+def test_a_terminal_post_is_forgotten_but_for_its_workspace() -> None:
+    events = history(
+        [
+            ("schedule", 60),
+            ("advance", 60),
+            ("claim", None),
+            ("outcome", (Observed(kind=Observation.ACCEPTED, remote_id="r"), 3)),
+        ]
+    )
+    verifier = verified(events)
+    post_id = events[0].originator_id
+    assert post_id not in verifier.posts and verifier.workspace_of(post_id) == "w1"
