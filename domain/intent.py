@@ -32,6 +32,18 @@ class PublishIntent(Immutable):
         """(number, text) of every part the post makes, 1 being the post itself."""
         return list(enumerate([self.content.text, *(part.text for part in self.content.thread)], start=1))
 
+    def log_fields(self) -> dict[str, str | int]:
+        """What a log line about this attempt carries. Its request id is the publish key: the
+        idempotency key the platform is sent, so a line can be matched with the platform's."""
+        return {
+            "post_id": str(self.post_id),
+            "workspace": self.workspace,
+            "account": self.account,
+            "attempt": self.attempt,
+            "request_id": self.publish_key,
+            "platform": self.platform.value,
+        }
+
     def live_part(self, number: int) -> RemotePart | None:
         return next((part for part in self.live if part.part == number), None)
 

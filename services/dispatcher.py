@@ -9,6 +9,7 @@ only ever waits on the network.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from services.reconciler import Reconciler
 from services.results import OutcomeReport
 from services.routing import Held, Route, Router
 
+log = logging.getLogger("herald.dispatcher")
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
 CATCH_UP_BATCHES = 5
 
@@ -192,6 +194,15 @@ class Dispatcher:
                     (sent_at - intent.due_at).total_seconds() if intent.attempt == 1 else None
                 )  # retries wait on purpose
                 self.metrics.attempted(intent.platform.value, observed.kind.value, lag)
+                log.info(
+                    "attempt answered",
+                    extra={
+                        **intent.log_fields(),
+                        "outcome": observed.kind.value,
+                        "http_status": observed.http_status,
+                        "due_lag_s": lag,
+                    },
+                )
             finally:
                 self.busy -= 1  # the request is answered: its room is free while it is recorded
                 self._answered.set()

@@ -69,11 +69,13 @@ class Reconciler:
         try:
             search = await route.find(intent)
         except LookupError as problem:  # the platform did not answer: still ambiguous, look again next tick
-            log.info("look-up for post %s failed: %s", post_id, problem)
+            log.info("look-up failed: %s", problem, extra=intent.log_fields())
             return False
         except Exception:  # an adapter bug stays with this post
-            log.exception("look-up for post %s broke", post_id)
+            log.exception("look-up broke", extra=intent.log_fields())
             return False
+        fields = {**intent.log_fields(), "complete": search.complete, "found": len(search.found), "how": search.how}
+        log.info("looked on the platform", extra=fields)
         return await asyncio.to_thread(self._quietly, self.dispatch.reconcile, post_id, search)
 
     async def release_held(self) -> bool:

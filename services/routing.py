@@ -153,7 +153,7 @@ class BoundAdapter:
         try:
             return await self.adapter.publish(intent, self.access, progress)
         except Exception as problem:  # the adapter broke mid-attempt: the request may have left
-            log.exception("the %s adapter failed publishing post %s", self.adapter.platform.value, intent.post_id)
+            log.exception("the adapter failed mid-attempt", extra=intent.log_fields())
             return Observed(kind=Observation.ADAPTER_ERROR, message=f"{type(problem).__name__}: {problem}"[:300])
 
     async def room(self) -> int | None:

@@ -24,6 +24,9 @@ from tests.clock import ManualClock
 os.environ["HERALD_ALLOW_PRIVATE_TARGETS"] = "1"
 # media files of PostgreSQL-backed tests go to a scratch folder, never into the checkout
 os.environ.setdefault("HERALD_MEDIA_DIR", tempfile.mkdtemp(prefix="herald-media-"))
+# processes the tests start log warnings only: many read their stderr only when they stop, and
+# a line per attempt would fill the pipe (tests/e2e/test_logs.py turns info on to test it)
+os.environ.setdefault("HERALD_LOG_LEVEL", "warning")
 
 POSTGRES_URL = os.environ.get("HERALD_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 

@@ -20,6 +20,7 @@ from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.openapi import document
 from infrastructure.api.routes import LOCATIONS, ROUTES, Handler
+from infrastructure.logs import bind_request, unbind_request
 from infrastructure.metrics import measured, metrics_page
 from infrastructure.persistence.rate_limit import RateLimited
 
@@ -36,7 +37,11 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
     """Every answer carries X-Request-Id: the client's own (if it is a sane token), else a new one."""
     given = request.headers.get("X-Request-Id", "")
     request[REQUEST_ID] = given if REQUEST_ID_SHAPE.fullmatch(given) else uuid.uuid4().hex
-    response = await handler(request)
+    bind_request(request[REQUEST_ID])  # every line logged while it is handled carries it
+    try:
+        response = await handler(request)
+    finally:
+        unbind_request()
     response.headers["X-Request-Id"] = request[REQUEST_ID]
     return response
 

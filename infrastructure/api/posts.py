@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 from typing import Any
 from uuid import UUID
@@ -40,14 +41,18 @@ from projections.timeline import summary
 from services.results import PostView
 
 PAGE_MAX = 100
+log = logging.getLogger("herald.api")
 
 
 def post_out(view: PostView) -> dict[str, Any]:
     return PostOut.model_validate(view.model_dump()).model_dump(mode="json")
 
 
-def post_answer(view: PostView, status: int = 200) -> web.Response:
-    """A post, with its version as ETag (what If-Match takes back)."""
+def post_answer(view: PostView, status: int = 200, *, did: str | None = None) -> web.Response:
+    """A post, with its version as ETag (what If-Match takes back); `did` logs what a write did."""
+    if did is not None:
+        fields = {"post_id": str(view.id), "workspace": view.workspace, "account": view.account}
+        log.info(did, extra={**fields, "attempt": view.attempt, "state": view.state})
     return json_response(post_out(view), status, headers={"ETag": f'"{view.version}"'})
 
 
@@ -108,7 +113,7 @@ async def create(request: web.Request) -> web.Response:
             lambda: ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full, category=body.category)
         )
     view = await asyncio.to_thread(ctx.posts.get_post, post_id)
-    return post_answer(view, 201)
+    return post_answer(view, 201, did="post created")
 
 
 FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "reason")
@@ -215,7 +220,7 @@ async def patch_post(request: web.Request) -> web.Response:
             when_full=body.when_full,
         )
     )
-    return post_answer(fresh)
+    return post_answer(fresh, did="post changed")
 
 
 async def schedule_draft(request: web.Request) -> web.Response:
@@ -225,7 +230,7 @@ async def schedule_draft(request: web.Request) -> web.Response:
     body = ScheduleDraft.model_validate(await json_of(request))
     due = instant_of(body.scheduled_at, body.timezone)
     await asyncio.to_thread(lambda: ctx.posts.schedule_draft(view.id, due, when_full=body.when_full))
-    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id), did="draft scheduled")
 
 
 async def redrive(request: web.Request) -> web.Response:
@@ -236,7 +241,7 @@ async def redrive(request: web.Request) -> web.Response:
     due = instant_of(body.scheduled_at, body.timezone)
     actor = f"key {request[CALLER].key_id}"
     new_id = await asyncio.to_thread(lambda: ctx.posts.redrive(view.id, actor=actor, scheduled_at=due))
-    return post_answer(await asyncio.to_thread(ctx.posts.get_post, new_id), 201)
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, new_id), 201, did="post redriven")
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -256,7 +261,7 @@ async def _decide(request: web.Request, *, approve: bool) -> web.Response:
     actor = f"key {request[CALLER].key_id}"
     decide = ctx.posts.approve if approve else ctx.posts.reject
     await asyncio.to_thread(lambda: decide(view.id, actor=actor, comment=body.comment))
-    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id), did="approval decided")
 
 
 async def cancel_post(request: web.Request) -> web.Response:
@@ -266,7 +271,7 @@ async def cancel_post(request: web.Request) -> web.Response:
     view = await load(ctx, request)
     body = CancelPost.model_validate(await json_of(request, empty={}))
     canceled = await asyncio.to_thread(ctx.posts.cancel, view.id, body.reason)
-    return post_answer(canceled)
+    return post_answer(canceled, did="post canceled")
 
 
 async def timeline(request: web.Request) -> web.Response:
@@ -295,7 +300,7 @@ async def settle(request: web.Request) -> web.Response:
     found = RemotePost(remote_id=body.remote_id, permalink=body.permalink) if body.live and body.remote_id else None
     actor = f"key {request[CALLER].key_id}"
     await asyncio.to_thread(lambda: ctx.herald.dispatch.settle(view.id, live=found, actor=actor, note=body.note))
-    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id))
+    return post_answer(await asyncio.to_thread(ctx.posts.get_post, view.id), did="post settled")
 
 
 async def redrive_many(request: web.Request) -> web.Response:

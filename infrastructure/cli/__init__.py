@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from infrastructure.logs import configure
+
+        configure(getattr(args, "log_level", "warning"))  # serve and dispatch say what each attempt did
         return int(args.run(args) or 0)
     except HeraldError as refusal:
         return refused(refusal.code, refusal.field, refusal.message)

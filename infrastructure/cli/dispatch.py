@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
         help="exit once no post is queued, in flight or being reconciled (held posts, and those "
         "waiting for support, wait on)",
     )
-    dispatch.set_defaults(run=_dispatch)
+    dispatch.set_defaults(run=_dispatch, log_level="info")
 
     reconcile = commands.add_parser(
         "reconcile",
@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
     )
     _platform_argument(reconcile)
     reconcile.add_argument("--timeout", type=float, default=10.0, help="seconds per platform look-up")
-    reconcile.set_defaults(run=_reconcile)
+    reconcile.set_defaults(run=_reconcile, log_level="info")
 
     simulate = commands.add_parser(
         "simulate-platform",

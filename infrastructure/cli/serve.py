@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
         default=os.environ.get("HERALD_PLATFORM_URL"),
         help="generic platform simulator for posts without a connected account",
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, log_level="info")
 
     workspaces = commands.add_parser("workspaces", help="create workspaces")
     actions = workspaces.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -149,7 +149,6 @@ def _serve(args: argparse.Namespace) -> int:
     from infrastructure.cli.render import err, out
     from infrastructure.serving import serve
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
     parts = set(args.only or PARTS)
     herald = bootstrap()
