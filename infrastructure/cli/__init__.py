@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from domain.errors import HeraldError
 from infrastructure.cli import (
     accounts,
+    analysis,
     demo,
     dispatch,
     evergreen,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     views.register(commands)
     projections.register(commands)
     verify.register(commands)
+    analysis.register(commands)
     serve.register(commands)
     demo.register(commands)
     return parser
