@@ -15,7 +15,7 @@ from domain.errors import HeraldError
 from domain.instants import require_utc
 from domain.text import check_text
 
-Scope = Literal["read", "write", "approve"]
+Scope = Literal["read", "write", "approve", "support"]
 
 
 class EndpointNotFound(HeraldError):

@@ -23,7 +23,9 @@ from domain.errors import ConcurrentChange, HeraldError
 from domain.workspace import Endpoint, KeyRecord, Scope, Workspace
 from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
 
-SCOPES: tuple[Scope, ...] = ("read", "write", "approve")  # approve: let posts that wait for approval go
+# approve: let posts that wait for approval go; support: sign in to the console (/console)
+SCOPES: tuple[Scope, ...] = ("read", "write", "approve", "support")
+FIRST_KEY: tuple[Scope, ...] = ("read", "write", "approve")  # a new workspace's first key
 REMEMBER_FOR = 1.0  # seconds a verified key is remembered by this process
 
 
@@ -66,11 +68,11 @@ class WorkspaceService:
     def create(self, name: str) -> tuple[UUID, str]:
         """A new workspace and its first key (read and write): (workspace id, api key)."""
         workspace = Workspace.create(workspace_id=uuid.uuid4(), name=name, now=self.clock())
-        key = self._issue(workspace, SCOPES)
+        key = self._issue(workspace, FIRST_KEY)
         self.events.save(workspace)
         return workspace.id, key
 
-    def create_key(self, workspace_id: UUID, scopes: Sequence[str] = SCOPES) -> str:
+    def create_key(self, workspace_id: UUID, scopes: Sequence[str] = FIRST_KEY) -> str:
         unknown = set(scopes) - set(SCOPES)
         if unknown or not scopes:
             raise HeraldError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(scopes)}", field="scopes")

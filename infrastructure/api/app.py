@@ -20,11 +20,13 @@ from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.openapi import document
 from infrastructure.api.routes import LOCATIONS, ROUTES, Handler
+from infrastructure.console import add_console
 from infrastructure.logs import bind_request, unbind_request
 from infrastructure.metrics import measured, metrics_page
 from infrastructure.persistence.rate_limit import RateLimited
 
 INBOUND = "/v1/inbound/{source}"
+CONSOLE = "/console"
 MEDIA_FILES = "/media/{token}"  # public: the signed token is the permission
 PUBLIC = {"/v1/openapi.json", "/healthz", "/readyz", "/metrics"}  # /metrics checks its own token
 
@@ -53,6 +55,8 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     A stranger's answers (a 401, or a 404 or 405 on a route that does not exist) carry the
     failed-authentication policy's headers; a caller's carry its workspace's."""
     resource = request.match_info.route.resource
+    if request.path == CONSOLE or request.path.startswith(CONSOLE + "/"):
+        return await handler(request)  # the console signs in with its own session (console/pages.py)
     if request.path in PUBLIC or (resource is not None and resource.canonical in (INBOUND, MEDIA_FILES)):
         return await handler(request)
     ctx: Context = request.app[CTX]
@@ -113,6 +117,7 @@ def make_app(ctx: Context, readiness: Readiness | None = None) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    add_console(app, ctx)
     app.router.add_post(INBOUND, webhooks.inbound)
     app.router.add_get(MEDIA_FILES, media.serve_file)
     for route in ROUTES:

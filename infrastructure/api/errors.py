@@ -164,6 +164,8 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
         return await handler(request)
     except (HeraldError, ValidationError) as refusal:
         return refusal_response(refusal)
+    except web.HTTPRedirection:
+        raise  # a redirect (the console's) is an answer, not a refusal
     except web.HTTPException as http:
         return http_error_response(http)
     except Exception:

@@ -59,7 +59,9 @@ def register(commands: Any) -> None:
     make = key_actions.add_parser("create", help="issue a key; printed once, stored only as a hash")
     make.add_argument("--workspace", required=True, help="workspace id")
     make.add_argument(
-        "--scopes", default="read,write", help="comma-separated: read, write, approve (decides on approvals)"
+        "--scopes",
+        default="read,write",
+        help="comma-separated: read, write, approve (decides on approvals), support (signs in to /console)",
     )
     make.set_defaults(run=_create_key)
     drop = key_actions.add_parser("revoke", help="revoke a key by its id (the part after the workspace id)")

@@ -78,6 +78,10 @@ class SqlPostList:
             clauses.append("body LIKE %s ESCAPE '!'")
             escaped = str(filters["reason"]).replace("!", "!!").replace("_", "!_").replace("%", "!%")
             params.append(f'%"failure_reason":"{escaped}"%')
+        if filters.get("text"):  # a fragment of the text, as the view's JSON holds it (support's search)
+            clauses.append("body LIKE %s ESCAPE '!'")
+            fragment = orjson.dumps(str(filters["text"])).decode()[1:-1]  # escaped as in the body
+            params.append("%" + fragment.replace("!", "!!").replace("_", "!_").replace("%", "!%") + "%")
         with self.store.reading() as cursor:
             cursor.execute(
                 f"SELECT body, created FROM post_list WHERE {' AND '.join(clauses)} ORDER BY created LIMIT %s",
