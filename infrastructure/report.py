@@ -12,11 +12,14 @@ Herald does not fetch yet.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from projections.facts import utc_text
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
@@ -25,23 +28,49 @@ SIZE = (10.0, 6.0)  # inches, at DPI: every plot is 1000 x 600 pixels
 DPI = 100
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DELIVERED = ("Delivered", "SettledLive")
+DRAWING = threading.Lock()
 
 
-def report(herald: Herald, out: Path, *, zone: ZoneInfo, since: datetime | None = None) -> list[Path]:
-    """Write every plot into `out`; return their paths."""
+def report(
+    herald: Herald,
+    out: Path,
+    *,
+    zone: ZoneInfo,
+    since: datetime | None = None,
+    workspace: str | None = None,
+    only: str | None = None,
+) -> list[Path]:
+    """Write every plot (or `only` the one named) into `out`; return their paths. With
+    `workspace`, only its posts are counted, from the timeline alone (the stats tables count
+    across workspaces)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only
     from projections.catalog import PROJECTIONS
 
-    for name in ("timeline", "stats"):
+    for name in ("timeline", "stats", "due_index"):
         herald.runner(PROJECTIONS[name]()).catch_up()
     out.mkdir(parents=True, exist_ok=True)
+    found = _by_workspace(herald, workspace, since) if workspace is not None else _overall(herald, since)
+    delivered, lateness, outcomes, failures = found
+    draw = {
+        "cadence": lambda: _cadence(out / "cadence.png", delivered, zone),
+        "lateness": lambda: _lateness(out / "lateness.png", lateness),
+        "outcomes": lambda: _outcomes(out / "outcomes.png", outcomes),
+        "failures": lambda: _failures(out / "failures.png", failures),
+    }
+    with DRAWING:  # pyplot keeps global state: one figure at a time per process
+        return [plot() for name, plot in draw.items() if only in (None, name)]
+
+
+Found = tuple[list[str], list[Any], list[Any], list[Any]]  # delivered instants, lateness, outcomes, failures
+
+
+def _overall(herald: Herald, since: datetime | None) -> Found:
     day = since.date().isoformat() if since else "0000-00-00"
-    at = since.strftime("%Y-%m-%dT%H:%M:%S") if since else ""
     with herald.read_store.reading() as cursor:
         marks = ", ".join(["%s"] * len(DELIVERED))
-        cursor.execute(f"SELECT at FROM timeline WHERE event IN ({marks}) AND at >= %s", [*DELIVERED, at])
+        cursor.execute(f"SELECT at FROM timeline WHERE event IN ({marks}) AND at >= %s", [*DELIVERED, _at(since)])
         delivered = [row[0] for row in cursor.fetchall()]
         cursor.execute("SELECT platform, seconds FROM post_lateness WHERE day >= %s", [day])
         lateness = cursor.fetchall()
@@ -56,12 +85,43 @@ def report(herald: Herald, out: Path, *, zone: ZoneInfo, since: datetime | None 
             [day],
         )
         failures = cursor.fetchall()
-    return [
-        _cadence(out / "cadence.png", delivered, zone),
-        _lateness(out / "lateness.png", lateness),
-        _outcomes(out / "outcomes.png", outcomes),
-        _failures(out / "failures.png", failures),
-    ]
+    return delivered, lateness, outcomes, failures
+
+
+ENDINGS = {"Delivered": 1, "SettledLive": 1, "Failed": 2, "PartiallyDelivered": 3, "Canceled": 4}
+
+
+def _by_workspace(herald: Herald, workspace: str, since: datetime | None) -> Found:
+    """The same four from one workspace's timeline rows: each ending, its instant, its due time."""
+    marks = ", ".join(["%s"] * len(ENDINGS))
+    with herald.read_store.reading() as cursor:
+        cursor.execute(
+            f"SELECT t.event, t.at, t.reason, d.due_at, d.platform FROM timeline t"
+            f" LEFT JOIN due_index d ON d.post_id = t.post_id"
+            f" WHERE t.workspace = %s AND t.event IN ({marks}) AND t.at >= %s",
+            [workspace, *ENDINGS, _at(since)],
+        )
+        rows = cursor.fetchall()
+    delivered: list[str] = []
+    lateness: list[Any] = []
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    failures: Counter[tuple[str, str]] = Counter()
+    for event, at, reason, due_at, platform in rows:
+        day = at[:10]
+        per_day[day][ENDINGS[event] - 1] += 1
+        if ENDINGS[event] == 1:
+            delivered.append(at)
+            if due_at and platform:
+                seconds = (datetime.fromisoformat(at) - datetime.fromisoformat(due_at)).total_seconds()
+                lateness.append((platform, max(0.0, seconds)))
+        elif ENDINGS[event] in (2, 3) and reason:
+            failures[(day, reason)] += 1
+    outcomes = [(day, *counts) for day, counts in sorted(per_day.items())]
+    return delivered, lateness, outcomes, [(day, reason, n) for (day, reason), n in sorted(failures.items())]
+
+
+def _at(since: datetime | None) -> str:
+    return utc_text(since) or ""
 
 
 def _figure(title: str) -> tuple[Any, Any]:
@@ -93,7 +153,10 @@ def _cadence(path: Path, delivered: list[str], zone: ZoneInfo) -> Path:
         local = datetime.fromisoformat(text).astimezone(zone)
         grid[local.weekday()][local.hour] += 1
     figure, axes = _figure(f"Posts delivered by weekday and hour ({zone.key})")
-    shown = axes.imshow(grid, aspect="auto", cmap="viridis")
+    if not delivered:
+        _empty(axes, "deliveries")
+        return _save(figure, path)
+    shown = axes.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
     axes.set_yticks(range(7), WEEKDAYS)
     axes.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
     axes.set_xlabel("hour of the day")

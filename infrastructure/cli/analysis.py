@@ -40,6 +40,7 @@ def register(commands: Any) -> None:
     plots.add_argument("--out", type=Path, required=True, help="the folder to write the plots into")
     plots.add_argument("--zone", default="UTC", help="IANA zone for the weekday and hour (default UTC)")
     plots.add_argument("--since", help="only from this instant on (ISO 8601, with an offset)")
+    plots.add_argument("--workspace", help="only this workspace's posts (counted from the timeline)")
     plots.set_defaults(run=_report)
 
 
@@ -87,7 +88,7 @@ def _report(args: argparse.Namespace) -> int:
     since = parse_instant(args.since, field="since") if args.since else None
     herald = bootstrap()
     try:
-        written = report(herald, args.out, zone=where, since=since)
+        written = report(herald, args.out, zone=where, since=since, workspace=args.workspace)
     finally:
         herald.close()
     for path in written:

@@ -8,7 +8,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from infrastructure.api.context import Context
-from infrastructure.console import pages
+from infrastructure.console import accounts, analytics, pages
 from infrastructure.console.sessions import Sessions
 
 HERE = Path(__file__).parent
@@ -27,4 +27,8 @@ def add_console(app: web.Application, ctx: Context) -> None:
     app.router.add_get("/console/posts/{post_id}", pages.post_page)
     app.router.add_get("/console/posts/{post_id}/events", pages.raw_events)
     app.router.add_post("/console/posts/{post_id}/{action:redrive|cancel|approve}", pages.act)
+    app.router.add_get("/console/accounts", accounts.accounts)
+    app.router.add_get("/console/calendar", accounts.calendar)
+    app.router.add_get("/console/analytics", analytics.analytics)
+    app.router.add_get("/console/analytics/{name}.png", analytics.plot)
     app.router.add_static("/console/static", HERE / "static", show_index=False)

@@ -18,7 +18,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,32 @@ def _failed_post(url: str, workspace: str, text: str) -> tuple[uuid.UUID, dateti
     return post.id, drafted
 
 
+def _account_with_queue(url: str, env: dict[str, str], workspace: str) -> None:
+    """acme, connected on Mastodon, with a queue of 09:00 and 17:00 every day in Paris."""
+    before = os.environ.get("HERALD_SECRET_KEY")
+    os.environ["HERALD_SECRET_KEY"] = env["HERALD_SECRET_KEY"]  # the server's, so it can open them
+    try:
+        service = bootstrap(url)
+        service.accounts.connect(
+            name="acme",
+            platform=Platform.MASTODON,
+            handle="@acme@example.social",
+            remote_user_id="1",
+            credentials={"access_token": "t"},
+            token_expires_at=datetime.now(UTC) + timedelta(days=2),
+            base_url="http://127.0.0.1:9",
+            workspace=workspace,
+        )
+        slots = [(day, time(9, 0)) for day in range(7)] + [(day, time(17, 0)) for day in range(7)]
+        service.queues.configure(workspace, "acme", zone="Europe/Paris", slots=slots, daily_cap=3)
+        service.close()
+    finally:
+        if before is None:
+            os.environ.pop("HERALD_SECRET_KEY", None)
+        else:
+            os.environ["HERALD_SECRET_KEY"] = before
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('console')}/herald.db"
@@ -113,6 +139,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     support = _key(env, mine["workspace_id"], "read,support")
     failed, drafted = _failed_post(url, mine["workspace_id"], "Our spicy launch announcement")
     other, _ = _failed_post(url, theirs["workspace_id"], "Their private post")
+    _account_with_queue(url, env, mine["workspace_id"])
     server, root = start_serve(env, "--only", "api")
     with reaped(server):
         yield {"root": root, "key": support, "failed": failed, "drafted": drafted, "other": other}
@@ -211,3 +238,31 @@ def test_signing_in_needs_a_support_key_and_the_cookie_is_strict(page: Any, cons
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/console")
     assert page.goto(console["root"] + "/console/attention").url.endswith("/console")  # signed out
+
+
+def test_accounts_calendar_and_analytics(page: Any, console: dict[str, Any]) -> None:
+    _sign_in(page, console)
+    page.get_by_role("link", name="Accounts").click()
+    row = page.locator("tbody tr").filter(has_text="acme")
+    assert "connected" in row.inner_text() and "in 4" in row.inner_text()  # the token expires in ~48 h
+    assert " of " in row.inner_text()  # the posting window's use
+    _no_serious_violations(page, "accounts")
+
+    row.get_by_role("link", name="calendar").click()
+    assert page.get_by_text("Times in Europe/Paris").is_visible()
+    assert page.locator("li.free").count() >= 2  # free queue slots this week
+    _no_serious_violations(page, "calendar")
+    page.get_by_role("link", name="next week").click()
+    assert page.locator("li.free").count() == 14  # 09:00 and 17:00 on each of seven days
+
+    page.get_by_role("link", name="Analytics").click()
+    images = page.locator("figure img")
+    assert images.count() == 4
+    page.wait_for_load_state("networkidle")
+    widths = page.evaluate("() => [...document.querySelectorAll('figure img')].map(i => i.naturalWidth)")
+    assert widths == [1000, 1000, 1000, 1000]
+    _no_serious_violations(page, "analytics")
+    stranger = page.context.browser.new_context()  # no session: no plot
+    answer = stranger.new_page().goto(console["root"] + "/console/analytics/cadence.png")
+    assert answer.url.endswith("/console") and "image/png" not in (answer.headers.get("content-type") or "")
+    stranger.close()

@@ -122,6 +122,19 @@ def test_the_report_writes_each_plot_as_a_png_of_its_size(filled: str, tmp_path:
             assert image.size == (1000, 600) and image.format == "PNG"
 
 
+def test_a_report_of_one_workspace_counts_its_posts_only(filled: str, tmp_path: Path) -> None:
+    mine = herald("report", "--out", str(tmp_path / "w1"), "--workspace", "w1", url=filled)  # generate's workspace
+    none = herald("report", "--out", str(tmp_path / "other"), "--workspace", "someone-else", url=filled)
+    assert mine.returncode == 0 and none.returncode == 0, (mine.stderr, none.stderr)
+    for name in ("cadence", "lateness", "outcomes", "failures"):
+        with (
+            Image.open(tmp_path / "w1" / f"{name}.png") as drawn,
+            Image.open(tmp_path / "other" / f"{name}.png") as empty,
+        ):
+            assert drawn.size == empty.size == (1000, 600)
+            assert drawn.tobytes() != empty.tobytes()  # w1's posts drawn; the other has none ("no … yet")
+
+
 def test_the_report_on_an_empty_store_still_draws_and_says_so(sqlite_url: str, tmp_path: Path) -> None:
     done = herald("report", "--out", str(tmp_path), url=sqlite_url)
     assert done.returncode == 0, done.stderr
