@@ -20,6 +20,7 @@ import hmac
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -80,12 +81,37 @@ class StoreCollector(Collector):
         lag = GaugeMetricFamily(
             "herald_projection_lag_events", "Events in the log a projection has not folded yet", labels=["projection"]
         )
+        seconds = GaugeMetricFamily(
+            "herald_projection_lag_seconds",
+            "How long ago the oldest event a projection has not folded happened (0 when caught up)",
+            labels=["projection"],
+        )
+        now = datetime.now(UTC)
         for name, position in sorted(herald.projections.positions().items()):
             lag.add_metric([name], max(0, last - position))
+            seconds.add_metric([name], _age_of_event(herald, position + 1, now) if position < last else 0.0)
         yield lag
+        yield seconds
+        waiting = GaugeMetricFamily(
+            "herald_oldest_waiting_seconds",
+            "Age of the oldest post waiting, by state (ambiguous, attention, held), since its last change",
+            labels=["state"],
+        )
+        for state, at in sorted(herald.due_index.oldest_changes().items()):
+            waiting.add_metric([state], max(0.0, (now - datetime.fromisoformat(at)).total_seconds()))
+        yield waiting
         yield GaugeMetricFamily(
             "herald_quarantined_events", "Events a projection set aside", value=len(herald.projections.quarantined())
         )
+
+
+def _age_of_event(herald: Herald, position: int, now: datetime) -> float:
+    """Seconds since the event at `position` in the log happened."""
+    found = herald.events.recorder.select_notifications(position, 1)
+    if not found:
+        return 0.0
+    event = herald.events.mapper.to_domain_event(found[0])
+    return max(0.0, (now - event.timestamp).total_seconds())  # type: ignore[attr-defined]
 
 
 def exposition(herald: Callable[[], Herald]) -> tuple[bytes, str]:

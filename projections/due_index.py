@@ -174,6 +174,11 @@ class DueIndexView(Protocol):
         """Posts by state; ambiguous posts waiting for support count as `attention`."""
         ...
 
+    def oldest_changes(self) -> dict[str, str]:
+        """{state: the oldest last-change instant (stored UTC text)} of posts that wait: ambiguous,
+        attention (ambiguous, waiting for support) and held."""
+        ...
+
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         """{post id: due} of the account's posts that hold a place in its posting window."""
         ...

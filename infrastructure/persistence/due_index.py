@@ -138,6 +138,15 @@ class SqlDueIndex:
             )
             return {state: int(count) for state, count in cursor.fetchall()}
 
+    def oldest_changes(self) -> dict[str, str]:
+        """{state: the oldest last-change instant} of posts waiting: ambiguous, attention, held."""
+        with self.store.reading() as cursor:
+            cursor.execute(
+                "SELECT CASE WHEN state = 'ambiguous' AND waiting_for IS NOT NULL THEN 'attention' ELSE state END,"
+                " MIN(changed_at) FROM due_index WHERE state IN ('ambiguous', 'held') GROUP BY 1"
+            )
+            return {state: at for state, at in cursor.fetchall() if at}
+
     def booked(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
         marks = ", ".join(["%s"] * len(BOOKED))
         with self.store.reading() as cursor:

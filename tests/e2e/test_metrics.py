@@ -49,6 +49,8 @@ def test_metrics_need_the_operators_token_and_name_no_tenant(
         assert 'herald_posts{state="queued"}' in text  # as the due index has folded the log so far
         assert 'herald_projection_lag_events{projection="due_index"}' in text  # and how far behind it is
         assert "herald_projection_lag_events{" in text and "herald_quarantined_events" in text
+        assert 'herald_projection_lag_seconds{projection="due_index"}' in text  # and how long ago
+        assert "# TYPE herald_oldest_waiting_seconds gauge" in text  # nothing waits here: no sample
         for secret in (post["id"], api.workspace, "acme"):
             assert secret not in text  # no tenant in any label
 
