@@ -155,7 +155,10 @@ def _serve(args: argparse.Namespace) -> int:
     parts = set(args.only or PARTS)
     herald = bootstrap()
     if "api" in parts:
-        out.print(f"herald API on http://{args.host}:{args.port}/v1 (OpenAPI at /v1/openapi.json, /healthz, /readyz)")
+        out.print(
+            f"herald API on http://{args.host}:{args.port}/v1 (OpenAPI at /v1/openapi.json, /healthz, /readyz;"
+            " the support console at /console)"
+        )
     try:
         supervisor = asyncio.run(serve(herald, parts, host=args.host, port=args.port, platform_url=args.platform_url))
     finally:
