@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from infrastructure.persistence.listener import Listener
     from infrastructure.platforms.media_steps import Polling
     from services.dispatcher import Dispatcher, DispatchSettings
+    from services.engagement import EngagementFetcher
     from services.pacing import Pacer
     from services.routing import AccountRouter, FixedRouter, Router
 
@@ -140,6 +141,15 @@ class Herald:
             wake=wake,
             metrics=PrometheusMetrics(),
         )
+
+    def engagement_fetcher(self, router: Router) -> EngagementFetcher:
+        """Fetches the platforms' counts of delivered posts at +1 h, +24 h and +7 d."""
+        from infrastructure.persistence.engagement import SqlEngagementView
+        from projections.engagement import EngagementProjection
+        from services.engagement import EngagementFetcher
+
+        view = SqlEngagementView(self.read_store)
+        return EngagementFetcher(self.events, view, self.runner(EngagementProjection()), router, self.clock)
 
     def account_router(
         self,

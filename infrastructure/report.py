@@ -3,11 +3,12 @@
 - `cadence.png`: posts delivered by weekday and hour, in the zone asked for;
 - `lateness.png`: how long after its due time each post went out, per platform;
 - `outcomes.png`: posts delivered, failed, partly delivered and canceled per day;
-- `failures.png`: failure reasons per day.
+- `failures.png`: failure reasons per day;
+- `best_windows.png`: mean interactions (likes, reposts, replies, as the engagement fetcher
+  recorded them) of the last 100 posts by the weekday and hour they went out.
 
 Each reads the projections (caught up first): the timeline for the cadence, the stats tables
-for the rest. The engagement heatmap ("best windows") waits for engagement counts, which
-Herald does not fetch yet.
+for the rest, the engagement projection for the best windows.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DPI = 100
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DELIVERED = ("Delivered", "SettledLive")
 DRAWING = threading.Lock()
+SAMPLES = 100  # the seed's advice: the last 50 to 100 posts
 
 
 def report(
@@ -39,6 +41,7 @@ def report(
     since: datetime | None = None,
     workspace: str | None = None,
     only: str | None = None,
+    account: str | None = None,
 ) -> list[Path]:
     """Write every plot (or `only` the one named) into `out`; return their paths. With
     `workspace`, only its posts are counted, from the timeline alone (the stats tables count
@@ -53,11 +56,16 @@ def report(
     out.mkdir(parents=True, exist_ok=True)
     found = _by_workspace(herald, workspace, since) if workspace is not None else _overall(herald, since)
     delivered, lateness, outcomes, failures = found
+    from infrastructure.persistence.engagement import SqlEngagementView
+
+    herald.runner(PROJECTIONS["engagement"]()).catch_up()
+    samples = SqlEngagementView(herald.read_store).samples(workspace, account, SAMPLES)
     draw = {
         "cadence": lambda: _cadence(out / "cadence.png", delivered, zone),
         "lateness": lambda: _lateness(out / "lateness.png", lateness),
         "outcomes": lambda: _outcomes(out / "outcomes.png", outcomes),
         "failures": lambda: _failures(out / "failures.png", failures),
+        "best_windows": lambda: _best_windows(out / "best_windows.png", samples, zone, account),
     }
     with DRAWING:  # pyplot keeps global state: one figure at a time per process
         return [plot() for name, plot in draw.items() if only in (None, name)]
@@ -122,6 +130,24 @@ def _by_workspace(herald: Herald, workspace: str, since: datetime | None) -> Fou
 
 def _at(since: datetime | None) -> str:
     return utc_text(since) or ""
+
+
+def _best_windows(path: Path, samples: list[tuple[datetime, int]], zone: ZoneInfo, account: str | None) -> Path:
+    """Mean interactions of the latest posts by the weekday and hour they went out."""
+    from domain.engagement import best_windows
+
+    whose = f" of {account}" if account else ""
+    figure, axes = _figure(f"Best windows{whose}: mean interactions of the last {SAMPLES} posts ({zone.key})")
+    if not samples:
+        _empty(axes, "engagement counts")
+        return _save(figure, path)
+    grid = [[value if value is not None else float("nan") for value in row] for row in best_windows(samples, zone)]
+    shown = axes.imshow(grid, aspect="auto", cmap="magma", vmin=0)
+    axes.set_yticks(range(7), WEEKDAYS)
+    axes.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    axes.set_xlabel("hour the post went out (blank: no post then)")
+    figure.colorbar(shown, ax=axes, label="likes + reposts + replies")
+    return _save(figure, path)
 
 
 def _figure(title: str) -> tuple[Any, Any]:

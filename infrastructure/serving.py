@@ -21,7 +21,8 @@ from infrastructure.targets import outbound_session
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
-PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")
+PARTS = ("api", "dispatcher", "projections", "webhooks", "planner", "engagement")
+ENGAGEMENT_EVERY = 60.0  # seconds between looks for delivered posts whose counts are due
 PLAN_EVERY = 60.0  # seconds between looks for recurring occurrences and free evergreen slots
 MAX_LAG = 10_000  # events a live projection may be behind the log and still count as ready
 
@@ -76,6 +77,8 @@ def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_ur
         return lambda stop: _project(herald, stop)
     if name == "planner":
         return lambda stop: _plan(herald, stop)
+    if name == "engagement":
+        return lambda stop: _fetch_engagement(herald, session, platform_url, stop)
     return lambda stop: _send_webhooks(herald, session, stop)
 
 
@@ -88,6 +91,17 @@ async def _plan(herald: Herald, stop: asyncio.Event) -> None:
         await asyncio.to_thread(herald.evergreen.fill)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=PLAN_EVERY)
+
+
+async def _fetch_engagement(
+    herald: Herald, session: aiohttp.ClientSession, platform_url: str | None, stop: asyncio.Event
+) -> None:
+    """Read the platforms' counts of delivered posts at +1 h, +24 h and +7 d."""
+    fetcher = herald.engagement_fetcher(herald.account_router(session, fallback_url=platform_url))
+    while not stop.is_set():
+        await fetcher.tick()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=ENGAGEMENT_EVERY)
 
 
 async def _wait(stop: asyncio.Event) -> None:

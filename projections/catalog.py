@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.due_index import DueIndex
+from projections.engagement import EngagementProjection
 from projections.post_list import PostList
 from projections.runner import Projection
 from projections.stats import Stats
@@ -13,4 +14,5 @@ PROJECTIONS: dict[str, type[Projection]] = {
     "timeline": Timeline,
     "stats": Stats,
     "post_list": PostList,
+    "engagement": EngagementProjection,
 }

@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.account import Account, AccountState
 from domain.decisions import REMEDIATIONS, AccountStatus
+from domain.engagement import Counts
 from domain.errors import HeraldError
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
@@ -57,6 +58,10 @@ class Router(Protocol):
 async def route_of(router: Router, workspace: str, account: str, platform: str) -> Route | Held:
     target = (workspace, account, platform)
     return (await router.route_many([target]))[target]
+
+
+class CountsNotOffered(LookupError):
+    """This Herald does not read the platform's counts (or the account does not allow it)."""
 
 
 class FixedRouter:
@@ -167,6 +172,22 @@ class BoundAdapter:
         except Exception:  # an adapter bug stays with this account: claim as if unknown
             log.exception("the %s adapter failed reading the account's room", self.adapter.platform.value)
             return None
+        return found
+
+    async def counts(self, remote_id: str) -> Counts | None:
+        """The platform's counts of one post (None: it is gone); `CountsNotOffered` where this
+        Herald does not read them for the platform."""
+        ask = getattr(self.adapter, "counts", None)
+        if ask is None:
+            raise CountsNotOffered(f"Herald does not read {self.adapter.platform.value}'s counts yet")
+        try:
+            found: Counts | None = await ask(remote_id, self.access)
+        except LookupRefused:  # the token was refused: refresh once, ask again
+            fresh = await self.router.renewed(self.adapter, self.access)
+            if fresh is None:
+                raise
+            self.access = fresh
+            found = await ask(remote_id, fresh)
         return found
 
     async def find(self, intent: PublishIntent) -> Search:

@@ -35,12 +35,14 @@ def register(commands: Any) -> None:
         "report",
         help="write the analysts' plots as PNG files",
         description="cadence.png (posts delivered by weekday and hour, in --zone), lateness.png (due "
-        "time to delivery, per platform), outcomes.png (per day) and failures.png (reasons per day).",
+        "time to delivery, per platform), outcomes.png (per day), failures.png (reasons per day) and "
+        "best_windows.png (mean interactions of the last 100 posts by weekday and hour; --account for one).",
     )
     plots.add_argument("--out", type=Path, required=True, help="the folder to write the plots into")
     plots.add_argument("--zone", default="UTC", help="IANA zone for the weekday and hour (default UTC)")
     plots.add_argument("--since", help="only from this instant on (ISO 8601, with an offset)")
     plots.add_argument("--workspace", help="only this workspace's posts (counted from the timeline)")
+    plots.add_argument("--account", help="the best windows of this account only")
     plots.set_defaults(run=_report)
 
 
@@ -88,12 +90,11 @@ def _report(args: argparse.Namespace) -> int:
     since = parse_instant(args.since, field="since") if args.since else None
     herald = bootstrap()
     try:
-        written = report(herald, args.out, zone=where, since=since, workspace=args.workspace)
+        written = report(herald, args.out, zone=where, since=since, workspace=args.workspace, account=args.account)
     finally:
         herald.close()
     for path in written:
         out.print(f"wrote {path}")
-    out.print("best windows by engagement: not drawn, Herald does not fetch engagement counts yet")
     return 0
 
 

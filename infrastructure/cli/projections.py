@@ -17,6 +17,7 @@ PROJECTION_NAMES = (
     "timeline",
     "stats",
     "post_list",
+    "engagement",
 )  # projections.catalog.PROJECTIONS, without importing it
 
 

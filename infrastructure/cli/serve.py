@@ -14,13 +14,13 @@ from domain.errors import HeraldError
 if TYPE_CHECKING:
     from services.workspace_service import WorkspaceService
 
-PARTS = ("api", "dispatcher", "projections", "webhooks", "planner")  # as infrastructure.serving.PARTS
+PARTS = ("api", "dispatcher", "projections", "webhooks", "planner", "engagement")  # as infrastructure.serving.PARTS
 
 
 def register(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the API, dispatcher, reconciler, projections, webhook sender and planner",
+        help="run the API, dispatcher, reconciler, projections, webhook sender, planner and engagement fetcher",
         description="All parts in one process by default (the embedded SQLite store). With PostgreSQL, "
         "run each part as its own process with --only, and as many API processes as wanted.",
     )

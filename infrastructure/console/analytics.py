@@ -14,7 +14,7 @@ from infrastructure.api.keys import CTX
 from infrastructure.console.pages import HEADERS, render, session_of
 from infrastructure.zones import zone
 
-PLOTS = ("cadence", "lateness", "outcomes", "failures")
+PLOTS = ("cadence", "lateness", "outcomes", "failures", "best_windows")
 
 
 async def analytics(request: web.Request) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from typing import Any
 
 from eventsourcing.persistence import Mapper
 
-from infrastructure.persistence import due_index, post_list, stats, timeline, webhook_outbox
+from infrastructure.persistence import due_index, engagement, post_list, stats, timeline, webhook_outbox
 from infrastructure.persistence.connections import Cursor, ReadStore
 from infrastructure.persistence.facts import fact_of, read_facts
 from projections.facts import Fact
@@ -34,6 +34,7 @@ TABLES: dict[str, tuple[Callable[[Cursor, str], None], Callable[[Cursor, str], A
     "timeline": (timeline.create, timeline.TimelineWriter),
     "stats": (stats.create, stats.StatsWriter),
     "post_list": (post_list.create, post_list.PostListWriter),
+    "engagement": (engagement.create, engagement.EngagementWriter),
     "webhooks": (webhook_outbox.create, webhook_outbox.OutboxWriter),
 }
 

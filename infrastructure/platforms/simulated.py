@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
+from domain.engagement import Counts
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search
 from infrastructure.platforms.http import Http, by_status, json_body, observed
@@ -46,6 +47,16 @@ class SimulatedPlatform:
         if answer.status == 403 and code == "duplicate_content":
             return observed(answer, Observation.ALREADY_PUBLISHED, code)
         return by_status(answer, code, None, retry_at)
+
+    async def counts(self, remote_id: str) -> Counts | None:
+        """The generic platform's counts of one post (None: it has no such post)."""
+        answer = await self.http.request("GET", f"{self.base_url}/v1/posts/{remote_id}")
+        if isinstance(answer, Observed) or answer.status not in (200, 404):
+            raise LookupError(f"the simulator did not answer: {answer}")
+        if answer.status == 404:
+            return None
+        body = answer.body
+        return Counts(likes=body["likes"], reposts=body["reposts"], replies=body["replies"])
 
     async def find(self, intent: PublishIntent) -> Search:
         """The post by its publish key, which the generic platform keeps: found, or certainly not there."""

@@ -12,6 +12,7 @@ without its refresh tokens); `/admin/grant` issues new ones (a reconnect).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import random
 from collections.abc import Callable
@@ -111,6 +112,17 @@ class Simulator:
         }
         self.posts.append(post)
         return post
+
+    def counts_of(self, post: dict[str, Any]) -> dict[str, int]:
+        """What the platform counts for a post: deterministic from its id, growing with its age
+        for a week, as real audiences do (the engagement fetcher's tests read them)."""
+        age = (self.now() - datetime.fromisoformat(post["created_at"])).total_seconds() / 3600
+        seed = int(hashlib.sha256(f"{post['platform']}:{post['id']}".encode()).hexdigest()[:6], 16)
+        likes = seed % 20 + int(max(0.0, min(age, 168.0)) * (1 + seed % 5))
+        return {"likes": likes, "reposts": likes // 4, "replies": likes // 7}
+
+    def find_post(self, platform: str, remote_id: str) -> dict[str, Any] | None:
+        return next((p for p in self.posts if p["platform"] == platform and p["id"] == remote_id), None)
 
     def posts_of(self, platform: str, user: str) -> list[dict[str, Any]]:
         """The account's posts, oldest first, from an index kept per account (histories run deep;
@@ -250,7 +262,7 @@ class Simulator:
         remote_id = request.match_info["remote_id"]
         for post in self.posts:
             if post["id"] == remote_id:
-                return web.json_response(post)
+                return web.json_response({**post, **self.counts_of(post)})
         return web.json_response({"error": "not_found"}, status=404)
 
     async def truth(self, _: web.Request) -> web.Response:

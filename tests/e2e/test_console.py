@@ -257,10 +257,10 @@ def test_accounts_calendar_and_analytics(page: Any, console: dict[str, Any]) -> 
 
     page.get_by_role("link", name="Analytics").click()
     images = page.locator("figure img")
-    assert images.count() == 4
+    assert images.count() == 5
     page.wait_for_load_state("networkidle")
     widths = page.evaluate("() => [...document.querySelectorAll('figure img')].map(i => i.naturalWidth)")
-    assert widths == [1000, 1000, 1000, 1000]
+    assert widths == [1000] * 5
     _no_serious_violations(page, "analytics")
     stranger = page.context.browser.new_context()  # no session: no plot
     answer = stranger.new_page().goto(console["root"] + "/console/analytics/cadence.png")

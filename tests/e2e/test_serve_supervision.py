@@ -49,7 +49,14 @@ def test_a_crashed_part_is_logged_restarted_and_shown_on_readyz(postgres_url: st
     with reaped(server):
         assert probe(base, "/healthz") == (200, {"alive": True})
         _status, ready = wait_for(lambda: (r := probe(base, "/readyz"))[0] == 200 and r)
-        assert ready["ready"] and set(ready["parts"]) == {"api", "dispatcher", "projections", "webhooks", "planner"}
+        assert ready["ready"] and set(ready["parts"]) == {
+            "api",
+            "dispatcher",
+            "projections",
+            "webhooks",
+            "planner",
+            "engagement",
+        }
         # every connection of the process is cut: the parts that were using one raise
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(

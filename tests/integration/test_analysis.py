@@ -112,7 +112,7 @@ def test_the_report_writes_each_plot_as_a_png_of_its_size(filled: str, tmp_path:
     done = herald("report", "--out", str(tmp_path / "plots"), "--zone", "Europe/Paris", url=filled)
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
-    assert names == ["cadence.png", "failures.png", "lateness.png", "outcomes.png"]
+    assert names == ["best_windows.png", "cadence.png", "failures.png", "lateness.png", "outcomes.png"]
     for name in names:
         path = tmp_path / "plots" / name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -126,7 +126,7 @@ def test_a_report_of_one_workspace_counts_its_posts_only(filled: str, tmp_path: 
     mine = herald("report", "--out", str(tmp_path / "w1"), "--workspace", "w1", url=filled)  # generate's workspace
     none = herald("report", "--out", str(tmp_path / "other"), "--workspace", "someone-else", url=filled)
     assert mine.returncode == 0 and none.returncode == 0, (mine.stderr, none.stderr)
-    for name in ("cadence", "lateness", "outcomes", "failures"):
+    for name in ("cadence", "lateness", "outcomes", "failures"):  # (no engagement fetched here)
         with (
             Image.open(tmp_path / "w1" / f"{name}.png") as drawn,
             Image.open(tmp_path / "other" / f"{name}.png") as empty,
@@ -138,7 +138,7 @@ def test_a_report_of_one_workspace_counts_its_posts_only(filled: str, tmp_path: 
 def test_the_report_on_an_empty_store_still_draws_and_says_so(sqlite_url: str, tmp_path: Path) -> None:
     done = herald("report", "--out", str(tmp_path), url=sqlite_url)
     assert done.returncode == 0, done.stderr
-    assert len(list(tmp_path.glob("*.png"))) == 4 and "engagement" in done.stdout
+    assert len(list(tmp_path.glob("*.png"))) == 5 and "best_windows.png" in done.stdout
     bad = herald("report", "--out", str(tmp_path), "--zone", "Mars/Olympus", url=sqlite_url)
     assert bad.returncode == 2 and "IANA" in bad.stderr
 

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from domain.content import Content, MediaRef, Platform
+from domain.engagement import Counts
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search, Upload
 from domain.quota import QUOTAS
@@ -248,6 +249,24 @@ class BlueskyAdapter:
         if answer.status == 400 and answer.body.get("error") == "RecordNotFound":
             return None
         raise LookupError(f"Bluesky did not answer the look-up: HTTP {answer.status}")
+
+    async def counts(self, remote_id: str, account: AccountAccess) -> Counts | None:
+        """app.bsky.feed.getPosts (through the PDS): likes, reposts, replies (None: not listed)."""
+        answer = await self.http.request(
+            "GET",
+            f"{account.base_url}/xrpc/app.bsky.feed.getPosts",
+            headers={"Authorization": f"Bearer {account.credentials.get('access_jwt', '')}"},
+            params={"uris": remote_id},
+        )
+        if isinstance(answer, Observed) or answer.status != 200 or not isinstance(answer.body, dict):
+            raise LookupError(f"Bluesky did not answer getPosts: {_why(answer)}")
+        views = [view for view in answer.body.get("posts", []) if view.get("uri") == remote_id]
+        if not views:
+            return None
+        view = views[0]
+        return Counts(
+            likes=view.get("likeCount", 0), reposts=view.get("repostCount", 0), replies=view.get("replyCount", 0)
+        )
 
     async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
         """Each part's record by its rkey: found, or certainly not there."""

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from domain.content import Content, MediaRef, Platform
+from domain.engagement import Counts
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
@@ -175,6 +176,20 @@ class MastodonAdapter:
             except ValueError:
                 retry_at = None
         return by_status(answer, str(answer.status), str(body.get("error", "")), retry_at, part)
+
+    async def counts(self, remote_id: str, account: AccountAccess) -> Counts | None:
+        """GET /api/v1/statuses/:id: favourites, reblogs and replies (None: the status is gone)."""
+        answer = await self.http.request(
+            "GET",
+            f"{account.base_url}/api/v1/statuses/{remote_id}",
+            headers={"Authorization": f"Bearer {account.credentials['access_token']}"},
+        )
+        if isinstance(answer, Answer) and answer.status == 404:
+            return None
+        if isinstance(answer, Observed) or answer.status != 200 or not isinstance(answer.body, dict):
+            raise lookup_failed("Mastodon", answer)
+        body = answer.body
+        return Counts(likes=body["favourites_count"], reposts=body["reblogs_count"], replies=body["replies_count"])
 
     async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
         since = intent.since() - SKEW

@@ -15,6 +15,7 @@ from functools import partial
 from urllib.parse import urlencode
 
 from domain.content import Content, MediaRef, Platform
+from domain.engagement import Counts
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
@@ -201,6 +202,23 @@ class XAdapter:
     @staticmethod
     def permalink(account: AccountAccess, remote_id: str) -> str:
         return f"https://x.com/{account.handle}/status/{remote_id}"
+
+    async def counts(self, remote_id: str, account: AccountAccess) -> Counts | None:
+        """GET /2/tweets/:id?tweet.fields=public_metrics (None: X lists it as not found)."""
+        answer = await self.http.request(
+            "GET",
+            f"{account.base_url}/2/tweets/{remote_id}",
+            headers=self.auth(account),
+            params={"tweet.fields": "public_metrics"},
+        )
+        if isinstance(answer, Observed) or answer.status != 200 or not isinstance(answer.body, dict):
+            raise lookup_failed("X", answer)
+        data = answer.body.get("data")
+        if data is None:  # X answers 200 with the error listed when the post is gone
+            return None
+        metrics = data["public_metrics"]
+        reposts = metrics["retweet_count"] + metrics.get("quote_count", 0)
+        return Counts(likes=metrics["like_count"], reposts=reposts, replies=metrics["reply_count"])
 
     async def find(self, intent: PublishIntent, account: AccountAccess) -> Search:
         since = intent.since() - SKEW

@@ -24,6 +24,7 @@ def add_routes(sim: Simulator, app: web.Application) -> None:
     app.router.add_post("/xrpc/com.atproto.server.refreshSession", routes.refresh_session)
     app.router.add_post("/xrpc/com.atproto.repo.createRecord", routes.create_record)
     app.router.add_get("/xrpc/com.atproto.repo.getRecord", routes.get_record)
+    app.router.add_get("/xrpc/app.bsky.feed.getPosts", routes.get_posts)
     app.router.add_post("/xrpc/com.atproto.repo.uploadBlob", routes.upload_blob)
 
 
@@ -123,6 +124,30 @@ class BlueskyRoutes:
         self.blobs[link] = item.id
         blob = {"$type": "blob", "ref": {"$link": link}, "mimeType": item.mime, "size": len(data)}
         return web.json_response({"blob": blob})
+
+    async def get_posts(self, request: web.Request) -> web.Response:
+        """app.bsky.feed.getPosts: post views (with like, repost and reply counts) of up to 25
+        AT-URIs; a URI that is not found is simply left out."""
+        uris = request.query.getall("uris", [])
+        if len(uris) > 25:
+            return error(400, "InvalidRequest", "Error: uris must not have more than 25 elements")
+        views = []
+        for uri in uris:
+            post = self.sim.find_post("bluesky", uri)
+            if post is not None:
+                counts = self.sim.counts_of(post)
+                views.append(
+                    {
+                        "uri": uri,
+                        "cid": cid(uri),
+                        "record": {"text": post["text"]},
+                        "likeCount": counts["likes"],
+                        "repostCount": counts["reposts"],
+                        "replyCount": counts["replies"],
+                        "indexedAt": post["created_at"],
+                    }
+                )
+        return web.json_response({"posts": views})
 
     async def get_record(self, request: web.Request) -> web.Response:
         repo, rkey = request.query.get("repo", ""), request.query.get("rkey", "")

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from infrastructure.platforms.simulator import Simulator
 
 KEPT_FOR = timedelta(hours=1)  # how long the instance remembers an Idempotency-Key
+COUNTED = (("favourites_count", "likes"), ("reblogs_count", "reposts"), ("replies_count", "replies"))
 
 
 def add_routes(sim: Simulator, app: web.Application) -> None:
     routes = MastodonRoutes(sim)
     app.router.add_post("/api/v1/statuses", routes.create)
     app.router.add_get("/api/v1/accounts/{user}/statuses", routes.statuses)
+    app.router.add_get("/api/v1/statuses/{id}", routes.one)
     app.router.add_get("/api/v2/instance", routes.instance)
     app.router.add_post("/api/v2/media", routes.upload)
     app.router.add_get("/api/v1/media/{id}", routes.media)
@@ -51,7 +53,24 @@ class MastodonRoutes:
             "content": as_html(post["text"]),
             "in_reply_to_id": post["reply_to"],
             "visibility": "public",
+            **{
+                field: self.sim.counts_of(post)[name]
+                for field, name in (
+                    ("favourites_count", "likes"),
+                    ("reblogs_count", "reposts"),
+                    ("replies_count", "replies"),
+                )
+            },
         }
+
+    async def one(self, request: web.Request) -> web.Response:
+        """GET /api/v1/statuses/:id: the status, with its counts."""
+        if self.sim.user_for(request) is None:
+            return web.json_response({"error": "The access token is invalid"}, status=401)
+        post = self.sim.find_post("mastodon", request.match_info["id"])
+        if post is None:
+            return web.json_response({"error": "Record not found"}, status=404)
+        return web.json_response(self.status(post))
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         user = self.sim.user_for(request)

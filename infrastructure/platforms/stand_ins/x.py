@@ -31,6 +31,7 @@ def add_routes(sim: Simulator, app: web.Application) -> None:
     app.router.add_post("/2/media/upload/{id}/finalize", routes.finalize)
     app.router.add_post("/2/media/metadata", routes.metadata)
     app.router.add_get("/2/users/{user}/tweets", routes.timeline)
+    app.router.add_get("/2/tweets/{id}", routes.one)
     app.router.add_post("/2/oauth2/token", routes.refresh)
 
 
@@ -88,6 +89,37 @@ class XRoutes:
         post = self.sim.accept(user, {"text": text, "reply_to": reply, "media": media}, platform="x")
         await self.sim.after_accept(request, fault)
         return web.json_response({"data": {"id": post["id"], "text": text}}, status=201)
+
+    async def one(self, request: web.Request) -> web.Response:
+        """GET /2/tweets/:id with tweet.fields=public_metrics: the post and its counts."""
+        if self.sim.user_for(request) is None:
+            return problem(401, "Unauthorized", "Unauthorized")
+        post = self.sim.find_post("x", request.match_info["id"])
+        if post is None:
+            return web.json_response(
+                {
+                    "errors": [
+                        {
+                            "value": request.match_info["id"],
+                            "detail": f"Could not find tweet with id: [{request.match_info['id']}].",
+                            "title": "Not Found Error",
+                            "resource_type": "tweet",
+                            "parameter": "id",
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    ]
+                }
+            )  # X answers 200 with the error listed
+        data: dict[str, Any] = {"id": post["id"], "text": post["text"]}
+        if "public_metrics" in request.query.get("tweet.fields", "").split(","):
+            counts = self.sim.counts_of(post)
+            data["public_metrics"] = {
+                "retweet_count": counts["reposts"],
+                "reply_count": counts["replies"],
+                "like_count": counts["likes"],
+                "quote_count": 0,
+            }
+        return web.json_response({"data": data})
 
     async def timeline(self, request: web.Request) -> web.Response:
         if self.sim.user_for(request) is None:
