@@ -19,6 +19,7 @@ from infrastructure.api.keys import CTX
 from infrastructure.console.pages import _now, render, session_of
 from infrastructure.persistence.due_index import BOOKED  # states that hold a place in a day
 from infrastructure.zones import zone
+from projections.facts import utc_text
 
 
 async def accounts(request: web.Request) -> web.StreamResponse:
@@ -31,6 +32,7 @@ async def accounts(request: web.Request) -> web.StreamResponse:
 def _accounts(ctx: Context, workspace: str, now: datetime) -> list[dict[str, Any]]:
     rows = []
     booking = ctx.herald.booking
+    limited = _rate_limited(ctx, workspace, now)
     for view in ctx.accounts.all(workspace):
         quota = booking.quota_of(workspace, view.name, Platform(view.platform))
         used = sum(1 for due in booking.book_of(workspace, view.name, now - quota.window).values() if due <= now)
@@ -45,9 +47,25 @@ def _accounts(ctx: Context, workspace: str, now: datetime) -> list[dict[str, Any
                 "remediation": view.remediation or "",
                 "expires": _expiry(expires, now),
                 "window": f"{used} of {quota.limit} in {_span(quota.window)}",
+                "limited": limited.get(view.name, ""),
             }
         )
     return rows
+
+
+def _rate_limited(ctx: Context, workspace: str, now: datetime) -> dict[str, str]:
+    """{account: "N in the last hour, the latest at T"} of the platforms' 429 answers, as the
+    timeline recorded them (each pauses the account until the platform's reset)."""
+    ctx.caught_up("timeline")
+    ctx.caught_up("due_index")
+    with ctx.herald.read_store.reading() as cursor:
+        cursor.execute(
+            "SELECT d.account, COUNT(*), MAX(t.at) FROM timeline t JOIN due_index d ON d.post_id = t.post_id"
+            " WHERE t.workspace = %s AND t.http_status = 429 AND t.at >= %s GROUP BY d.account",
+            [workspace, utc_text(now - timedelta(hours=1))],
+        )
+        rows = cursor.fetchall()
+    return {account: f"{count} in the last hour, the latest at {latest[11:19]} UTC" for account, count, latest in rows}
 
 
 def _expiry(expires: datetime | None, now: datetime) -> str:

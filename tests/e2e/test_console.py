@@ -79,6 +79,29 @@ def _key(env: dict[str, str], workspace: str, scopes: str) -> dict[str, str]:
     return dict(json.loads(made.stdout))
 
 
+def _rate_limited_post(url: str, workspace: str) -> None:
+    """acme's platform answered 429 five minutes ago: the post waits for the reset."""
+    service = bootstrap(url)
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    post = Post.draft(
+        post_id=uuid.uuid4(),
+        workspace=workspace,
+        account="acme",
+        platform=Platform.MASTODON,
+        content=Content(text="slowed down"),
+        external_id=None,
+        grace=timedelta(hours=2),
+        freeze=timedelta(0),
+        now=at,
+    )
+    post.schedule(at, now=at, publish_now=True)
+    post.claim(worker="w", lease=timedelta(seconds=30), now=at)
+    limited = Observed(kind=Observation.RATE_LIMITED, http_status=429, retry_at=at + timedelta(minutes=15))
+    post.record_outcome(attempt=post.attempt, observed=limited, policy=RetryPolicy(), seed=1, now=at)
+    service.events.save(post)
+    service.close()
+
+
 def _failed_post(url: str, workspace: str, text: str) -> tuple[uuid.UUID, datetime]:
     """A post the platform refused before accepting it: failed, proved not live."""
     service = bootstrap(url)
@@ -140,6 +163,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     failed, drafted = _failed_post(url, mine["workspace_id"], "Our spicy launch announcement")
     other, _ = _failed_post(url, theirs["workspace_id"], "Their private post")
     _account_with_queue(url, env, mine["workspace_id"])
+    _rate_limited_post(url, mine["workspace_id"])
     server, root = start_serve(env, "--only", "api")
     with reaped(server):
         yield {"root": root, "key": support, "failed": failed, "drafted": drafted, "other": other}
@@ -246,6 +270,7 @@ def test_accounts_calendar_and_analytics(page: Any, console: dict[str, Any]) -> 
     row = page.locator("tbody tr").filter(has_text="acme")
     assert "connected" in row.inner_text() and "in 4" in row.inner_text()  # the token expires in ~48 h
     assert " of " in row.inner_text()  # the posting window's use
+    assert "1 in the last hour" in row.inner_text()  # the platform's 429, as the timeline has it
     _no_serious_violations(page, "accounts")
 
     row.get_by_role("link", name="calendar").click()
