@@ -20,6 +20,7 @@ class Fact:
     name: str  # the event class name: "Scheduled", "DispatchClaimed", …
     at: str  # fixed-width ISO 8601 UTC (sorts as time does)
     data: dict[str, Any]
+    problem: str | None = None  # the stored row does not decode: no projection can fold it
 
 
 def utc_text(value: datetime | str | None) -> str | None:

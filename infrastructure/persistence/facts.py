@@ -42,10 +42,15 @@ def _dashed(hex_id: str) -> str:
 def fact_of(mapper: Mapper[Any], position: int, aggregate_id: str, version: int, topic: str, state: bytes) -> Fact:
     """One stored event as a fact (SQLite's 32-digit ids get their dashes)."""
     aggregate_id = _dashed(str(aggregate_id))
-    if mapper.cipher:
-        state = mapper.cipher.decrypt(state)
-    if mapper.compressor:
-        state = mapper.compressor.decompress(state)
-    data = mapper.transcoder.decode(bytes(state))
     aggregate, _, name = topic.partition(":")[2].rpartition(".")
-    return Fact(position, aggregate_id, version, aggregate, name, utc_text(data["timestamp"]) or "", data)
+    try:
+        if mapper.cipher:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor:
+            state = mapper.compressor.decompress(state)
+        data = mapper.transcoder.decode(bytes(state))
+        at = utc_text(data["timestamp"]) or ""
+    except Exception as broken:  # one damaged row is set aside by each projection, never a stop
+        problem = f"the stored event does not decode: {type(broken).__name__}: {broken}"
+        return Fact(position, aggregate_id, version, aggregate, name, "", {}, problem[:500])
+    return Fact(position, aggregate_id, version, aggregate, name, at, data)

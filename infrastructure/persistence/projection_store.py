@@ -131,6 +131,9 @@ class SqlProjectionStore:
         return True
 
     def _write(self, projection: Projection, suffix: str, position: int, to: int, facts: Sequence[Fact]) -> bool:
+        damaged = next((fact.problem for fact in facts if fact.problem), None)
+        if damaged:
+            raise ValueError(damaged)  # its batch is folded one by one, and this event set aside
         with self.store.transaction() as cursor:
             if not self._move(cursor, projection.name + suffix, position, to):
                 return False

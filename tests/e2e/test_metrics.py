@@ -50,8 +50,30 @@ def test_metrics_need_the_operators_token_and_name_no_tenant(
         assert 'herald_projection_lag_events{projection="due_index"}' in text  # and how far behind it is
         assert "herald_projection_lag_events{" in text and "herald_quarantined_events" in text
         assert 'herald_projection_lag_seconds{projection="due_index"}' in text  # and how long ago
+        assert "herald_api_requests_in_flight 1.0" in text  # the scrape itself is in flight
         assert "# TYPE herald_oldest_waiting_seconds gauge" in text  # nothing waits here: no sample
         for secret in (post["id"], api.workspace, "acme"):
             assert secret not in text  # no tenant in any label
 
     run_api(store_url, scenario)
+
+
+def test_a_429_moves_the_pause_counter(sqlite_url: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def pauses() -> float:
+        return REGISTRY.get_sample_value("herald_rate_limit_pauses_total", {"platform": "mastodon"}) or 0.0
+
+    async def scenario(api: Api) -> None:
+        await api.call("POST", "/posts", post_body(mode="now", scheduled_at=None))
+        runner, port = await start(Simulator(faults={"http_429": 1.0}))
+        before = pauses()
+        try:
+            async with aiohttp.ClientSession() as session:
+                router = api.ctx.herald.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2)
+                await api.ctx.herald.dispatcher(router, DispatchSettings("w")).tick()
+        finally:
+            await runner.cleanup()
+        assert pauses() == before + 1
+
+    run_api(sqlite_url, scenario)

@@ -51,6 +51,12 @@ async def deliver_one_post(api: Api, sim_url: str, session: aiohttp.ClientSessio
     return str(post["id"])
 
 
+def counted(outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("herald_webhook_deliveries_total", {"outcome": outcome}) or 0.0
+
+
 def test_a_final_outcome_is_announced_once_signed_and_retried(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         receiver = Receiver([500])  # the first attempt fails
@@ -61,10 +67,13 @@ def test_a_final_outcome_is_announced_once_signed_and_retried(store_url: str) ->
         async with aiohttp.ClientSession() as session:
             post_id = await deliver_one_post(api, f"http://127.0.0.1:{port}", session)
             sender = api.ctx.herald.webhook_sender()
+            failed, delivered = counted("failed"), counted("delivered")
             assert await sender.tick(WebhookClient(session)) == 1  # attempt 1: 500
+            assert counted("failed") == failed + 1  # the metric moves with each delivery attempt
             assert await sender.tick(WebhookClient(session)) == 0  # backing off
             api.clock.advance(seconds=30)
             assert await sender.tick(WebhookClient(session)) == 1  # attempt 2: 200
+            assert counted("delivered") == delivered + 1
             api.clock.advance(hours=2)
             assert await sender.tick(WebhookClient(session)) == 0  # announced once, never again
             (first_headers, body), (headers, same) = receiver.received

@@ -17,7 +17,8 @@ from projections.due_index import DueIndex
 
 
 def _value(text: str, name: str, label: str) -> float:
-    found = re.search(rf"^{name}\{{{label}\}} ([0-9.e+-]+)$", text, re.M)
+    labels = rf"\{{{label}\}}" if label else ""
+    found = re.search(rf"^{name}{labels} ([0-9.e+-]+)$", text, re.M)
     assert found, (name, label, text[-2000:])
     return float(found.group(1))
 
@@ -56,3 +57,30 @@ def test_lag_and_waiting_gauges_move(store_url: str) -> None:
     assert _value(caught, "herald_projection_lag_seconds", 'projection="due_index"') == 0.0
     assert _value(caught, "herald_oldest_waiting_seconds", 'state="ambiguous"') >= 20 * 60
     service.close()
+
+
+def test_a_poisoned_event_moves_the_quarantine_gauge(sqlite_url: str) -> None:
+    import sqlite3
+
+    service = bootstrap(sqlite_url)
+    now = datetime.now(UTC)
+    post = Post.draft(
+        post_id=uuid.uuid4(),
+        workspace="w",
+        account="acme",
+        platform=Platform.MASTODON,
+        content=Content(text="poisoned"),
+        external_id=None,
+        grace=timedelta(hours=1),
+        freeze=timedelta(0),
+        now=now,
+    )
+    service.events.save(post)
+    runner = service.runner(DueIndex())  # its tables, as every API process makes them
+    before = _value(exposition(lambda: service)[0].decode(), "herald_quarantined_events", "")
+    with sqlite3.connect(service.env["SQLITE_DBNAME"]) as conn:  # a row no fold can read
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = (SELECT MAX(rowid) FROM stored_events)", [b"{"])
+    runner.catch_up()
+    after = _value(exposition(lambda: service)[0].decode(), "herald_quarantined_events", "")
+    service.close()
+    assert after == before + 1
