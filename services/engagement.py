@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from domain.engagement import Counts, Engagement, due_checkpoints, engagement_id, missed
+from domain.errors import HeraldError
 from projections.engagement import EngagementView, Tracked
 from projections.runner import ProjectionRunner
 from services.ports import Clock, EventLog
@@ -52,9 +53,15 @@ class EngagementFetcher:
                 except LookupError as problem:  # no answer now: ask again next tick
                     log.info("counts not read: %s", problem, extra=_fields(post))
                     continue
+                except Exception:  # an adapter's bug stays with this post: the others go on
+                    log.exception("reading the counts broke", extra=_fields(post))
+                    continue
                 if counts is None and why is None:
                     continue  # its account is held: ask again once it is mended
-            recorded += await asyncio.to_thread(self._record, post, checkpoints, timely, counts, why, now)
+            try:
+                recorded += await asyncio.to_thread(self._record, post, checkpoints, timely, counts, why, now)
+            except HeraldError as refused:  # e.g. measured meanwhile by another fetcher
+                log.info("engagement not recorded: %s", refused, extra=_fields(post))
         return recorded
 
     async def _ask(self, post: Tracked) -> tuple[Counts | None, str | None]:

@@ -88,3 +88,47 @@ def test_each_adapter_reads_the_platforms_counts(platform: Platform) -> None:
         assert gone is None
 
     run(platform, scenario)
+
+
+class Flaky:
+    """The simulator's route, whose counts break (an adapter bug) for one post."""
+
+    def __init__(self, route: Any, broken: str) -> None:
+        self.route, self.broken = route, broken
+
+    async def publish(self, intent: Any) -> Any:
+        return await self.route.publish(intent)
+
+    async def find(self, intent: Any) -> Any:
+        return await self.route.find(intent)
+
+    async def counts(self, remote_id: str) -> Any:
+        if remote_id == self.broken:
+            raise KeyError("favourites_count")  # a body the adapter did not expect
+        return await self.route.counts(remote_id)
+
+
+def test_one_post_whose_counts_break_stops_no_other(sqlite_url: str) -> None:
+    from services.routing import FixedRouter
+
+    clock = ManualClock()
+    service = bootstrap(sqlite_url, clock=clock)
+    sim = Simulator(clock=clock)
+    for text in ("first", "second"):
+        service.posts.publish_now(workspace="w", account="acme", platform=Platform.MASTODON, content=Content(text=text))
+
+    async def scenario() -> int:
+        runner, port = await start(sim)
+        try:
+            async with aiohttp.ClientSession() as session:
+                router = service.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2)
+                await service.dispatcher(router, DispatchSettings("w1")).tick()
+                broken = sim.posts[0]["id"]
+                fetcher = service.engagement_fetcher(FixedRouter(Flaky(router.target, broken)))  # type: ignore[arg-type]
+                clock.advance(hours=1, minutes=1)
+                return await fetcher.tick()
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(scenario()) == 1  # the second post's checkpoint, despite the first's bug
+    service.close()
