@@ -131,7 +131,7 @@ def test_a_bluesky_login_with_no_network_is_one_line(sqlite_url: str) -> None:
 
 
 def test_a_replay_on_a_store_where_nothing_ran_yet_replays_nothing(sqlite_url: str) -> None:
-    for projection in ("timeline", "due_index", "stats", "post_list"):
+    for projection in ("timeline", "due_index", "stats", "post_list", "engagement"):
         result = run("replay", projection, url=sqlite_url)
         assert result.returncode == 0 and b"replayed 0 events" in result.stdout, result.stderr
 
