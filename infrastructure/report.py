@@ -206,38 +206,33 @@ def _lateness(path: Path, rows: list[Any]) -> Path:
 
 
 def _outcomes(path: Path, rows: list[Any]) -> Path:
-    figure, axes = _figure("Outcomes per day")
-    if not rows:
-        _empty(axes, "posts")
-        return _save(figure, path)
-    days = [row[0] for row in rows]
-    bottom = [0] * len(days)
-    for column, label in ((1, "delivered"), (2, "failed"), (3, "partly delivered"), (4, "canceled")):
-        values = [int(row[column] or 0) for row in rows]
-        axes.bar(days, values, bottom=bottom, label=label)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    _days_axis(axes, days)
-    axes.set_ylabel("posts")
-    axes.legend()
-    return _save(figure, path)
+    labels = ("delivered", "failed", "partly delivered", "canceled")
+    series = {label: {row[0]: int(row[n] or 0) for row in rows} for n, label in enumerate(labels, start=1)}
+    return _stacked(path, "Outcomes per day", "posts", series, empty="posts")
 
 
 def _failures(path: Path, rows: list[Any]) -> Path:
-    figure, axes = _figure("Failure reasons per day")
-    if not rows:
-        _empty(axes, "failures")
-        return _save(figure, path)
-    days = sorted({row[0] for row in rows})
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for day, reason, failures in rows:
         counts[reason][day] += int(failures)
+    series = {reason: dict(counts[reason]) for reason in sorted(counts)}
+    return _stacked(path, "Failure reasons per day", "posts failed", series, empty="failures")
+
+
+def _stacked(path: Path, title: str, unit: str, series: dict[str, dict[str, int]], *, empty: str) -> Path:
+    """One bar per day, each series stacked on the ones before it, in order."""
+    figure, axes = _figure(title)
+    days = sorted({day for counts in series.values() for day in counts})
+    if not days:
+        _empty(axes, empty)
+        return _save(figure, path)
     bottom = [0] * len(days)
-    for reason in sorted(counts):
-        values = [counts[reason][d] for d in days]
-        axes.bar(days, values, bottom=bottom, label=reason)
+    for label, counts in series.items():
+        values = [counts.get(day, 0) for day in days]
+        axes.bar(days, values, bottom=bottom, label=label)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     _days_axis(axes, days)
-    axes.set_ylabel("posts failed")
+    axes.set_ylabel(unit)
     axes.legend()
     return _save(figure, path)
 

@@ -13,17 +13,14 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.base import DomainEvent
-from domain.post import Post
+from domain.post import LIFECYCLE
 from domain.verification import Mismatch, Verifier
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
 
 BATCH = 5000
-POST_TOPICS = [
-    get_topic(kind) for kind in vars(Post).values() if isinstance(kind, type) and issubclass(kind, DomainEvent)
-]
+POST_TOPICS = [get_topic(kind) for kind in LIFECYCLE]  # every event a post has
 
 
 def verify(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.engagement import Engagement
-from domain.post import Post
+from domain.post import LIFECYCLE, Post
 from projections.facts import Fact, utc_text
 
 DELIVERED = (Post.Delivered.__name__, Post.SettledLive.__name__)
@@ -63,14 +63,7 @@ class EngagementProjection:
         writer.save(drafted, delivered, measured)
 
 
-EngagementProjection.ignores = frozenset(
-    value
-    for name, value in vars(Post).items()
-    if isinstance(value, type)
-    and issubclass(value, Post.Event)
-    and name not in ("Event", "Created")
-    and value not in EngagementProjection.handles
-)
+EngagementProjection.ignores = frozenset(LIFECYCLE) - EngagementProjection.handles
 
 
 class EngagementView(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -180,20 +180,18 @@ class BoundAdapter:
         ask = getattr(self.adapter, "counts", None)
         if ask is None:
             raise CountsNotOffered(f"Herald does not read {self.adapter.platform.value}'s counts yet")
-        try:
-            found: Counts | None = await ask(remote_id, self.access)
-        except LookupRefused:  # the token was refused: refresh once, ask again
-            fresh = await self.router.renewed(self.adapter, self.access)
-            if fresh is None:
-                raise
-            self.access = fresh
-            found = await ask(remote_id, fresh)
+        found: Counts | None = await self._refreshed_once(lambda access: ask(remote_id, access))
         return found
 
     async def find(self, intent: PublishIntent) -> Search:
+        found: Search = await self._refreshed_once(lambda access: self.adapter.find(intent, access))
+        return found
+
+    async def _refreshed_once(self, read: Callable[[AccountAccess], Awaitable[Any]]) -> Any:
+        """A read of the platform; when its token is refused, refresh once and read again."""
         try:
-            return await self.adapter.find(intent, self.access)
-        except LookupRefused:  # the look-up's token was refused: refresh once, look again
+            return await read(self.access)
+        except LookupRefused:
             try:
                 fresh = await self.router.renewed(self.adapter, self.access)
             except HeraldError:
@@ -201,7 +199,7 @@ class BoundAdapter:
             if fresh is None:
                 raise
             self.access = fresh
-            return await self.adapter.find(intent, fresh)
+            return await read(fresh)
 
 
 class AccountRouter:

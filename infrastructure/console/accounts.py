@@ -16,7 +16,7 @@ from domain.platform import Platform
 from domain.queue import SlotGrid, free_slots
 from infrastructure.api.context import Context
 from infrastructure.api.keys import CTX
-from infrastructure.console.pages import _now, render, session_of
+from infrastructure.console.pages import now_of, render, session_of
 from infrastructure.persistence.due_index import BOOKED  # states that hold a place in a day
 from infrastructure.zones import zone
 from projections.facts import utc_text
@@ -25,7 +25,7 @@ from projections.facts import utc_text
 async def accounts(request: web.Request) -> web.StreamResponse:
     session = await session_of(request)
     ctx: Context = request.app[CTX]
-    rows = await asyncio.to_thread(_accounts, ctx, session.workspace, _now())
+    rows = await asyncio.to_thread(_accounts, ctx, session.workspace, now_of(request))
     return render(request, "accounts.html", session=session, accounts=rows)
 
 
@@ -93,7 +93,7 @@ async def calendar(request: web.Request) -> web.StreamResponse:
     except ValueError:
         problems.append("week is a date, as 2026-12-07")
         start = None
-    week = await asyncio.to_thread(_week, ctx, session.workspace, account, start, _now()) if account else None
+    week = await asyncio.to_thread(_week, ctx, session.workspace, account, start, now_of(request)) if account else None
     return render(request, "calendar.html", session=session, names=names, account=account, week=week, problems=problems)
 
 

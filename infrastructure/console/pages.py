@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from jinja2 import Environment
 from domain.errors import HeraldError
 from infrastructure.api.context import Context
 from infrastructure.api.keys import CTX
-from infrastructure.console.sessions import LIFETIME, Session, Sessions
+from infrastructure.console.sessions import LIFETIME, Session, Sessions, forged
 from infrastructure.zones import parse_instant, zone
 from projections.timeline import summary
 
@@ -56,14 +56,16 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
     return web.Response(text=page, status=status, content_type="text/html", headers=HEADERS)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def now_of(request: web.Request) -> datetime:
+    """The instant by the process's injected clock (the same one the services use)."""
+    ctx: Context = request.app[CTX]
+    return ctx.herald.clock()
 
 
 async def session_of(request: web.Request) -> Session:
     """The signed-in session, its key still valid and still a support key; else sign in."""
     ctx: Context = request.app[CTX]
-    found = await asyncio.to_thread(request.app[SESSIONS].find, request.cookies.get(COOKIE), _now())
+    found = await asyncio.to_thread(request.app[SESSIONS].find, request.cookies.get(COOKIE), now_of(request))
     if found is None:
         raise web.HTTPSeeOther("/console", headers=HEADERS)
     workspace = await asyncio.to_thread(ctx.workspaces.get, uuid.UUID(found.workspace))
@@ -75,7 +77,7 @@ async def session_of(request: web.Request) -> Session:
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    found = await asyncio.to_thread(request.app[SESSIONS].find, request.cookies.get(COOKIE), _now())
+    found = await asyncio.to_thread(request.app[SESSIONS].find, request.cookies.get(COOKIE), now_of(request))
     if found is not None:
         raise web.HTTPSeeOther("/console/find", headers=HEADERS)
     return _login_form(request)
@@ -92,7 +94,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     ctx: Context = request.app[CTX]
     form = await request.post()
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or Session("", "", expected, False).forged(sent):
+    if forged(sent, expected):
         return _login_form(request, 403, "This form was stale or not ours; sign in again.")
     address = request.remote or "unknown"
     try:
@@ -110,7 +112,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     sessions = request.app[SESSIONS]
     approver = "approve" in caller.scopes
-    token = await asyncio.to_thread(sessions.open, str(caller.workspace_id), caller.key_id, approver, _now())
+    token = await asyncio.to_thread(sessions.open, str(caller.workspace_id), caller.key_id, approver, now_of(request))
     response = web.HTTPSeeOther("/console/find", headers=HEADERS)
     response.set_cookie(
         COOKIE,
@@ -240,7 +242,7 @@ async def attention(request: web.Request) -> web.StreamResponse:
     ctx: Context = request.app[CTX]
     waiting = await asyncio.to_thread(ctx.needing_attention, session.workspace)
     failed = await asyncio.to_thread(ctx.page, session.workspace, 0, 200, {"state": "failed"})
-    now = _now()
+    now = now_of(request)
     items = [
         {"post_id": w.post_id, "state": w.state, "reason": w.reason, "account": w.account, "age": _age(w.since, now)}
         for w in waiting
