@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.errors import ConcurrentChange, HeraldError, PostNotFound
 from domain.post import Post
+from services.group_commit import GroupCommit
 from services.kept_posts import KeptPosts
 from services.ports import EventLog
 from services.results import CommandResult, EventRecord, PostView
@@ -30,6 +31,7 @@ class PostRepository:
     def __init__(self, events: EventLog, kept: KeptPosts | None = None) -> None:
         self.events = events
         self.kept = kept or KeptPosts()  # posts this process saved lately, to change again without a read
+        self.commit = GroupCommit(events.save)  # concurrent single saves share one transaction
 
     def get(self, post_id: UUID) -> Post:
         try:
@@ -46,7 +48,7 @@ class PostRepository:
 
     def save(self, post: Post) -> None:
         try:
-            self.events.save(post)
+            self.commit(list(post.collect_events()))
         except IntegrityError:
             raise ConcurrentChange(
                 f"post {post.id} was changed by someone else at the same moment; read it and retry"
@@ -55,7 +57,7 @@ class PostRepository:
 
     def save_new(self, posts: Sequence[Post], also: Sequence[Any] = ()) -> None:
         """New posts (and `also`, other aggregates), in one transaction."""
-        self.events.save(*posts, *also)
+        self.commit([event for item in (*posts, *also) for event in _events_of(item)])
         self.kept.keep(posts)
 
     def history(self, post_id: UUID) -> list[EventRecord]:
@@ -139,3 +141,10 @@ class PostRepository:
             return False
         self.kept.keep([post])
         return True
+
+
+def _events_of(item: Any) -> list[Any]:
+    """An aggregate's pending events (collected: they leave it), or an event as it is."""
+    if item is None:
+        return []
+    return list(item.collect_events()) if hasattr(item, "collect_events") else [item]

@@ -1,0 +1,111 @@
+"""Group commit: concurrent saves share a transaction, and a refused save fails only its caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.group_commit import GroupCommit
+
+
+class Refused(Exception):
+    pass
+
+
+class Store:
+    """A store whose saves are transactions: all of a save's events land, or none; a save
+    holding a poisoned event is refused, as a version conflict would be."""
+
+    def __init__(self, hold: float = 0.0) -> None:
+        self.saved: list[list[Any]] = []
+        self.hold = hold
+        self._lock = threading.Lock()
+
+    def save(self, *events: Any) -> None:
+        time.sleep(self.hold)  # a transaction takes a little while: others arrive meanwhile
+        if any(str(event).startswith("poison") for event in events):
+            raise Refused("conflict")
+        with self._lock:
+            self.saved.append(list(events))
+
+
+def run_callers(commit: GroupCommit, callers: list[list[str]]) -> dict[int, BaseException | None]:
+    outcomes: dict[int, BaseException | None] = {}
+    start = threading.Barrier(len(callers))
+
+    def call(n: int) -> None:
+        start.wait()
+        try:
+            commit(callers[n])
+            outcomes[n] = None
+        except Exception as error:
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(len(callers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_callers_arriving_during_a_save_share_the_next_one() -> None:
+    store = Store(hold=0.05)
+    commit = GroupCommit(store.save)
+    outcomes = run_callers(commit, [[f"e{n}"] for n in range(8)])
+    assert all(error is None for error in outcomes.values())
+    assert sorted(event for saved in store.saved for event in saved) == sorted(f"e{n}" for n in range(8))
+    assert commit.saves < 8, "every caller saved alone: nothing was grouped"
+
+
+def test_a_refused_caller_fails_alone_and_the_others_land() -> None:
+    store = Store(hold=0.05)
+    commit = GroupCommit(store.save)
+    callers = [["a1", "a2"], ["poison-b"], ["c1"], ["d1", "d2", "d3"]]
+    outcomes = run_callers(commit, callers)
+    assert isinstance(outcomes[1], Refused)
+    assert [outcomes[n] for n in (0, 2, 3)] == [None, None, None]
+    landed = [event for saved in store.saved for event in saved]
+    assert sorted(landed) == sorted(["a1", "a2", "c1", "d1", "d2", "d3"])
+
+
+def test_a_lone_save_starts_at_once_and_nothing_waits_for_company() -> None:
+    store = Store()
+    commit = GroupCommit(store.save)
+    began = time.monotonic()
+    commit(["only"])
+    assert store.saved == [["only"]] and time.monotonic() - began < 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=4), st.booleans()),
+        min_size=1,
+        max_size=10,
+    ),
+    st.integers(min_value=1, max_value=6),
+)
+def test_every_caller_lands_exactly_once_all_or_nothing(callers: list[tuple[int, bool]], most: int) -> None:
+    """Whatever arrives together and whatever is refused: each caller's events land together,
+    once, in their order, exactly when its call returned without an error."""
+    store = Store(hold=0.002)
+    commit = GroupCommit(store.save, most=most)
+    events = [
+        [("poison" if bad and k == 0 else "") + f"c{n}-{k}" for k in range(size)]
+        for n, (size, bad) in enumerate(callers)
+    ]
+    outcomes = run_callers(commit, events)
+    landed = [event for saved in store.saved for event in saved]
+    assert len(landed) == len(set(landed))
+    for n, mine in enumerate(events):
+        if outcomes[n] is None:
+            at = landed.index(mine[0])
+            assert landed[at : at + len(mine)] == mine
+        else:
+            assert isinstance(outcomes[n], Refused) and not set(mine) & set(landed)
+        assert (outcomes[n] is None) == (not callers[n][1])
