@@ -4,7 +4,9 @@ are stored. The sealer is injected (AES-GCM, in infrastructure); this module nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -26,6 +28,10 @@ DEFAULT_BASE_URLS = {
     Platform.INSTAGRAM: "https://graph.facebook.com",
     Platform.FACEBOOK: "https://graph.facebook.com",
 }
+
+
+# accounts already read in the current unit of work (`AccountService.read_once`), missing ones as None
+_READ: ContextVar[dict[UUID, Account | None] | None] = ContextVar("accounts_read", default=None)
 
 
 class Sealer(Protocol):
@@ -152,7 +158,8 @@ class AccountService:
     def require(self, workspace: str, name: str, platform: Platform | str) -> None:
         """Refuse a post for an account that is not in the workspace, or is on another
         platform: it would otherwise wait, silently, for an account that never comes."""
-        account = self._get(workspace, name)
+        found = self.many([(workspace, name)]).get((workspace, name))
+        account = found if found is not None else self._get(workspace, name)  # _get says why it is missing
         if account.platform.value != str(Platform(platform).value):
             raise PlatformMismatch(
                 f"account {name!r} is on {account.platform.value}, not {Platform(platform).value}", field="platform"
@@ -170,8 +177,26 @@ class AccountService:
     def many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Account]:
         """{(workspace, name): account} of many accounts, in one query; unknown ones left out."""
         wanted = {account_id(workspace, name): (workspace, name) for workspace, name in pairs}
-        found = self.events.get_many(list(wanted))
+        read = _READ.get()
+        if read is None:
+            found = self.events.get_many(list(wanted))
+        else:
+            missing = [i for i in wanted if i not in read]
+            fetched = self.events.get_many(missing) if missing else {}
+            read.update({i: fetched.get(i) for i in missing})
+            found = {i: read[i] for i in wanted}
         return {wanted[i]: account for i, account in found.items() if isinstance(account, Account)}
+
+    @contextmanager
+    def read_once(self) -> Iterator[None]:
+        """Within it, each account is read from the store at most once: a request that checks,
+        books and queues a post reads its account one time, not three. For reads only: a
+        command that changes an account always reads it afresh."""
+        token = _READ.set({})
+        try:
+            yield
+        finally:
+            _READ.reset(token)
 
     def credentials(self, workspace: str, name: str) -> dict[str, Any]:
         """The account's credentials, unsealed, for the platform adapter only."""

@@ -25,6 +25,10 @@ class KeptPosts:
         again only once saved, so a failed save never leaves a half-changed post here."""
         return {post_id: self._posts.pop(post_id) for post_id in ids if post_id in self._posts}
 
+    def peek(self, post_id: UUID) -> Post | None:
+        """The kept post, left in place: only to read (a view of what was just saved)."""
+        return self._posts.get(post_id)
+
     def keep(self, posts: Iterable[Post]) -> None:
         """Keep saved posts that still have a future (terminal ones are not changed again)."""
         for post in posts:

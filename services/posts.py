@@ -256,6 +256,12 @@ class PostCommands:
     def get_post(self, post_id: UUID) -> PostView:
         return PostView.of(self.posts.get(post_id))
 
+    def saved_view(self, post_id: UUID) -> PostView:
+        """The view of a post this process has just saved, from the copy it kept, without
+        reading it back; read when no copy is kept."""
+        kept = self.posts.kept.peek(post_id)
+        return PostView.of(kept) if kept is not None else self.get_post(post_id)
+
     def history(self, post_id: UUID) -> list[EventRecord]:
         return self.posts.history(post_id)
 

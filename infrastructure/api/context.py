@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from domain.errors import PostNotFound
 from infrastructure.api.strangers import Strangers
 from infrastructure.persistence.idempotency import IdempotencyStore
 from infrastructure.persistence.rate_limit import RateLimiter
@@ -85,6 +86,18 @@ class Context:
     def timeline_rows(self, post_id: str) -> list[dict[str, Any]]:
         self.caught_up("timeline")
         return self.herald.timeline.rows(post_id)
+
+    def own_timeline(self, workspace: str, post_id: str) -> list[dict[str, Any]]:
+        """The post's timeline rows, if the post is the workspace's: one autocommit statement
+        when the projection holds the post's newest event (as it does once the projection part
+        has run); a catch-up first only when it lags this post. No aggregate is folded."""
+        latest, rows = self.herald.timeline.rows_and_latest(post_id)
+        if latest is not None and (not rows or rows[-1]["version"] < latest):
+            self.caught_up("timeline")
+            latest, rows = self.herald.timeline.rows_and_latest(post_id)
+        if latest is None or not rows or rows[-1]["workspace"] != workspace:
+            raise PostNotFound(f"no post with id {post_id}")
+        return rows
 
     def close(self) -> None:
         self.herald.close()

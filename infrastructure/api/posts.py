@@ -80,40 +80,44 @@ def instant_of(text: str | None, timezone: str | None) -> Any:
 async def create(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     body = CreatePost.model_validate(await json_of(request))
-    if not ctx.generic_platform:
-        await asyncio.to_thread(ctx.accounts.require, workspace_of(request), body.account, body.platform)
-    await asyncio.to_thread(ctx.limiter.take, workspace_of(request))
+    workspace = workspace_of(request)
     common = {
         "account": body.account,
         "platform": body.platform,
         "content": body.content.to_domain(),
         "external_id": body.external_id,
-        "workspace": workspace_of(request),
+        "workspace": workspace,
     }
-    if body.mode == "draft":
-        post_id = await asyncio.to_thread(lambda: ctx.posts.draft(**common))
-    elif body.mode == "queue":
-        post_id = await asyncio.to_thread(
-            lambda: ctx.herald.queues.add(
-                common["workspace"],
-                body.account,
-                body.platform,
-                common["content"],
-                category=body.category,
-                external_id=body.external_id,
-            )
-        )
-    elif body.mode == "now":
-        post_id = await asyncio.to_thread(lambda: ctx.posts.publish_now(**common, when_full=body.when_full))
-    else:
-        if body.scheduled_at is None:
-            raise ApiError(422, "scheduled_at_missing", "a scheduled post needs scheduled_at", "scheduled_at")
-        due = instant_of(body.scheduled_at, body.timezone)
-        post_id = await asyncio.to_thread(
-            lambda: ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full, category=body.category)
-        )
-    view = await asyncio.to_thread(ctx.posts.get_post, post_id)
-    return post_answer(view, 201, did="post created")
+
+    def created() -> PostView:
+        """One trip to a worker thread for the whole write; the account is read once."""
+        with ctx.accounts.read_once():
+            if not ctx.generic_platform:
+                ctx.accounts.require(workspace, body.account, body.platform)
+            ctx.limiter.take(workspace)
+            if body.mode == "draft":
+                post_id = ctx.posts.draft(**common)
+            elif body.mode == "queue":
+                post_id = ctx.herald.queues.add(
+                    workspace,
+                    body.account,
+                    body.platform,
+                    common["content"],
+                    category=body.category,
+                    external_id=body.external_id,
+                )
+            elif body.mode == "now":
+                post_id = ctx.posts.publish_now(**common, when_full=body.when_full)
+            else:
+                if body.scheduled_at is None:
+                    raise ApiError(422, "scheduled_at_missing", "a scheduled post needs scheduled_at", "scheduled_at")
+                due = instant_of(body.scheduled_at, body.timezone)
+                post_id = ctx.posts.schedule(
+                    **common, scheduled_at=due, when_full=body.when_full, category=body.category
+                )
+            return ctx.posts.saved_view(post_id)
+
+    return post_answer(await asyncio.to_thread(created), 201, did="post created")
 
 
 FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "reason")
@@ -276,8 +280,7 @@ async def cancel_post(request: web.Request) -> web.Response:
 
 async def timeline(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    view = await load(ctx, request)
-    rows = await asyncio.to_thread(ctx.timeline_rows, str(view.id))
+    rows = await asyncio.to_thread(ctx.own_timeline, workspace_of(request), str(post_id_of(request)))
     out = TimelineOut(summary=summary(rows), events=rows)  # type: ignore[arg-type]
     return json_response(out.model_dump(mode="json"))
 

@@ -43,6 +43,14 @@ class IdempotencyStore:
     def begin(self, workspace: str, key: str, request_hash: str) -> tuple[int, str] | None:
         """None: go ahead (the key is now in flight). Else the stored (status, body) to replay."""
         now = self.clock()
+        insert = (
+            "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (workspace, key) DO NOTHING"
+        )
+        with self.store.reading() as cursor:  # a new key, the usual case: one statement
+            cursor.execute(insert, [workspace, key, request_hash, now.isoformat()])
+            if cursor.rowcount == 1:
+                return None
         with self.store.transaction() as cursor:
             cursor.execute(
                 "SELECT request_hash, status, body, created_at FROM api_idempotency WHERE workspace = %s AND key = %s",
@@ -60,18 +68,14 @@ class IdempotencyStore:
                     raise KeyInUse("the first request with this Idempotency-Key is still in flight")
                 else:
                     return int(status), self._open(str(body), workspace, key)
-            cursor.execute(
-                "INSERT INTO api_idempotency (workspace, key, request_hash, created_at) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (workspace, key) DO NOTHING",
-                [workspace, key, request_hash, now.isoformat()],
-            )
+            cursor.execute(insert, [workspace, key, request_hash, now.isoformat()])
             if cursor.rowcount == 0:  # a request with the same key got there between our read and write
                 raise KeyInUse("the first request with this Idempotency-Key is still in flight")
         return None
 
     def finish(self, workspace: str, key: str, status: int, body: str) -> None:
         body = self._seal(body, workspace, key)
-        with self.store.transaction() as cursor:
+        with self.store.reading() as cursor:  # one statement: its own transaction
             cursor.execute(
                 "UPDATE api_idempotency SET status = %s, body = %s WHERE workspace = %s AND key = %s",
                 [status, body, workspace, key],

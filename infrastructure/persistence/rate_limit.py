@@ -35,6 +35,7 @@ class RateLimiter:
     clock: Clock
     store: ReadStore | None = None
     seen: dict[tuple[str, int], int] = field(default_factory=dict)  # last counts this process saw
+    _swept: int = 0  # the window whose spent predecessors this process last deleted
 
     def __post_init__(self) -> None:
         if self.store is not None:
@@ -66,12 +67,14 @@ class RateLimiter:
     def _count(self, workspace: str, start: int) -> int:
         if self.store is None:
             return self.seen.get((workspace, start), 0) + 1
-        with self.store.transaction() as cursor:
+        with self.store.reading() as cursor:  # one statement: its own transaction
             cursor.execute(
                 "INSERT INTO api_rate (workspace, minute, used) VALUES (%s, %s, 1) ON CONFLICT (workspace, minute)"
                 " DO UPDATE SET used = api_rate.used + 1 RETURNING used",
                 [workspace, start],
             )
             used = int(cursor.fetchone()[0])
-            cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
+            if self._swept < start:  # spent windows go once a minute per process, not per request
+                cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
+                self._swept = start
         return used

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from infrastructure.persistence.connections import Cursor, ReadStore, insert_rows
 from projections.timeline import COLUMNS
@@ -53,6 +54,33 @@ class SqlTimeline:
                 f"SELECT {', '.join(COLUMNS)} FROM timeline WHERE post_id = %s{clause} ORDER BY version", params
             )
             return [dict(zip(COLUMNS, found, strict=True)) for found in cursor.fetchall()]
+
+    def rows_and_latest(self, post_id: str) -> tuple[int | None, list[dict[str, Any]]]:
+        """The post's rows and the version of its newest stored event, in one statement: the
+        caller sees whether the projection has caught up with this post without folding it.
+        `None` when the log holds no such post."""
+        if self.store.dialect == "postgres":
+            latest, key = (
+                "SELECT max(originator_version) AS latest FROM herald_events WHERE originator_id = %s::uuid",
+                post_id,
+            )
+        else:  # the library keeps ids there as 32 hex digits
+            latest, key = (
+                "SELECT max(originator_version) AS latest FROM stored_events WHERE originator_id = %s",
+                UUID(post_id).hex,
+            )
+        columns = ", ".join(f"t.{column}" for column in COLUMNS)
+        with self.store.reading() as cursor:
+            cursor.execute(
+                f"SELECT e.latest, {columns} FROM ({latest}) AS e"
+                " LEFT JOIN timeline AS t ON t.post_id = %s ORDER BY t.version",
+                [key, post_id],
+            )
+            found = cursor.fetchall()
+        if not found or found[0][0] is None:
+            return None, []
+        rows = [dict(zip(COLUMNS, row[1:], strict=True)) for row in found if row[1] is not None]
+        return found[0][0], rows
 
     def post_ids_for_external_id(self, workspace: str | None, external_id: str) -> list[str]:
         clause, params = ("", [external_id]) if workspace is None else (" AND workspace = %s", [external_id, workspace])

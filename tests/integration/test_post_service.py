@@ -211,3 +211,70 @@ def test_content_the_platform_would_refuse_is_refused_at_schedule_time(service: 
     with pytest.raises(ContentInvalid):
         service.posts.edit_content(post_id, Content(text="a" * 501))
     assert service.posts.get_post(post_id).content.text == "Hello"
+
+
+def test_concurrent_saves_on_the_real_store_each_land_once_and_a_stale_one_fails_alone(
+    store_url: str, clock: ManualClock
+) -> None:
+    """Threads scheduling at once share transactions (group commit); a stale change among
+    them is refused on its own and every other post is stored, whole."""
+    import threading
+
+    first = bootstrap(store_url, clock=clock)
+    second = bootstrap(store_url, clock=clock)
+    try:
+        target = schedule(first, clock)
+        stale = first.posts.posts.get(target)
+        second.posts.cancel(target)  # another process changes it first
+        made: list[UUID] = []
+        refused: list[Exception] = []
+        start = threading.Barrier(9)
+
+        def one(n: int) -> None:
+            start.wait()
+            if n == 0:
+                stale.cancel(now=clock.now, reason="too late")
+                try:
+                    first.posts.posts.save(stale)
+                except Exception as error:
+                    refused.append(error)
+            else:
+                made.append(schedule(first, clock, external_id=f"together-{n}"))
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(9)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert [type(error).__name__ for error in refused] == ["ConcurrentChange"]
+        reread = bootstrap(store_url, clock=clock)
+        try:
+            assert sorted(reread.posts.get_post(post_id).external_id or "" for post_id in made) == sorted(
+                f"together-{n}" for n in range(1, 9)
+            )
+            assert [record.name for record in reread.posts.history(target)][-1] == "Canceled"
+            assert len(reread.posts.history(target)) == 3  # drafted, scheduled, canceled once
+        finally:
+            reread.close()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_timeline_read_sees_a_post_newer_than_its_projection(store_url: str, clock: ManualClock) -> None:
+    """The API's one-statement timeline read catches up when the post has moved on since the
+    projection last ran, and answers nothing for a post the log does not hold."""
+    from infrastructure.api.context import Context
+
+    service = bootstrap(store_url, clock=clock)
+    try:
+        ctx: Context = service.api_context()
+        post_id = schedule(service, clock)
+        assert [row["event"] for row in ctx.own_timeline("default", str(post_id))] == ["Drafted", "Scheduled"]
+        service.posts.cancel(post_id)
+        assert [row["event"] for row in ctx.own_timeline("default", str(post_id))][-1] == "Canceled"
+        assert service.timeline.rows_and_latest(str(uuid4())) == (None, [])
+        with pytest.raises(PostNotFound):
+            ctx.own_timeline("another-workspace", str(post_id))
+    finally:
+        service.close()
