@@ -1,8 +1,11 @@
 """Schedule requests per second through the HTTP API, with idempotency keys, on PostgreSQL.
 
 Run: .venv/bin/python scripts/bench_api.py [--requests 5000] [--concurrency 32] [--repeats 3]
-Starts `herald serve --only api` on a fresh PostgreSQL schema, then a load generator in its
-own process on loopback; prints requests/s and latency p50/p99 (medians of the repeats).
+Starts `herald serve --only api` on a fresh PostgreSQL schema and drives it from this process
+over loopback; then the same load against a raw aiohttp + psycopg handler storing the same
+rows (scripts/benchmarks/raw_api.py), for a same-run ratio. Prints requests/s, latency
+p50/p99, CPU per request of the server and of PostgreSQL (from /proc), and timeline look-up
+latency idle and while posts are being written (medians of the repeats).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -56,40 +60,114 @@ def connect_accounts(env: dict[str, str], workspace: str, count: int) -> None:
                 os.environ[name] = value
 
 
-def load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, list[float], int]:
+def load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, list[float], int, list[str]]:
+    """Schedule `requests` posts from `concurrency` clients: (seconds, latencies, errors, post ids)."""
+    return asyncio.run(_load(url, key, requests, concurrency))
+
+
+async def _load(url: str, key: str, requests: int, concurrency: int) -> tuple[float, list[float], int, list[str]]:
     import aiohttp
 
-    async def main() -> tuple[float, list[float], int]:
-        latencies: list[float] = []
-        errors = 0
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for n in range(requests):
-            queue.put_nowait(n)
+    latencies: list[float] = []
+    ids: list[str] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(requests):
+        queue.put_nowait(n)
 
-        async def worker(session: aiohttp.ClientSession) -> None:
-            nonlocal errors
-            while not queue.empty():
-                n = queue.get_nowait()
-                body = {
-                    "account": f"acct-{n % ACCOUNTS}",
-                    "platform": "x",
-                    "content": {"text": f"post {n}"},
-                    "scheduled_at": "2030-01-01T09:00:00Z",
-                    "external_id": f"b{n}",
-                }
-                headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
-                start = time.perf_counter()
-                async with session.post(url, json=body, headers=headers) as answer:
-                    await answer.read()
-                    errors += answer.status != 201
-                latencies.append(time.perf_counter() - start)
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while not queue.empty():
+            n = queue.get_nowait()
+            body = {
+                "account": f"acct-{n % ACCOUNTS}",
+                "platform": "x",
+                "content": {"text": f"post {n} {uuid.uuid4().hex[:6]}"},
+                "scheduled_at": "2030-01-01T09:00:00Z",
+                "external_id": f"b{n}",
+            }
+            headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex}
+            start = time.perf_counter()
+            async with session.post(url, json=body, headers=headers) as answer:
+                found = await answer.read()
+                errors += answer.status != 201
+            latencies.append(time.perf_counter() - start)
+            if answer.status == 201:
+                ids.append(json.loads(found)["id"])
 
-        began = time.perf_counter()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        return time.perf_counter() - began, latencies, errors
+    began = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return time.perf_counter() - began, latencies, errors, ids
 
-    return asyncio.run(main())
+
+async def _look_ups(base: str, key: str, ids: list[str], until: asyncio.Event | None, count: int) -> list[float]:
+    """Timeline look-ups one after another (a support agent's), `count` of them, or until `until`."""
+    import aiohttp
+
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        n = 0
+        while (until is None and n < count) or (until is not None and not until.is_set()):
+            start = time.perf_counter()
+            async with session.get(
+                f"{base}/{ids[n % len(ids)]}/timeline", headers={"Authorization": f"Bearer {key}"}
+            ) as got:
+                await got.read()
+                assert got.status == 200, got.status
+            latencies.append(time.perf_counter() - start)
+            n += 1
+    return latencies
+
+
+def look_ups_under_load(url: str, key: str, ids: list[str], requests: int, concurrency: int) -> list[float]:
+    """Timeline look-ups while `requests` more posts are being scheduled."""
+
+    async def both() -> list[float]:
+        done = asyncio.Event()
+
+        async def writes() -> None:
+            await _load(url, key, requests, concurrency)
+            done.set()
+
+        _, latencies = await asyncio.gather(writes(), _look_ups(url, key, ids, done, 0))
+        return latencies
+
+    return asyncio.run(both())
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far, from /proc (steadier than wall time)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def check_headroom(postgres: str, needed: int = 20) -> None:
+    """Refuse to start when PostgreSQL has too few free connections: a run that fails half way
+    (or starves the tests running beside it) measures nothing."""
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity").fetchone()
+    free = int(row[0]) if row else 0
+    if free < needed:
+        raise SystemExit(f"bench: PostgreSQL has {free} free connections, {needed} needed; stop what holds them")
 
 
 def main() -> None:
@@ -100,21 +178,65 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     args = parser.parse_args()
     result = measure(args.postgres, args.requests, args.concurrency, args.repeats)
+    raw = result["raw_req_per_s"]
     print(
-        f"| api schedule, {args.concurrency} concurrent | {result['req_per_s']:,.0f} req/s | "
-        f"p50 {result['p50_ms']:.1f} ms | p99 {result['p99_ms']:.1f} ms |"
+        f"api schedule, {args.concurrency} clients: herald {result['req_per_s']:,.0f} req/s "
+        f"(p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms), raw {raw:,.0f} req/s "
+        f"(p99 {result['raw_p99_ms']:.1f} ms): ratio {result['req_per_s'] / raw:.2f}\n"
+        f"CPU per request: herald API {result['api_cpu_ms']:.2f} ms + PostgreSQL {result['pg_cpu_ms']:.2f} ms; "
+        f"raw {result['raw_cpu_ms']:.2f} ms + PostgreSQL {result['raw_pg_cpu_ms']:.2f} ms\n"
+        f"timeline look-up: idle p50 {result['timeline_p50_ms']:.1f} ms, p99 {result['timeline_p99_ms']:.1f} ms; "
+        f"while writing p50 {result['timeline_busy_p50_ms']:.1f} ms, p99 {result['timeline_busy_p99_ms']:.1f} ms"
     )
 
 
+def _rates(
+    url: str, key: str, requests: int, concurrency: int, repeats: int, server: int
+) -> tuple[dict[str, float], list[str]]:
+    """Median requests/s, latency and CPU per request (server process, PostgreSQL) of `repeats` loads."""
+    rates, p50s, p99s, own, database = [], [], [], [], []
+    ids: list[str] = []
+    for _ in range(repeats):
+        before = cpu_seconds([server]), cpu_seconds(postgres_pids())
+        seconds, latencies, errors, made = load(url, key, requests, concurrency)
+        assert errors == 0, f"{errors} requests were not 201"
+        own.append((cpu_seconds([server]) - before[0]) / requests * 1000)
+        database.append((cpu_seconds(postgres_pids()) - before[1]) / requests * 1000)
+        latencies.sort()
+        rates.append(requests / seconds)
+        p50s.append(latencies[len(latencies) // 2] * 1000)
+        p99s.append(latencies[int(len(latencies) * 0.99)] * 1000)
+        ids = ids or made
+    return {
+        "req_per_s": statistics.median(rates),
+        "p50_ms": statistics.median(p50s),
+        "p99_ms": statistics.median(p99s),
+        "cpu_ms": statistics.median(own),
+        "pg_cpu_ms": statistics.median(database),
+    }, ids
+
+
+def _ready(base: str, path: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + path, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+
+
 def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[str, float]:
-    """Median requests/s and latency percentiles of `repeats` runs against a fresh API."""
-    args = argparse.Namespace(postgres=postgres, requests=requests, concurrency=concurrency, repeats=repeats)
+    """Herald's API and the raw handler, each on a fresh schema, the same load: medians of `repeats`."""
+    check_headroom(postgres)
     schema = f"bench_api_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "HERALD_DATABASE_URL": f"{args.postgres}?schema={schema}",
+        "HERALD_DATABASE_URL": f"{postgres}?schema={schema}",
         "HERALD_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "HERALD_API_CREATIONS_PER_MINUTE": str(10**9),
+        "HERALD_LOG_LEVEL": "warning",
     }
     try:
         made = json.loads(
@@ -134,29 +256,59 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dic
         )
         with reaped(server):
             base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/v1/openapi.json", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            _ready(base, "/v1/openapi.json")
             url = f"{base}/v1/workspaces/{made['workspace_id']}/posts"
-            rates, p50s, p99s = [], [], []
-            for _ in range(args.repeats):
-                seconds, latencies, errors = load(url, made["api_key"], args.requests, args.concurrency)
-                assert errors == 0, f"{errors} requests were not 201"
-                latencies.sort()
-                rates.append(args.requests / seconds)
-                p50s.append(latencies[len(latencies) // 2] * 1000)
-                p99s.append(latencies[int(len(latencies) * 0.99)] * 1000)
+            herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, server.pid)
+            idle = sorted(asyncio.run(_look_ups(url, made["api_key"], ids, None, 1000)))
+            busy = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency))
+        raw = _raw(postgres, requests, concurrency, repeats)
         return {
             "requests": requests,
-            "req_per_s": statistics.median(rates),
-            "p50_ms": statistics.median(p50s),
-            "p99_ms": statistics.median(p99s),
+            **{k: v for k, v in herald.items() if k != "cpu_ms"},
+            "api_cpu_ms": herald["cpu_ms"],
+            "raw_req_per_s": raw["req_per_s"],
+            "raw_p99_ms": raw["p99_ms"],
+            "raw_cpu_ms": raw["cpu_ms"],
+            "raw_pg_cpu_ms": raw["pg_cpu_ms"],
+            "timeline_p50_ms": idle[len(idle) // 2] * 1000,
+            "timeline_p99_ms": idle[int(len(idle) * 0.99)] * 1000,
+            "timeline_busy_p50_ms": busy[len(busy) // 2] * 1000,
+            "timeline_busy_p99_ms": busy[int(len(busy) * 0.99)] * 1000,
         }
     finally:
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def _raw(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[str, float]:
+    """The baseline handler (scripts/benchmarks/raw_api.py) under the same load."""
+    schema = f"bench_raw_api_{uuid.uuid4().hex[:8]}"
+    key = uuid.uuid4().hex
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+    try:
+        port = free_port()
+        dsn = f"{postgres}?options=-csearch_path%3D{schema}"
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "benchmarks" / "raw_api.py"),
+                "--port",
+                str(port),
+                "--dsn",
+                dsn,
+                "--key",
+                key,
+            ],
+            cwd=ROOT,
+        )
+        with reaped(server):
+            base = f"http://127.0.0.1:{port}"
+            _ready(base, "/")
+            url = f"{base}/v1/workspaces/{uuid.uuid4()}/posts"
+            return _rates(url, key, requests, concurrency, repeats, server.pid)[0]
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
 
 
