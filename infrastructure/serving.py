@@ -27,7 +27,9 @@ PLAN_EVERY = 60.0  # seconds between looks for recurring occurrences and free ev
 MAX_LAG = 10_000  # events a live projection may be behind the log and still count as ready
 
 
-async def serve(herald: Herald, parts: set[str], *, host: str, port: int, platform_url: str | None) -> Supervisor:
+async def serve(
+    herald: Herald, parts: set[str], *, host: str, port: int, platform_url: str | None, reuse_port: bool = False
+) -> Supervisor:
     """Run the parts until `stop` (SIGTERM, SIGINT, or a part that keeps crashing)."""
     import signal
 
@@ -45,7 +47,8 @@ async def serve(herald: Herald, parts: set[str], *, host: str, port: int, platfo
             )
             runner = GuardedRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            await web.TCPSite(runner, host, port).start()
+            # reuse_port: several API processes listen on one port, the kernel spreads connections
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         try:
             await supervisor.run()
         finally:

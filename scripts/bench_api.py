@@ -175,12 +175,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=1, help="API processes sharing the port (--reuse-port)")
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     args = parser.parse_args()
-    result = measure(args.postgres, args.requests, args.concurrency, args.repeats)
+    result = measure(args.postgres, args.requests, args.concurrency, args.repeats, args.processes)
     raw = result["raw_req_per_s"]
     print(
-        f"api schedule, {args.concurrency} clients: herald {result['req_per_s']:,.0f} req/s "
+        f"api schedule, {args.concurrency} clients, {args.processes} API process(es): "
+        f"herald {result['req_per_s']:,.0f} req/s "
         f"(p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms), raw {raw:,.0f} req/s "
         f"(p99 {result['raw_p99_ms']:.1f} ms): ratio {result['req_per_s'] / raw:.2f}\n"
         f"CPU per request: herald API {result['api_cpu_ms']:.2f} ms + PostgreSQL {result['pg_cpu_ms']:.2f} ms; "
@@ -191,16 +193,16 @@ def main() -> None:
 
 
 def _rates(
-    url: str, key: str, requests: int, concurrency: int, repeats: int, server: int
+    url: str, key: str, requests: int, concurrency: int, repeats: int, servers: list[int]
 ) -> tuple[dict[str, float], list[str]]:
     """Median requests/s, latency and CPU per request (server process, PostgreSQL) of `repeats` loads."""
     rates, p50s, p99s, own, database = [], [], [], [], []
     ids: list[str] = []
     for _ in range(repeats):
-        before = cpu_seconds([server]), cpu_seconds(postgres_pids())
+        before = cpu_seconds(servers), cpu_seconds(postgres_pids())
         seconds, latencies, errors, made = load(url, key, requests, concurrency)
         assert errors == 0, f"{errors} requests were not 201"
-        own.append((cpu_seconds([server]) - before[0]) / requests * 1000)
+        own.append((cpu_seconds(servers) - before[0]) / requests * 1000)
         database.append((cpu_seconds(postgres_pids()) - before[1]) / requests * 1000)
         latencies.sort()
         rates.append(requests / seconds)
@@ -227,7 +229,7 @@ def _ready(base: str, path: str) -> None:
             time.sleep(0.1)
 
 
-def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[str, float]:
+def measure(postgres: str, requests: int, concurrency: int, repeats: int, processes: int = 1) -> dict[str, float]:
     """Herald's API and the raw handler, each on a fresh schema, the same load: medians of `repeats`."""
     check_headroom(postgres)
     schema = f"bench_api_{uuid.uuid4().hex[:8]}"
@@ -251,14 +253,21 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int) -> dic
         )
         connect_accounts(env, made["workspace_id"], ACCOUNTS)
         port = free_port()
-        server = subprocess.Popen(
-            [*HERALD, "serve", "--only", "api", "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL
-        )
-        with reaped(server):
+        servers = [
+            subprocess.Popen(
+                [*HERALD, "serve", "--only", "api", "--port", str(port), "--reuse-port"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(processes)
+        ]
+        with reaped(*servers):
             base = f"http://127.0.0.1:{port}"
             _ready(base, "/v1/openapi.json")
+            time.sleep(1)  # every process listening, not only the first
             url = f"{base}/v1/workspaces/{made['workspace_id']}/posts"
-            herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, server.pid)
+            herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, [s.pid for s in servers])
             idle = sorted(asyncio.run(_look_ups(url, made["api_key"], ids, None, 1000)))
             busy = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency))
         raw = _raw(postgres, requests, concurrency, repeats)
@@ -306,7 +315,7 @@ def _raw(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[s
             base = f"http://127.0.0.1:{port}"
             _ready(base, "/")
             url = f"{base}/v1/workspaces/{uuid.uuid4()}/posts"
-            return _rates(url, key, requests, concurrency, repeats, server.pid)[0]
+            return _rates(url, key, requests, concurrency, repeats, [server.pid])[0]
     finally:
         with psycopg.connect(postgres, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]

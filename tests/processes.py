@@ -107,9 +107,9 @@ def create_workspace(env: dict[str, str], name: str) -> dict[str, str]:
     return dict(json.loads(done.stdout))
 
 
-def start_serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`herald serve ARGS` on a free port, once its API answers: (process, base URL)."""
-    port = free_port()
+def start_serve(env: dict[str, str], *args: str, port: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    """`herald serve ARGS` on a free port (or `port`), once its API answers: (process, base URL)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [*HERALD, "serve", "--port", str(port), *args],
         env=env,

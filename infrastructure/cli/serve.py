@@ -26,6 +26,12 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address the API listens on")
     serve.add_argument("--port", type=int, default=8080, help="port the API listens on")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="let several API processes listen on the same port (each with its own small pool); the "
+        "kernel spreads the connections between them",
+    )
     serve.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
     serve.add_argument(
         "--platform-url",
@@ -160,7 +166,16 @@ def _serve(args: argparse.Namespace) -> int:
             " the support console at /console)"
         )
     try:
-        supervisor = asyncio.run(serve(herald, parts, host=args.host, port=args.port, platform_url=args.platform_url))
+        supervisor = asyncio.run(
+            serve(
+                herald,
+                parts,
+                host=args.host,
+                port=args.port,
+                platform_url=args.platform_url,
+                reuse_port=args.reuse_port,
+            )
+        )
     finally:
         herald.close()
     if supervisor.failed:

@@ -55,3 +55,29 @@ def test_serve_with_every_part_busy_holds_at_most_four_connections(postgres_url:
         assert 1 <= most <= 4, most
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def test_two_api_processes_share_one_port_and_one_survives_the_other(postgres_url: str) -> None:
+    """`serve --only api --reuse-port` twice on one port: both answer, each within its own pool,
+    and when one is SIGKILLed the port keeps answering."""
+    from tests.processes import free_port
+
+    env = herald_env(postgres_url, HERALD_API_CREATIONS_PER_MINUTE="100000")
+    made = create_workspace(env, "Shared port")
+    port = free_port()
+    args = ("--only", "api", "--reuse-port", "--platform-url", "http://127.0.0.1:9")  # any account may post
+    first, root = start_serve(env, *args, port=port)
+    second, _ = start_serve(env, *args, port=port)
+    with reaped(first, second):
+        base = f"{root}/v1/workspaces/{made['workspace_id']}"
+        body = {"account": "acme", "platform": "mastodon", "content": {"text": "shared"}, "mode": "draft"}
+        ids = {
+            call("POST", base + "/posts", made["api_key"], {**body, "external_id": f"s{n}"}, f"s{n}")["id"]
+            for n in range(30)
+        }
+        assert len(ids) == 30
+        assert connections_of(first.pid) <= 4 and connections_of(second.pid) <= 4
+        second.send_signal(signal.SIGKILL)
+        second.wait(timeout=10)
+        for post_id in ids:
+            assert call("GET", f"{base}/posts/{post_id}", made["api_key"])["id"] == post_id
