@@ -44,7 +44,7 @@ def forged(sent: str | None, expected: str) -> bool:
 class Sessions:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
-        with store.transaction() as cursor:
+        with store.creating() as cursor:
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (token_hash TEXT PRIMARY KEY, workspace TEXT NOT NULL,"
                 " key_id TEXT NOT NULL, csrf TEXT NOT NULL, approver INTEGER NOT NULL, ends_at TEXT NOT NULL)"

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+DDL_LOCK = 0x48524C44  # advisory lock class of table creation ("HRLD"), keyed by schema
+
 
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
@@ -28,6 +30,12 @@ class ReadStore(Protocol):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]: ...
+    @contextmanager
+    def creating(self) -> Iterator[Cursor]:
+        """A transaction for CREATE … IF NOT EXISTS: processes starting at once take turns (on
+        PostgreSQL two such creations can otherwise both proceed and one fail on the catalog)."""
+        ...
+
     @contextmanager
     def reading(self) -> Iterator[Cursor]:
         """A cursor whose statements each run on their own: no BEGIN and COMMIT round trips,
@@ -147,6 +155,11 @@ class SQLiteReadStore:
             self._conn.commit()
 
     @contextmanager
+    def creating(self) -> Iterator[Cursor]:
+        with self.transaction() as cursor:  # BEGIN IMMEDIATE already takes turns
+            yield cursor
+
+    @contextmanager
     def reading(self) -> Iterator[Cursor]:
         with self._lock:
             yield _SQLiteCursor(self._conn.cursor())
@@ -170,6 +183,12 @@ class PostgresReadStore:
         from psycopg.rows import tuple_row
 
         with self.pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as cursor:
+            yield cursor
+
+    @contextmanager
+    def creating(self) -> Iterator[Cursor]:
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", [DDL_LOCK])
             yield cursor
 
     @contextmanager

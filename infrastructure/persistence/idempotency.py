@@ -33,7 +33,7 @@ class IdempotencyStore:
         self.store = store
         self.clock = clock
         self._sealer = sealer
-        with store.transaction() as cursor:
+        with store.creating() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS api_idempotency (workspace TEXT NOT NULL, key TEXT NOT NULL,"
                 " request_hash TEXT NOT NULL, status INTEGER, body TEXT, created_at TEXT NOT NULL,"

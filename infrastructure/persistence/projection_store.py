@@ -77,7 +77,7 @@ class SqlProjectionStore:
         self.mapper = mapper
 
     def create(self, projection: Projection, suffix: str = "") -> None:
-        with self.store.transaction() as cursor:
+        with self.store.creating() as cursor:
             ensure_tracking(cursor, projection.name + suffix)
             self.create_tables(cursor, projection, suffix)
 

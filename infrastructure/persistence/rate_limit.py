@@ -39,7 +39,7 @@ class RateLimiter:
 
     def __post_init__(self) -> None:
         if self.store is not None:
-            with self.store.transaction() as cursor:
+            with self.store.creating() as cursor:
                 cursor.execute(
                     "CREATE TABLE IF NOT EXISTS api_rate (workspace TEXT NOT NULL, minute BIGINT NOT NULL,"
                     " used INTEGER NOT NULL, PRIMARY KEY (workspace, minute))"
