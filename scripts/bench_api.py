@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from scripts.benchmarks.common import check_headroom  # noqa: E402
 from tests.processes import HERALD, free_port, reaped  # noqa: E402
 
 ACCOUNTS = 1000
@@ -158,16 +159,6 @@ def postgres_pids() -> list[int]:
             except OSError:
                 continue
     return found
-
-
-def check_headroom(postgres: str, needed: int = 20) -> None:
-    """Refuse to start when PostgreSQL has too few free connections: a run that fails half way
-    (or starves the tests running beside it) measures nothing."""
-    with psycopg.connect(postgres, autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity").fetchone()
-    free = int(row[0]) if row else 0
-    if free < needed:
-        raise SystemExit(f"bench: PostgreSQL has {free} free connections, {needed} needed; stop what holds them")
 
 
 def main() -> None:

@@ -82,6 +82,7 @@ class ChaosResult:
     lost: int = 0  # delivered but a part absent, or a part present but not recorded live
     media_missing: int = 0  # delivered, but a picture absent, out of order, or with other bytes
     stuck: int = 0  # not terminal, and not visibly held or waiting for support
+    early: int = 0  # published on the platform before the instant the post was due
     agreement: float = 1.0
     revocations: int = 0
     reconnects: int = 0
@@ -105,7 +106,7 @@ class ChaosResult:
             f"tokens revoked: {self.revocations}; accounts reconnected: {self.reconnects}; "
             f"settled by support: {self.settled_by_support}; reconciled deliveries: {self.reconciled}",
             f"simulator truth: {self.published} posts; duplicates {self.duplicates}; lost {self.lost}; "
-            f"failed while live {self.failed_but_published}; stuck {self.stuck}; "
+            f"failed while live {self.failed_but_published}; stuck {self.stuck}; sent early {self.early}; "
             f"delivered without all their pictures {self.media_missing}; "
             f"agreement with the truth {self.agreement:.2%}",
             f"due-to-first-attempt delay: p50 {self.lag_p50 * 1000:.0f} ms, p99 {self.lag_p99 * 1000:.0f} ms",
@@ -402,8 +403,16 @@ def _judge(
         keys = Counter(t["publish_key"] for t in truth)
         result.duplicates = sum(n - 1 for n in keys.values())
         present = {("generic", key) for key in keys}
+    first_seen: dict[tuple[str, str], datetime] = {}
+    for t in truth:
+        key = (t["platform"], t["text"]) if platforms else ("generic", t["publish_key"])
+        at = datetime.fromisoformat(t["created_at"])
+        first_seen[key] = min(at, first_seen.get(key, at))
     agree = 0
     for view in views:
+        seen = first_seen.get((view.platform, view.content.text) if platforms else ("generic", view.publish_key))
+        if seen is not None and view.due_at is not None and seen < view.due_at:
+            result.early += 1
         if platforms:
             parts = [view.content.text, *(p.text for p in view.content.thread)]
             live = [(view.platform, text) in present for text in parts]
@@ -435,6 +444,7 @@ def _judge(
         ("duplicates", result.duplicates),
         ("lost", result.lost),
         ("stuck", result.stuck),
+        ("sent before they were due", result.early),
         ("delivered without all their pictures", result.media_missing),
     )
     for name, count in counts:

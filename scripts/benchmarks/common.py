@@ -79,3 +79,13 @@ def stop_all(processes: list[subprocess.Popen[Any]]) -> None:
             process.wait(timeout=30)
         if process.poll() is None:
             process.kill()
+
+
+def check_headroom(postgres: str = POSTGRES, needed: int = 20) -> None:
+    """Refuse to start when PostgreSQL has too few free connections: a run that fails half way
+    (or starves the tests running beside it) measures nothing."""
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity").fetchone()
+    free = int(row[0]) if row else 0
+    if free < needed:
+        raise SystemExit(f"bench: PostgreSQL has {free} free connections, {needed} needed; stop what holds them")

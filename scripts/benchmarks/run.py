@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from scripts.benchmarks import herald_side, peer, raw  # noqa: E402
-from scripts.benchmarks.common import POSTGRES, Result, fresh_schema, simulator  # noqa: E402
+from scripts.benchmarks.common import POSTGRES, Result, check_headroom, fresh_schema, simulator  # noqa: E402
 
 
 def repeat(times: int, run: Any) -> Result:
@@ -118,8 +118,14 @@ def table(results: list[Result]) -> str:
     if ("api", "herald") in by:
         h = by[("api", "herald")]
         lines.append(
-            f"| api schedule req/s (p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms) | "
-            f"{h['req_per_s']:,.0f} | - | - | - | - |"
+            f"| api schedule req/s (p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms; CPU per request: API "
+            f"{h['api_cpu_ms']:.2f} ms, PostgreSQL {h['pg_cpu_ms']:.2f} ms; raw {h['raw_cpu_ms']:.2f} + "
+            f"{h['raw_pg_cpu_ms']:.2f} ms) | {h['req_per_s']:,.0f} | {h['raw_req_per_s']:,.0f} | - | "
+            f"{ratio(h['req_per_s'], h['raw_req_per_s'])} | - |"
+        )
+        lines.append(
+            f"| timeline look-up p99 ms, idle / while writing | {h['timeline_p99_ms']:.1f} / "
+            f"{h['timeline_busy_p99_ms']:.1f} | - | - | - | - |"
         )
     return "\n".join(lines)
 
@@ -144,6 +150,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench-out", help="folder for results.json and results.md")
     args = parser.parse_args()
     wanted = set(args.only or ["burst", "lag", "replay", "api"])
+    check_headroom()
     results: list[Result] = []
     if "burst" in wanted:
         results += burst(args.n, args.accounts, args.workers, args.repeats)
