@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from infrastructure.api.context import Context
     from infrastructure.media.source import LibraryFiles
     from infrastructure.persistence.listener import Listener
+    from infrastructure.persistence.partitions import Partitions
     from infrastructure.platforms.media_steps import Polling
     from services.dispatcher import Dispatcher, DispatchSettings
     from services.engagement import EngagementFetcher
@@ -121,7 +122,13 @@ class Herald:
         return Reconciler(self.dispatch, self.due_index, router, self.clock)
 
     def dispatcher(
-        self, router: Router, settings: DispatchSettings, *, wake: Any = None, pacer: Pacer | None = None
+        self,
+        router: Router,
+        settings: DispatchSettings,
+        *,
+        wake: Any = None,
+        pacer: Pacer | None = None,
+        partitions: Partitions | None = None,
     ) -> Dispatcher:
         """A dispatcher with its reconciler and its due-index runner."""
         from infrastructure.metrics import PrometheusMetrics
@@ -140,6 +147,7 @@ class Herald:
             pacer=pacer,
             wake=wake,
             metrics=PrometheusMetrics(),
+            partitions=partitions,
         )
 
     def engagement_fetcher(self, router: Router) -> EngagementFetcher:
@@ -232,6 +240,16 @@ class Herald:
         listener = Listener(self.events.pool, self.events.recorder.channel_name)  # type: ignore[attr-defined]
         self._closers.append(listener.close)
         return listener
+
+    def partitions(self, listener: Listener | None, worker: str) -> Partitions | None:
+        """A dispatcher's place among the live ones (PostgreSQL, on its LISTEN connection), so
+        dispatchers split the accounts instead of racing; None where there is no listener."""
+        from infrastructure.persistence.partitions import Partitions
+
+        if listener is None or listener.conn is None:
+            return None
+        schema = self.events.factory.datastore.schema  # type: ignore[attr-defined]
+        return Partitions(listener.conn, self.events.pool, schema, worker)
 
     def close(self) -> None:
         """Close what was opened: listeners, the read store, the pool."""

@@ -62,13 +62,16 @@ def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_ur
         return _wait  # the API answers from aiohttp's own tasks; the part lasts until serve stops
     if name == "dispatcher":
         listener = herald.listener()  # one LISTEN per process, kept across restarts
+        partitions = herald.partitions(listener, f"{socket.gethostname()}-{os.getpid()}")  # its place, likewise
 
         async def dispatch(stop: asyncio.Event) -> None:
             from services.dispatcher import DispatchSettings
 
             router = herald.account_router(session, fallback_url=platform_url)
             worker = f"{socket.gethostname()}-{os.getpid()}"
-            dispatcher = herald.dispatcher(router, DispatchSettings(worker), wake=listener.wake if listener else None)
+            dispatcher = herald.dispatcher(
+                router, DispatchSettings(worker), wake=listener.wake if listener else None, partitions=partitions
+            )
             stopping = asyncio.create_task(_stop_on(stop, dispatcher.stop))
             try:
                 await dispatcher.run()

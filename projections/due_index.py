@@ -148,9 +148,16 @@ class DueIndex:
 class DueIndexView(Protocol):
     """What the due index answers (`infrastructure/persistence/due_index.py`)."""
 
-    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[tuple[str, str]] = ()) -> list[DuePost]:
+    def due(
+        self,
+        now: datetime,
+        limit: int,
+        exclude_accounts: Sequence[tuple[str, str]] = (),
+        share: tuple[int, int] | None = None,
+    ) -> list[DuePost]:
         """Queued posts due at or before `now`, oldest first, spread fairly across accounts;
-        the (workspace, account) pairs named are left out (paused or at their limit)."""
+        the (workspace, account) pairs named are left out (paused or at their limit). With a
+        `share` (index, count) only the accounts of that dispatcher's partitions."""
         ...
 
     def expired_leases(self, now: datetime, limit: int) -> list[str]: ...

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from domain.intent import PublishIntent
@@ -30,6 +30,17 @@ from services.routing import Held, Route, Router
 
 log = logging.getLogger("herald.dispatcher")
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
+
+
+class Share(Protocol):
+    """This dispatcher's share of the accounts among the live dispatchers
+    (`infrastructure/persistence/partitions.py`)."""
+
+    def share(self) -> tuple[int, int] | None:
+        """(its index, how many are live), or None to claim for every account (blocking)."""
+        ...
+
+
 CATCH_UP_BATCHES = 5
 
 
@@ -60,6 +71,7 @@ class Dispatcher:
         pacer: Pacer | None = None,
         wake: Wake | None = None,
         metrics: Metrics | None = None,
+        partitions: Share | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.due_index = due_index
@@ -71,6 +83,7 @@ class Dispatcher:
         self.pacer = pacer or Pacer()
         self.wake = wake
         self.metrics = metrics or NoMetrics()
+        self.partitions = partitions  # this dispatcher's share of the accounts; None: all of them
         self.stopping = asyncio.Event()
         self.sent = 0
         self.batches: set[asyncio.Task[None]] = set()  # batches being sent and recorded
@@ -147,7 +160,9 @@ class Dispatcher:
             await self._answered.wait()
             return True
         now = self.clock()
-        due = await asyncio.to_thread(self.due_index.due, now, room, self.pacer.blocked_accounts(now))
+        blocked = self.pacer.blocked_accounts(now)
+        share = self.partitions.share if self.partitions is not None else lambda: None
+        due = await asyncio.to_thread(lambda: self.due_index.due(now, room, blocked, share=share()))
         due = [post for post in due if post.post_id not in self.unreadable]
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []

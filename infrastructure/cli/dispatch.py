@@ -137,7 +137,12 @@ def _start_dispatching(args: argparse.Namespace) -> int:
         async with outbound_session(trusted=args.platform_url) as session:
             router = herald.account_router(session, timeout=args.timeout, fallback_url=args.platform_url)
             listener = herald.listener()
-            dispatcher = herald.dispatcher(router, settings, wake=listener.wake if listener else None)
+            dispatcher = herald.dispatcher(
+                router,
+                settings,
+                wake=listener.wake if listener else None,
+                partitions=herald.partitions(listener, args.worker),
+            )
             loop = asyncio.get_running_loop()
             watchdog = StopWatchdog(herald.settings.lease.total_seconds() + 5, args.worker)
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from infrastructure.persistence.connections import Cursor, ReadStore, update_rows
+from infrastructure.persistence.partitions import partition_filter
 from projections.due_index import COLUMNS, DuePost, Waiting
 from projections.facts import utc_text
 
@@ -61,7 +62,13 @@ class SqlDueIndex:
     def __init__(self, store: ReadStore) -> None:
         self.store = store
 
-    def due(self, now: datetime, limit: int, exclude_accounts: Sequence[tuple[str, str]] = ()) -> list[DuePost]:
+    def due(
+        self,
+        now: datetime,
+        limit: int,
+        exclude_accounts: Sequence[tuple[str, str]] = (),
+        share: tuple[int, int] | None = None,
+    ) -> list[DuePost]:
         """Fairness is taken among the oldest `CANDIDATES * limit` due posts (found through the
         (state, not_before) index), so the query costs the same with ten or a million posts
         waiting: each account's oldest candidate comes first, then each one's second, and so on."""
@@ -70,6 +77,10 @@ class SqlDueIndex:
         if exclude_accounts:  # by workspace and name: equal names in two workspaces are two accounts
             skip = " AND NOT (" + " OR ".join(["(workspace = %s AND account = %s)"] * len(exclude_accounts)) + ")"
             params += [value for pair in exclude_accounts for value in pair]
+        if share is not None and self.store.dialect == "postgres":
+            mine, values = partition_filter(share)
+            skip += mine
+            params += values
         with self.store.reading() as cursor:
             cursor.execute(
                 "SELECT post_id, account, platform, workspace FROM ("

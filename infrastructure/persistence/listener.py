@@ -30,5 +30,6 @@ class Listener:
         if self.conn is not None:
             with contextlib.suppress(Exception):  # a broken connection: the pool replaces it
                 self.conn.execute("UNLISTEN *")
+                self.conn.execute("SELECT pg_advisory_unlock_all()")  # a dispatcher's place (partitions.py)
             self.pool.putconn(self.conn)
             self.conn = None

@@ -1,0 +1,89 @@
+"""Dispatchers share the accounts instead of racing for them (PostgreSQL): three dispatcher
+processes split a burst by account; one is SIGKILLed mid-burst and the two left take its
+accounts over; the simulator's truth shows every post once."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from domain.content import Content
+from infrastructure.bootstrap import bootstrap
+from infrastructure.persistence.partitions import LIVE, lock_class
+from infrastructure.store import store_env
+from services.results import PostSettings
+from tests.conftest import POSTGRES_URL
+from tests.processes import admin, reaped, start_dispatcher, start_simulator
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+POSTS, ACCOUNTS = 1200, 48
+
+
+def live_dispatchers(schema: str) -> int:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        return len(conn.execute(LIVE, [lock_class(schema)]).fetchall())  # type: ignore[arg-type]
+
+
+def wait(what: str, done: object, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what}: not within {seconds:.0f}s"
+        time.sleep(0.1)
+
+
+def test_three_dispatchers_split_the_accounts_and_survivors_take_a_killed_ones_share(postgres_url: str) -> None:
+    schema = store_env(postgres_url)["POSTGRES_SCHEMA"]
+    simulator, platform_url = start_simulator("latency_ms=20")
+    service = bootstrap(postgres_url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
+    env = {"HERALD_LEASE_SECONDS": "8"}
+    workers = [
+        start_dispatcher(postgres_url, platform_url, f"part-{n}", "--timeout", "2", "--batch-size", "20", **env)
+        for n in range(3)
+    ]
+    with reaped(simulator, *workers):
+        wait("three dispatchers live", lambda: live_dispatchers(schema) == 3, 60)
+        due = datetime.now(UTC) + timedelta(seconds=2)  # each has looked at who is live by then
+        ids = service.posts.schedule_many(
+            [
+                {
+                    "account": f"acct-{n % ACCOUNTS}",
+                    "platform": "x",
+                    "content": Content(text=f"p{n}"),
+                    "scheduled_at": due,
+                }
+                for n in range(POSTS)
+            ]
+        )
+
+        def delivered() -> int:
+            return sum(service.posts.get_post(post_id).state == "delivered" for post_id in ids[::10])
+
+        wait("a third of the burst delivered", lambda: delivered() >= len(ids[::10]) // 3)
+        workers[0].send_signal(signal.SIGKILL)
+        killed_at = datetime.now(UTC)
+        workers[0].wait(timeout=10)
+        wait("two dispatchers live", lambda: live_dispatchers(schema) == 2, 10)
+        wait("every post settled", lambda: all(service.posts.get_post(p).state == "delivered" for p in ids), 180)
+        truth = admin(platform_url, "/admin/truth")["posts"]
+
+    assert len(truth) == POSTS and len({t["publish_key"] for t in truth}) == POSTS, "a post went out twice"
+    before: dict[str, set[str]] = defaultdict(set)  # account -> the dispatchers that claimed its posts
+    after: dict[str, set[str]] = defaultdict(set)
+    for post_id in ids:
+        account = service.posts.get_post(post_id).account
+        for record in service.posts.history(post_id):
+            if record.name == "DispatchClaimed":
+                (before if record.at < killed_at else after)[account].add(record.data["worker"])
+    shared = {account: found for account, found in before.items() if len(found) > 1}
+    assert not shared, f"accounts claimed by more than one dispatcher at once: {shared}"
+    assert set().union(*before.values()) == {"part-0", "part-1", "part-2"}, "the three did not all take a share"
+    orphaned = [account for account, found in before.items() if found == {"part-0"}]
+    taken = set().union(*(after[account] for account in orphaned))
+    assert orphaned and taken and "part-0" not in taken, "the survivors did not take the killed one's accounts"
+    service.close()
