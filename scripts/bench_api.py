@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from scripts.benchmarks.common import check_headroom  # noqa: E402
+from scripts.benchmarks.common import check_headroom, cpu_seconds, postgres_pids  # noqa: E402
 from tests.processes import HERALD, free_port, reaped  # noqa: E402
 
 ACCOUNTS = 1000
@@ -135,30 +135,6 @@ def look_ups_under_load(url: str, key: str, ids: list[str], requests: int, concu
         return latencies
 
     return asyncio.run(both())
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes have used so far, from /proc (steadier than wall time)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it ended
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def main() -> None:

@@ -12,11 +12,20 @@ import psycopg
 
 from domain.content import Content
 from infrastructure.bootstrap import bootstrap
-from scripts.benchmarks.common import POSTGRES, Result, duplicates, percentile, stop_all, wait_until
+from scripts.benchmarks.common import (
+    POSTGRES,
+    Result,
+    cpu_seconds,
+    duplicates,
+    percentile,
+    postgres_pids,
+    stop_all,
+    wait_until,
+)
 from services.results import PostSettings
 from tests.processes import start_dispatcher
 
-WORKER_ENV = {"HERALD_LEASE_SECONDS": "60"}
+WORKER_ENV = {"HERALD_LEASE_SECONDS": "60", "HERALD_LOG_FORMAT": "json"}  # as in production: a log shipper reads JSON
 
 
 def settled(schema: str) -> int:
@@ -87,7 +96,9 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -
     processes = dispatchers(url, platform_url, workers)
     try:
         time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))  # until the burst falls due
+        cpu = cpu_seconds([p.pid for p in processes]), cpu_seconds(postgres_pids())
         seconds = wait_until(lambda: settled(schema) >= n, limit=1800, poll=0.2)
+        spent = cpu_seconds([p.pid for p in processes]) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
     finally:
         stop_all(processes)
         service.close()
@@ -95,7 +106,15 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -
     return Result(
         "burst",
         "herald",
-        {"posts": n, "seconds": seconds, "posts_per_s": n / seconds, "published": held, "duplicates": repeats},
+        {
+            "posts": n,
+            "seconds": seconds,
+            "posts_per_s": n / seconds,
+            "published": held,
+            "duplicates": repeats,
+            "dispatcher_cpu_ms": spent[0] / n * 1000,  # CPU per post, all dispatchers together
+            "postgres_cpu_ms": spent[1] / n * 1000,
+        },
     )
 
 

@@ -97,7 +97,9 @@ def table(results: list[Result]) -> str:
         h, r, p = (by.get(("burst", s), {}) for s in ("herald", "raw", "peer"))
         lines.append(
             f"| burst posts/s ({int(h['posts'])} posts; duplicates herald {int(h['duplicates'])}, "
-            f"peer {int(p.get('duplicates', 0))}) | {h['posts_per_s']:,.0f} | {r.get('posts_per_s', 0):,.0f} | "
+            f"peer {int(p.get('duplicates', 0))}; herald CPU per post: dispatchers "
+            f"{h.get('dispatcher_cpu_ms', 0):.2f} ms, PostgreSQL {h.get('postgres_cpu_ms', 0):.2f} ms) | "
+            f"{h['posts_per_s']:,.0f} | {r.get('posts_per_s', 0):,.0f} | "
             f"{p.get('posts_per_s', 0):,.0f} | {ratio(h['posts_per_s'], r.get('posts_per_s'))} | "
             f"{ratio(h['posts_per_s'], p.get('posts_per_s'))} |"
         )
