@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,9 @@ class Context:
     runners: dict[str, ProjectionRunner] = field(default_factory=dict)
     _catching_up: threading.Lock = field(default_factory=threading.Lock)
     _links: MediaLinks | None = None
+    # look-ups get threads of their own: under a write load the default executor's threads are
+    # all busy saving, and a timeline read would queue behind them
+    reads: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="reads"))
 
     def __post_init__(self) -> None:
         self.runners = {
@@ -100,4 +104,5 @@ class Context:
         return rows
 
     def close(self) -> None:
+        self.reads.shutdown(wait=False)
         self.herald.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import re
 from typing import Any
@@ -280,7 +281,8 @@ async def cancel_post(request: web.Request) -> web.Response:
 
 async def timeline(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
-    rows = await asyncio.to_thread(ctx.own_timeline, workspace_of(request), str(post_id_of(request)))
+    read = functools.partial(ctx.own_timeline, workspace_of(request), str(post_id_of(request)))
+    rows = await asyncio.get_running_loop().run_in_executor(ctx.reads, read)
     out = TimelineOut(summary=summary(rows), events=rows)  # type: ignore[arg-type]
     return json_response(out.model_dump(mode="json"))
 
