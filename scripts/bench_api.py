@@ -19,8 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -30,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from scripts.benchmarks.common import check_headroom, cpu_seconds, postgres_pids  # noqa: E402
-from tests.processes import HERALD, free_port, reaped  # noqa: E402
+from tests.processes import HERALD, answering, free_port, reaped  # noqa: E402
 
 ACCOUNTS = 1000
 
@@ -185,17 +183,6 @@ def _rates(
     }, ids
 
 
-def _ready(base: str, path: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + path, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.1)
-
-
 def measure(postgres: str, requests: int, concurrency: int, repeats: int, processes: int = 1) -> dict[str, float]:
     """Herald's API and the raw handler, each on a fresh schema, the same load: medians of `repeats`."""
     check_headroom(postgres)
@@ -231,7 +218,7 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
         ]
         with reaped(*servers):
             base = f"http://127.0.0.1:{port}"
-            _ready(base, "/v1/openapi.json")
+            answering(servers[0], base + "/v1/openapi.json")
             time.sleep(1)  # every process listening, not only the first
             url = f"{base}/v1/workspaces/{made['workspace_id']}/posts"
             herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, [s.pid for s in servers])
@@ -280,7 +267,7 @@ def _raw(postgres: str, requests: int, concurrency: int, repeats: int) -> dict[s
         )
         with reaped(server):
             base = f"http://127.0.0.1:{port}"
-            _ready(base, "/")
+            answering(server, base + "/")
             url = f"{base}/v1/workspaces/{uuid.uuid4()}/posts"
             return _rates(url, key, requests, concurrency, repeats, [server.pid])[0]
     finally:

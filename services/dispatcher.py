@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from domain.intent import PublishIntent
@@ -23,22 +23,13 @@ from projections.due_index import DueIndexView
 from projections.runner import ProjectionRunner
 from services.dispatching import DispatchCommands
 from services.pacing import Pacer
-from services.ports import Clock, Metrics, NoMetrics
+from services.ports import Clock, Metrics, NoMetrics, Share
 from services.reconciler import Reconciler
 from services.results import OutcomeReport
 from services.routing import Held, Route, Router
 
 log = logging.getLogger("herald.dispatcher")
 Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
-
-
-class Share(Protocol):
-    """This dispatcher's share of the accounts among the live dispatchers
-    (`infrastructure/persistence/partitions.py`)."""
-
-    def share(self) -> tuple[int, int] | None:
-        """(its index, how many are live), or None to claim for every account (blocking)."""
-        ...
 
 
 CATCH_UP_BATCHES = 5

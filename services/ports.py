@@ -149,6 +149,15 @@ class PlatformAdapter(Protocol):
     async def refresh(self, account: AccountAccess) -> Refreshed: ...
 
 
+class Share(Protocol):
+    """This dispatcher's share of the accounts among the live dispatchers
+    (`infrastructure/persistence/partitions.py`)."""
+
+    def share(self) -> tuple[int, int] | None:
+        """(its index, how many are live), or None to claim for every account (blocking)."""
+        ...
+
+
 class Metrics(Protocol):
     """What the services count for operators (Prometheus, in `infrastructure/metrics.py`).
     Labels are platforms, outcomes and reasons: never a post, an account or a workspace."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import IO, Any
@@ -40,11 +41,20 @@ def start_simulator(faults: str = "", seed: int = 0) -> tuple[subprocess.Popen[b
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:  # wait for the server to listen (a readiness probe, not a wait for time)
+    answering(process, url + "/admin/truth", seconds=20)
+    return process, url
+
+
+def answering(process: subprocess.Popen[Any], url: str, seconds: float = 30) -> None:
+    """Return once `url` gets an HTTP answer, any status (a readiness probe, not a wait for
+    time); kill the process and raise if it exits or stays silent for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
         try:
-            admin(url, "/admin/truth")
-            return process, url
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
@@ -118,13 +128,5 @@ def start_serve(env: dict[str, str], *args: str, port: int | None = None) -> tup
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:  # readiness probe
-        try:
-            urllib.request.urlopen(base + "/v1/openapi.json", timeout=2).close()
-            return process, base
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.1)
+    answering(process, base + "/v1/openapi.json")
+    return process, base

@@ -87,10 +87,6 @@ class Context:
         self.caught_up("due_index")
         return self.herald.due_index.needing_attention(workspace, 500)
 
-    def timeline_rows(self, post_id: str) -> list[dict[str, Any]]:
-        self.caught_up("timeline")
-        return self.herald.timeline.rows(post_id)
-
     def own_timeline(self, workspace: str, post_id: str) -> list[dict[str, Any]]:
         """The post's timeline rows, if the post is the workspace's: one autocommit statement
         when the projection holds the post's newest event (as it does once the projection part

@@ -181,7 +181,9 @@ async def post_page(request: web.Request) -> web.StreamResponse:
     except HeraldError as bad:
         problems.append(bad.message)
         zone_name, where = "UTC", ZoneInfo("UTC")
-    rows = await asyncio.to_thread(ctx.timeline_rows, str(view.id))
+    rows = await asyncio.get_running_loop().run_in_executor(
+        ctx.reads, ctx.own_timeline, session.workspace, str(view.id)
+    )
     as_of_text = request.query.get("as_of", "").strip()
     as_of = None
     if as_of_text:
