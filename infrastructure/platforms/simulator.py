@@ -76,6 +76,7 @@ class Simulator:
         self._ids = itertools.count(1)
         self._granted = False  # until a grant is issued, any token is taken (tests that need no accounts)
         self._by_account: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._by_id: dict[tuple[str, str], dict[str, Any]] = {}  # (platform or "*", remote id) → post
         self._indexed = 0  # how many of `posts` the per-account index holds
         self._last: dict[str, Any] | None = None
         self._noise: asyncio.Task[None] | None = None
@@ -122,18 +123,29 @@ class Simulator:
         return {"likes": likes, "reposts": likes // 4, "replies": likes // 7}
 
     def find_post(self, platform: str, remote_id: str) -> dict[str, Any] | None:
-        return next((p for p in self.posts if p["platform"] == platform and p["id"] == remote_id), None)
+        self._index()
+        return self._by_id.get((platform, remote_id))
 
     def posts_of(self, platform: str, user: str) -> list[dict[str, Any]]:
-        """The account's posts, oldest first, from an index kept per account (histories run deep;
-        it is rebuilt whenever `posts` was changed other than by appending)."""
+        """The account's posts, oldest first (a copy)."""
+        return list(self._account(platform, user))
+
+    def _account(self, platform: str, user: str) -> list[dict[str, Any]]:
+        self._index()
+        return self._by_account.get((platform, user), [])
+
+    def _index(self) -> None:
+        """Keep the indexes by account and by id up to date: histories run deep, and a request
+        that scanned every post would make a long benchmark measure the simulator. They are
+        rebuilt whenever `posts` was changed other than by appending."""
         if self._indexed > len(self.posts) or (self._indexed and self.posts[self._indexed - 1] is not self._last):
-            self._by_account, self._indexed = {}, 0
+            self._by_account, self._by_id, self._indexed = {}, {}, 0
         for post in self.posts[self._indexed :]:
             self._by_account.setdefault((post["platform"], post["account"]), []).append(post)
+            self._by_id.setdefault((post["platform"], post["id"]), post)  # the first, as a scan finds
+            self._by_id.setdefault(("*", post["id"]), post)
         self._indexed = len(self.posts)
         self._last = self.posts[-1] if self.posts else None
-        return list(self._by_account.get((platform, user), []))
 
     def next_id(self) -> str:
         return str(next(self._ids))
@@ -244,7 +256,7 @@ class Simulator:
             return web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": retry_after})
         if fault == "http_401":
             return web.json_response({"error": "token_revoked"}, status=401)
-        if any(p["publish_key"] == body.get("publish_key") for p in self.posts if p["account"] == account):
+        if any(p["publish_key"] == body.get("publish_key") for p in self._account("generic", account)):
             return web.json_response({"error": "duplicate_content"}, status=403)  # it is there already
         if fault == "http_403":
             return web.json_response({"error": "content_rejected"}, status=403)
@@ -255,14 +267,15 @@ class Simulator:
     async def list_posts(self, request: web.Request) -> web.Response:
         account = request.match_info["account"]
         key = request.query.get("publish_key")
-        found = [p for p in self.posts if p["account"] == account and (key is None or p["publish_key"] == key)]
+        found = [p for p in self._account("generic", account) if key is None or p["publish_key"] == key]
         return web.json_response({"posts": found})
 
     async def get_post(self, request: web.Request) -> web.Response:
         remote_id = request.match_info["remote_id"]
-        for post in self.posts:
-            if post["id"] == remote_id:
-                return web.json_response({**post, **self.counts_of(post)})
+        self._index()
+        post = self._by_id.get(("*", remote_id))
+        if post is not None:
+            return web.json_response({**post, **self.counts_of(post)})
         return web.json_response({"error": "not_found"}, status=404)
 
     async def truth(self, _: web.Request) -> web.Response:
