@@ -30,6 +30,8 @@ DEFAULT_BASE_URLS = {
 }
 
 
+FOLDED_LIMIT = 100_000  # folded accounts kept for reads; past it the cache starts again
+
 # accounts already read in the current unit of work (`AccountService.read_once`), missing ones as None
 _READ: ContextVar[dict[UUID, Account | None] | None] = ContextVar("accounts_read", default=None)
 
@@ -90,6 +92,7 @@ class AccountService:
         self._sealer_factory = sealer
         self._sealer: Sealer | None = None
         self.clock = clock
+        self._folded: dict[UUID, Any] = {}  # accounts read for `many`, by id (see `_fetch`)
 
     @property
     def sealer(self) -> Sealer:
@@ -179,13 +182,28 @@ class AccountService:
         wanted = {account_id(workspace, name): (workspace, name) for workspace, name in pairs}
         read = _READ.get()
         if read is None:
-            found = self.events.get_many(list(wanted))
+            found: dict[UUID, Account | None] = dict(self._fetch(list(wanted)))
         else:
             missing = [i for i in wanted if i not in read]
-            fetched = self.events.get_many(missing) if missing else {}
+            fetched = self._fetch(missing) if missing else {}
             read.update({i: fetched.get(i) for i in missing})
             found = {i: read[i] for i in wanted}
         return {wanted[i]: account for i, account in found.items() if isinstance(account, Account)}
+
+    def _fetch(self, ids: list[UUID]) -> dict[UUID, Any]:
+        """The accounts as stored now. The query runs every time, so a change made by any
+        process is seen at once; an account whose newest event is the version already held
+        here is not decoded and folded again (the cache holds folded accounts, never mutated)."""
+        held = self._folded
+        fetched = self.events.get_many(ids, known={i: a for i in ids if (a := held.get(i)) is not None})
+        if len(held) > FOLDED_LIMIT:
+            held.clear()
+        for i in ids:
+            if i in fetched:
+                held[i] = fetched[i]
+            else:
+                held.pop(i, None)
+        return fetched
 
     @contextmanager
     def read_once(self) -> Iterator[None]:

@@ -6,7 +6,7 @@ and the platform adapters (with what an adapter needs of an account).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -34,7 +34,10 @@ class EventLog(Protocol):
 
     def save(self, *items: Any) -> Any: ...
     def get(self, aggregate_id: UUID) -> Any: ...
-    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]: ...
+    def get_many(self, ids: Sequence[UUID], known: Mapping[UUID, Any] | None = None) -> dict[UUID, Any]:
+        """Aggregates by id; one in `known` still at its newest version comes back as it is."""
+        ...
+
     def history(self, aggregate_id: UUID) -> list[Any]: ...
     def ids_created_by(self, event_class: type) -> set[UUID]: ...
 

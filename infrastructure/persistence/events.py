@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -45,12 +45,21 @@ class HeraldEvents(Application[UUID]):
         """The aggregate folded from its events; `AggregateNotFoundError` if it has none."""
         return self.repository.get(aggregate_id)
 
-    def get_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """Many aggregates, folded from one query's events (unknown ids are left out)."""
+    def get_many(self, ids: Sequence[UUID], known: Mapping[UUID, Any] | None = None) -> dict[UUID, Any]:
+        """Many aggregates, folded from one query's events (unknown ids are left out).
+
+        An aggregate in `known` whose newest stored event is the version it already has is
+        returned as it is, without decoding or folding anything: the query still runs, so a
+        change made anywhere (another process too) is seen at once."""
         if not hasattr(self.recorder, "datastore"):  # in memory: one read each costs nothing
             return {i: self.repository.get(i) for i in ids if self.recorder.select_events(i, limit=1)}
+        known = known or {}
         found: dict[UUID, Any] = {}
         for aggregate_id, stored in events_of(self.recorder, ids).items():
+            held = known.get(aggregate_id)
+            if held is not None and held.version == stored[-1].originator_version:
+                found[aggregate_id] = held
+                continue
             try:
                 aggregate = None
                 for record in stored:

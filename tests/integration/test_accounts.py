@@ -52,6 +52,24 @@ def test_no_token_appears_in_plain_text_in_the_store(store_url: str, tmp_path: P
     assert SECRET.encode() not in stored
 
 
+def test_an_account_held_for_reads_shows_a_change_made_by_another_process(store_url: str) -> None:
+    """Reads keep folded accounts between requests; every read still asks the store whether
+    the account moved on, so another process's disconnect is seen by the very next read."""
+    reader, writer = bootstrap(store_url), bootstrap(store_url)
+    reader.accounts.connect(name="acme-x", platform="x", handle="acme", remote_user_id="1", credentials={"t": "1"})
+    pair = ("default", "acme-x")
+    first = reader.accounts.many([pair])[pair]
+    assert reader.accounts.many([pair])[pair] is first  # unchanged: held, not folded again
+    writer.accounts.disconnect("default", "acme-x", "by_request", "connect it again")
+    after = reader.accounts.many([pair])[pair]
+    assert after.state.value == "disconnected"
+    assert first.state.value == "connected"  # what a caller already holds is never changed under it
+    writer.accounts.reconnect("default", "acme-x", {"t": "2"}, None)
+    assert reader.accounts.many([pair])[pair].state.value == "connected"
+    reader.close()
+    writer.close()
+
+
 def test_a_missing_secret_key_is_a_clear_refusal(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HERALD_SECRET_KEY")
     herald = bootstrap(sqlite_url)
