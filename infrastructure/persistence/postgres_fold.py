@@ -200,6 +200,16 @@ def _explanation() -> str:
     )
 
 
+def _state_so_far(post: str) -> str:
+    """The state the latest state-setting event so far left (the state before, for an event
+    that sets none): the running max of version * 64 + the state's number, an integer, so the
+    window compares integers rather than building and comparing an array per row."""
+    states = sorted(set(STATE.values()))
+    number = "CASE name " + " ".join(f"WHEN '{k}' THEN {states.index(v)}" for k, v in STATE.items()) + " END"
+    names = "ARRAY[" + ", ".join(f"'{state}'" for state in states) + "]"
+    return f"coalesce(({names})[max({VERSION}::bigint * 64 + {number}) {post} %% 64 + 1], 'draft')"
+
+
 def _timeline(until: bool) -> str:
     post = f"OVER (PARTITION BY {ID} ORDER BY {VERSION})"  # each event, with its post's events before it
     values = {
@@ -207,17 +217,16 @@ def _timeline(until: bool) -> str:
         "version": VERSION,
         "at": fixed(TIMESTAMP),
         "event": "name",
-        # the state the latest state-setting event so far left (the state before, for one that sets none)
-        "state": f"coalesce((max(ARRAY[lpad({VERSION}::text, 12, '0'), {_case(STATE)}])"
-        f" FILTER (WHERE {_among(STATE)}) {post})[2], 'draft')",
+        "state": _state_so_far(post),
         "attempt": "(j->>'attempt')::int",
         "worker": "j->>'worker'",
         "http_status": "(j->'observed'->>'http_status')::int",
         "error_code": "coalesce(nullif(j->'observed'->>'platform_code', ''),"
         " CASE WHEN name <> 'Delivered' THEN j->'observed'->>'kind' END)",
         "explanation": _explanation(),
-        "workspace": f"max(CASE WHEN name = 'Drafted' THEN j->>'workspace' END) {post}",
-        "external_id": f"max(CASE WHEN name = 'Drafted' THEN j->>'external_id' END) {post}",
+        # a post's first event is always its Drafted, which names both
+        "workspace": f"first_value(j->>'workspace') {post}",
+        "external_id": f"first_value(j->>'external_id') {post}",
         "due_at": fixed(DUE_AT),
         "remote_id": "j->>'remote_id'",
         "permalink": "j->>'permalink'",
@@ -242,4 +251,7 @@ def fold(cursor: Cursor, projection_name: str, suffix: str, upto: int, until: da
     low, high = UUID(int=chunk * step), UUID(int=min((chunk + 1) * step, 1 << 128) - 1)
     sql = FOLDS[projection_name](until is not None).replace("{suffix}", suffix)
     cursor.execute("SET LOCAL work_mem = '64MB'")
+    # read the range in the key's order from the index: the planner underestimates the rows
+    # (its guess for the topic filter) and picks a bitmap scan and a sort, 2-3 times slower
+    cursor.execute("SET LOCAL enable_bitmapscan = off")
     cursor.execute(sql, [low, high, upto] + ([utc_text(until)] if until else []))  # in `_events`' order

@@ -18,7 +18,9 @@ def create(cursor: Cursor, suffix: str = "") -> None:
         " explanation TEXT NOT NULL, workspace TEXT, external_id TEXT, due_at TEXT, remote_id TEXT,"
         " permalink TEXT, reason TEXT, remediation TEXT, PRIMARY KEY (post_id, version))"
     )
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_external ON {table} (external_id)")
+    # external ids are looked up on each post's first row only: an index of one entry per post
+    cursor.execute(f"DROP INDEX IF EXISTS {table}_external")  # the earlier index of every row
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_drafted ON {table} (external_id) WHERE event = 'Drafted'")
 
 
 class TimelineWriter:
@@ -86,6 +88,7 @@ class SqlTimeline:
         clause, params = ("", [external_id]) if workspace is None else (" AND workspace = %s", [external_id, workspace])
         with self.store.reading() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT post_id FROM timeline WHERE external_id = %s{clause} ORDER BY post_id", params
+                f"SELECT post_id FROM timeline WHERE external_id = %s AND event = 'Drafted'{clause} ORDER BY post_id",
+                params,
             )
             return [found[0] for found in cursor.fetchall()]
