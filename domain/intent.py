@@ -26,6 +26,7 @@ class PublishIntent(Immutable):
     workspace: str = "default"  # the account is `account` of this workspace
     uploads: dict[str, Upload] = Field(default_factory=dict)  # "part:index" → an earlier upload of that file
     comment_done: bool = False  # the first comment already went
+    send_at: datetime | None = None  # not sent before this instant (a claim may be made a moment ahead)
 
     @property
     def parts(self) -> list[tuple[int, str]]:

@@ -81,6 +81,7 @@ class PostState(StrEnum):
 
 
 TERMINAL = frozenset({PostState.DELIVERED, PostState.PARTIAL, PostState.FAILED, PostState.CANCELED})
+CLAIM_AHEAD_MOST = timedelta(seconds=5)  # a claim is made at most this long before the post's instant
 
 
 class Post(Aggregate):
@@ -702,11 +703,16 @@ class Post(Aggregate):
         now: datetime,
         problems: Sequence[HasMessage] = (),
         rules: DecisionRules = CURRENT_RULES,
+        ahead: timedelta = timedelta(0),
     ) -> None:
         """Take the post for one publish attempt. Appending this event is the lock.
 
         `problems` are the content's, checked again against the platform's rules as it is
-        claimed: with any, the post fails (`content_rejected`) instead, and nothing is sent."""
+        claimed: with any, the post fails (`content_rejected`) instead, and nothing is sent.
+
+        A claim may be made up to `ahead` (at most `CLAIM_AHEAD_MOST`) before the post's
+        instant, so the send can start at the instant itself; the attempt is never sent before
+        it (`PublishIntent.send_at`). From the claim on, the post is fixed, as in its freeze."""
         now = require_utc(now, field="now")
         self._check_not_terminal(command="claim")
         if self.state is PostState.DISPATCHED:
@@ -717,8 +723,9 @@ class Post(Aggregate):
             basis = Basis(rule="claim", version=rules.version, problems=tuple(p.message for p in problems))
             self._trigger_failed(now, refusal.reason, refusal.remediation, None, policy=None, seed=None, basis=basis)
             return
-        not_before = max(self.due_at, self.next_attempt_at or self.due_at)
-        if now < not_before:
+        not_before = self.ready_at
+        assert not_before is not None
+        if now + min(max(ahead, timedelta(0)), CLAIM_AHEAD_MOST) < not_before:
             raise NotDue(f"the post is not due until {not_before.isoformat()}")
         self.trigger_event(
             self.DispatchClaimed,
@@ -1026,6 +1033,13 @@ class Post(Aggregate):
         return self.state in TERMINAL
 
     @property
+    def ready_at(self) -> datetime | None:
+        """The instant from which a queued post may be claimed: its due instant, or its retry's."""
+        if self.due_at is None:
+            return None
+        return max(self.due_at, self.next_attempt_at or self.due_at)
+
+    @property
     def live_parts(self) -> int:
         """How many of the thread's parts are live, from the first on."""
         count = 0
@@ -1051,6 +1065,7 @@ class Post(Aggregate):
             live=tuple(self.parts[n] for n in sorted(self.parts)),
             window_start=self.window_start,
             workspace=self.workspace,
+            send_at=self.ready_at,
         )
 
     # ── guards and helpers ────────────────────────────────────────────────────

@@ -126,7 +126,7 @@ class Herald:
         router: Router,
         settings: DispatchSettings,
         *,
-        wake: Any = None,
+        listen: Any = None,
         pacer: Pacer | None = None,
         partitions: Partitions | None = None,
     ) -> Dispatcher:
@@ -145,7 +145,7 @@ class Herald:
             settings,
             clock=self.clock,
             pacer=pacer,
-            wake=wake,
+            listen=listen,
             metrics=PrometheusMetrics(),
             partitions=partitions,
         )

@@ -65,12 +65,15 @@ def _part(name: str, herald: Herald, session: aiohttp.ClientSession, platform_ur
         partitions = herald.partitions(listener, f"{socket.gethostname()}-{os.getpid()}")  # its place, likewise
 
         async def dispatch(stop: asyncio.Event) -> None:
-            from services.dispatcher import DispatchSettings
+            from services.dispatcher import CLAIM_AHEAD, DispatchSettings
 
             router = herald.account_router(session, fallback_url=platform_url)
             worker = f"{socket.gethostname()}-{os.getpid()}"
             dispatcher = herald.dispatcher(
-                router, DispatchSettings(worker), wake=listener.wake if listener else None, partitions=partitions
+                router,
+                DispatchSettings(worker, claim_ahead=CLAIM_AHEAD),
+                listen=listener.heard if listener else None,
+                partitions=partitions,
             )
             stopping = asyncio.create_task(_stop_on(stop, dispatcher.stop))
             try:

@@ -4,14 +4,19 @@ One tick: catch the due index up, reconcile what is ambiguous, fail what passed 
 claim a batch of due posts (one transaction), send them concurrently (bounded), record the
 outcomes (one transaction). The service is synchronous, so it runs in threads: the event loop
 only ever waits on the network.
+
+Beside the ticks, posts heard of in due hints (`services/due_hints.py`, on PostgreSQL) are
+claimed at their instant without waiting for a tick's catch-up: the same claim, the same send.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,9 +24,10 @@ from uuid import UUID
 
 from domain.intent import PublishIntent
 from domain.outcomes import Observation
-from projections.due_index import DueIndexView
+from projections.due_index import DueIndexView, DuePost
 from projections.runner import ProjectionRunner
 from services.dispatching import DispatchCommands
+from services.due_hints import DueHint, heard
 from services.pacing import Pacer
 from services.ports import Clock, Metrics, NoMetrics, Share
 from services.reconciler import Reconciler
@@ -29,13 +35,15 @@ from services.results import OutcomeReport
 from services.routing import Held, Route, Router
 
 log = logging.getLogger("herald.dispatcher")
-Wake = Callable[[float], Awaitable[None]]  # returns when new events arrive, or after the timeout
+Listen = Callable[[float], list[str]]  # blocks until events are appended (their payloads), or [] on timeout
 
 
 CATCH_UP_BATCHES = 5
 
 
 FULL_PAUSE = timedelta(minutes=15)  # an account at its platform's publishing limit waits this long
+CLAIMS_REMEMBERED = 5.0  # seconds a claim of this process is skipped by its own due queries
+MOST_HINTS = 10_000  # hints held at most; beyond, posts wait for the due index as before
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,10 @@ class DispatchSettings:
     idle_poll: float = 0.5  # longest sleep when nothing is due (the next due instant wakes sooner)
     send_margin: timedelta = timedelta(seconds=12)  # never start a send this close to the lease's end
     reconcile_every: float = 0.25  # seconds between looks for expired leases, ambiguity, deadlines
+    claim_ahead: timedelta = timedelta(0)  # claim posts due this soon, and send each at its instant
+
+
+CLAIM_AHEAD = timedelta(seconds=1)  # what `herald dispatch` and `serve` claim ahead by default
 
 
 class Dispatcher:
@@ -60,7 +72,7 @@ class Dispatcher:
         *,
         clock: Clock,
         pacer: Pacer | None = None,
-        wake: Wake | None = None,
+        listen: Listen | None = None,
         metrics: Metrics | None = None,
         partitions: Share | None = None,
     ) -> None:
@@ -72,7 +84,13 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.pacer = pacer or Pacer()
-        self.wake = wake
+        self.listen = listen  # new events on PostgreSQL (LISTEN), with the saves' due hints
+        self.hints: dict[str, DueHint] = {}  # heard, not yet claimed: post id → hint
+        self.claiming: set[str] = set()  # posts in a claim under way (ticks and hints run side by side)
+        self.claimed: dict[str, float] = {}  # claimed here, outcome not yet recorded (the due index may lag)
+        self._woken = asyncio.Event()  # new events: a sleeping tick looks again
+        self._hinted = asyncio.Event()  # new hints: the hints' loop looks again
+        self.ended = False  # `run` is over: the loop beside it stops
         self.metrics = metrics or NoMetrics()
         self.partitions = partitions  # this dispatcher's share of the accounts; None: all of them
         self.stopping = asyncio.Event()
@@ -86,6 +104,8 @@ class Dispatcher:
     async def run(self, *, until_idle: bool = False) -> None:
         """Step until stopped (SIGTERM: stop claiming, finish and record what is in flight), or
         until idle. A batch is sent and recorded in the background while the next is claimed."""
+        self.ended = False
+        listening, hinted = asyncio.create_task(self._listening()), asyncio.create_task(self._claiming_hints())
         try:
             while not self.stopping.is_set():
                 if await self.step():
@@ -96,6 +116,11 @@ class Dispatcher:
                         return
                 await self._sleep_until_next_due()
         finally:
+            listening.cancel()
+            self.ended = True  # the hints' loop ends too, after any claim it has under way
+            self._hinted.set()
+            self._answered.set()
+            await asyncio.gather(listening, hinted, return_exceptions=True)
             await self.drain()
 
     async def tick(self) -> bool:
@@ -128,6 +153,7 @@ class Dispatcher:
 
     def stop(self) -> None:
         self.stopping.set()
+        self._hinted.set()
 
     async def _rooms(
         self, due: list[Any], routes: dict[tuple[str, str, str], Route | Held]
@@ -153,12 +179,25 @@ class Dispatcher:
         now = self.clock()
         blocked = self.pacer.blocked_accounts(now)
         share = self.partitions.share if self.partitions is not None else lambda: None
-        due = await asyncio.to_thread(lambda: self.due_index.due(now, room, blocked, share=share()))
-        due = [post for post in due if post.post_id not in self.unreadable]
+        soon = now + self.settings.claim_ahead
+        due = await asyncio.to_thread(lambda: self.due_index.due(soon, room, blocked, share=share()))
+        return await self._send_due(due, now)
+
+    async def _send_due(self, due: list[DuePost], now: datetime) -> bool:
+        """Route, pace, claim (one transaction) and send `due`, as far as there is room in flight."""
+        self._forget_claims()
+        due = [
+            post
+            for post in due
+            if post.post_id not in self.unreadable
+            and post.post_id not in self.claiming
+            and post.post_id not in self.claimed
+        ]
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
         rooms = await self._rooms(due, by_account)
+        room = self.settings.in_flight - self.busy  # read again: the other loop may have claimed meanwhile
         for post in due:
             route = by_account[(post.workspace, post.account, post.platform)]
             account = (post.workspace, post.account)
@@ -166,29 +205,50 @@ class Dispatcher:
                 holds.append((UUID(post.post_id), route.reason, route.detail))  # visibly, as an event
             elif rooms.get(account) == 0:
                 self.pacer.pause(account, now + FULL_PAUSE)  # the platform's own limit is reached
-            elif self.pacer.take(account, post.platform, now):
+            elif len(routes) < room and self.pacer.take(account, post.platform, now):
                 routes[post.post_id] = route
                 if rooms.get(account) is not None:
                     rooms[account] = int(rooms[account] or 0) - 1
-        if holds:
-            await asyncio.to_thread(self.dispatch.hold_many, holds, now)
+        self.busy += len(routes)  # their room is taken now, before any wait
+        self.claiming |= set(routes)
+        try:
+            if holds:
+                await asyncio.to_thread(self.dispatch.hold_many, holds, now)
+            claims = (
+                await asyncio.to_thread(
+                    self.dispatch.claim_many,
+                    [UUID(post_id) for post_id in routes],
+                    worker=self.settings.worker,
+                    ahead=self.settings.claim_ahead,
+                )
+                if routes
+                else []
+            )
+        except BaseException:
+            self.busy -= len(routes)
+            raise
+        finally:
+            self.claiming -= set(routes)
+            for post_id in routes:
+                self.hints.pop(post_id, None)
         if not routes:
             return bool(holds)
-        claims = await asyncio.to_thread(
-            self.dispatch.claim_many, [UUID(post_id) for post_id in routes], worker=self.settings.worker
-        )
         self.unreadable |= {str(claim.post_id) for claim in claims if claim.code == "post_unreadable"}
         claimed = [
             (claim.intent, claim.view.lease_until)
             for claim in claims
             if claim.ok and claim.intent is not None and claim.view is not None and claim.view.lease_until
         ]
+        self.busy -= len(routes) - len(claimed)  # refused: their room is free again
+        self.claimed.update(dict.fromkeys((str(intent.post_id) for intent, _ in claimed), time.monotonic()))
         if not claimed:
             return bool(due)
 
         async def attempt(intent: PublishIntent, lease_until: datetime) -> OutcomeReport | None:
-            # claims are bounded by the room left in flight, so every send starts at once
+            # claims are bounded by the room left in flight, so every send starts at once (or at
+            # its instant, for a post claimed a moment ahead: never before it)
             try:
+                await self._until(intent.send_at)
                 if self.clock() + self.settings.send_margin >= lease_until:
                     # too close to the lease's end (a reconciler may be looking): never sent, so
                     # it is queued again at once rather than left to expire. A stop that comes
@@ -218,6 +278,13 @@ class Dispatcher:
             return OutcomeReport(intent.post_id, intent.attempt, observed)
 
         async def send_and_record() -> None:
+            try:
+                await send_and_record_all()
+            finally:  # recorded (or given up): a post queued again is claimable again
+                for intent, _ in claimed:
+                    self.claimed.pop(str(intent.post_id), None)
+
+        async def send_and_record_all() -> None:
             answers = await asyncio.gather(*(attempt(intent, lease_until) for intent, lease_until in claimed))
             reports = [report for report in answers if report is not None]
             unsent = [
@@ -234,11 +301,14 @@ class Dispatcher:
                 )
             self.sent += len(reports)
 
-        self.busy += len(claimed)
         task = asyncio.create_task(send_and_record())
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
         return True
+
+    async def _until(self, instant: datetime | None) -> None:
+        while instant is not None and (wait := (instant - self.clock()).total_seconds()) > 0:
+            await asyncio.sleep(wait)
 
     async def _idle(self) -> bool:
         await asyncio.to_thread(self.runner.catch_up)
@@ -246,13 +316,92 @@ class Dispatcher:
         return not any(counts.get(state) for state in ("queued", "dispatched", "ambiguous"))
 
     async def _sleep_until_next_due(self) -> None:
+        self._woken.clear()  # before looking: what arrives while it looks ends the sleep
         next_due = await asyncio.to_thread(self.due_index.next_due)
         wait = self.settings.idle_poll
         if next_due is not None:
-            wait = min(wait, max(0.0, (next_due - self.clock()).total_seconds()))
+            wait = min(wait, max(0.0, (next_due - self.settings.claim_ahead - self.clock()).total_seconds()))
         waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.stopping.wait())}
-        if self.wake is not None:  # new events (PostgreSQL's NOTIFY) end the wait at once
-            waiters.add(asyncio.ensure_future(self.wake(max(wait, 0.01))))
+        if self.listen is not None:  # new events (PostgreSQL's NOTIFY) end the wait at once
+            waiters.add(asyncio.ensure_future(self._woken.wait()))
         _, pending = await asyncio.wait(waiters, timeout=max(wait, 0.01), return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
+
+    def _forget_claims(self) -> None:
+        """Claims older than a few seconds are in the due index by now: stop skipping them
+        (a safety net: each is forgotten anyway once its outcome is recorded)."""
+        old = time.monotonic() - CLAIMS_REMEMBERED
+        while self.claimed and next(iter(self.claimed.values())) < old:
+            del self.claimed[next(iter(self.claimed))]
+
+    async def _listening(self) -> None:
+        """Hear new events on a thread of its own: wake the ticks, and keep the due hints."""
+        if self.listen is None:
+            return
+        loop = asyncio.get_running_loop()
+        ear = ThreadPoolExecutor(1, thread_name_prefix="herald-listen")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    payloads = await loop.run_in_executor(ear, self.listen, 0.5)
+                except Exception:  # the LISTEN connection broke: ticks still poll, hints stop
+                    log.warning("listening for new events stopped", exc_info=True)
+                    return
+                if not payloads:
+                    continue
+                for hint in heard(payloads):
+                    if len(self.hints) < MOST_HINTS:
+                        self.hints[hint.post_id] = hint
+                self._woken.set()
+                self._hinted.set()
+        finally:
+            ear.shutdown(wait=False)
+
+    async def _claiming_hints(self) -> None:
+        """Claim the hinted posts of this dispatcher's share at their instant, beside the ticks."""
+        while self.listen is not None and not (self.stopping.is_set() or self.ended):
+            try:
+                await self._claim_hinted()
+            except Exception:  # the ticks still find these posts through the due index
+                log.exception("claiming hinted posts broke")
+                self.hints.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+
+    async def _claim_hinted(self) -> None:
+        """One round: claim what is ripe, or wait for the next hint's instant or a new hint."""
+        now = self.clock()
+        soon = now + self.settings.claim_ahead
+        ripe = sorted((hint for hint in self.hints.values() if hint.at <= soon), key=lambda hint: hint.at)
+        if not ripe:
+            soonest = min((hint.at for hint in self.hints.values()), default=None)
+            wait = 1.0 if soonest is None else (soonest - soon).total_seconds()
+            self._hinted.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hinted.wait(), timeout=max(wait, 0.001))
+            return
+        if self.busy >= self.settings.in_flight:
+            self._answered.clear()
+            await self._answered.wait()
+            return
+        share = await asyncio.to_thread(self.partitions.share) if self.partitions is not None else None
+        blocked = set(self.pacer.blocked_accounts(now))
+        taken = ripe[: self.settings.batch_size]
+        for hint in taken:
+            del self.hints[hint.post_id]  # once: a refusal leaves the post to the due index
+        due = [
+            DuePost(hint.post_id, hint.account, hint.platform, hint.workspace)
+            for hint in taken
+            if _mine(hint, share) and (hint.workspace, hint.account) not in blocked
+        ]
+        if due:
+            await self._send_due(due, now)
+
+
+def _mine(hint: DueHint, share: tuple[int, int] | None) -> bool:
+    """Whether the hinted post's account is in this dispatcher's share of the partitions."""
+    if share is None:
+        return True
+    index, count = share
+    return hint.bucket >= 0 and hint.bucket % count == index

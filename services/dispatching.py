@@ -8,7 +8,7 @@ refused alone and the others still go through.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -43,12 +43,15 @@ class DispatchCommands:
         """Claim one due post for `worker`; a lost race is a refusal, not an exception."""
         return self.claim_many([post_id], worker=worker)[0]
 
-    def claim_many(self, post_ids: Iterable[UUID], *, worker: str) -> list[CommandResult]:
+    def claim_many(
+        self, post_ids: Iterable[UUID], *, worker: str, ahead: timedelta = timedelta(0)
+    ) -> list[CommandResult]:
         """Claim many due posts in one transaction; posts that conflict are refused alone.
 
         Each post's content is checked again against its platform's rules (and its account's
         own limits, read for the whole batch at once): a post that fails them now is failed as
-        `content_rejected`, and never sent."""
+        `content_rejected`, and never sent. A post due within `ahead` may be claimed now; its
+        attempt is sent at its instant (`PublishIntent.send_at`)."""
         now = self.clock()
         lease = self.settings.lease
         settings: dict[tuple[str, str], dict[str, Any]] = {}
@@ -62,7 +65,7 @@ class DispatchCommands:
         def claim(post: Post) -> None:
             own = settings.get((post.workspace, post.account))  # None: not read with the batch
             problems = validate(post.content, self.rules.rules_for(post.platform, post.workspace, post.account, own))
-            post.claim(worker=worker, lease=lease, now=now, problems=problems)
+            post.claim(worker=worker, lease=lease, now=now, problems=problems, ahead=ahead)
 
         return self.posts.change_many(post_ids, claim, before=read_settings)
 

@@ -11,6 +11,9 @@ never adds a wait of its own.
 A batch the store refuses (a version conflict: someone appended to one of its aggregates
 first) is saved again one caller at a time, so only the caller whose events conflict gets
 the error; the others' events land as if each had saved alone.
+
+A caller's due hints (`services/due_hints.py`) travel with its events: a joined save carries
+everyone's.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from typing import Any
 
 
 class _Ticket:
-    __slots__ = ("done", "error", "events", "saved")
+    __slots__ = ("done", "error", "events", "hints", "saved")
 
-    def __init__(self, events: Sequence[Any]) -> None:
+    def __init__(self, events: Sequence[Any], hints: Sequence[Any]) -> None:
         self.events = events
+        self.hints = hints
         self.done = False
         self.saved = False
         self.error: BaseException | None = None
@@ -39,12 +43,12 @@ class GroupCommit:
         self._turn = threading.Condition()
         self.saves = 0  # transactions made (for the benchmark and the tests)
 
-    def __call__(self, events: Sequence[Any]) -> None:
+    def __call__(self, events: Sequence[Any], hints: Sequence[Any] = ()) -> None:
         """Save `events` (one caller's, all or none), in a transaction shared with whoever
         else saves now; raises the store's error if these events, saved alone, are refused."""
         if not events:
             return
-        ticket = _Ticket(events)
+        ticket = _Ticket(events, hints)
         with self._turn:
             self._waiting.append(ticket)
         while True:  # until a save (ours, or another caller's) has taken our events
@@ -76,7 +80,10 @@ class GroupCommit:
     def _commit(self, batch: list[_Ticket]) -> None:
         try:
             try:
-                self._save(*(event for ticket in batch for event in ticket.events))
+                self._save_with_hints(
+                    [event for ticket in batch for event in ticket.events],
+                    [hint for ticket in batch for hint in ticket.hints],
+                )
                 self.saves += 1
                 for ticket in batch:
                     ticket.saved = True
@@ -86,7 +93,7 @@ class GroupCommit:
                 else:
                     for ticket in batch:  # only the ticket whose own save fails gets the error
                         try:
-                            self._save(*ticket.events)
+                            self._save_with_hints(ticket.events, ticket.hints)
                             self.saves += 1
                             ticket.saved = True
                         except Exception as alone:
@@ -100,6 +107,12 @@ class GroupCommit:
             with self._turn:
                 for ticket in batch:
                     ticket.done = True
+
+    def _save_with_hints(self, events: Sequence[Any], hints: Sequence[Any]) -> None:
+        if hints:
+            self._save(*events, due=hints)
+        else:
+            self._save(*events)
 
     @staticmethod
     def _outcome(ticket: _Ticket) -> None:

@@ -32,7 +32,10 @@ class EventLog(Protocol):
     `save` raises the library's `IntegrityError` when another writer appended first; `get`
     raises its `AggregateNotFoundError` for an id with no events."""
 
-    def save(self, *items: Any) -> Any: ...
+    def save(self, *items: Any, **options: Any) -> Any:
+        """One transaction; `due=` hints (`services.due_hints`) go out with its notification."""
+        ...
+
     def get(self, aggregate_id: UUID) -> Any: ...
     def get_many(self, ids: Sequence[UUID], known: Mapping[UUID, Any] | None = None) -> dict[UUID, Any]:
         """Aggregates by id; one in `known` still at its newest version comes back as it is."""

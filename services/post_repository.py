@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.errors import ConcurrentChange, HeraldError, PostNotFound
 from domain.post import Post
+from services.due_hints import hints_of
 from services.group_commit import GroupCommit
 from services.kept_posts import KeptPosts
 from services.ports import EventLog
@@ -48,7 +49,7 @@ class PostRepository:
 
     def save(self, post: Post) -> None:
         try:
-            self.commit(list(post.collect_events()))
+            self.commit(list(post.collect_events()), hints_of([post]))
         except IntegrityError:
             raise ConcurrentChange(
                 f"post {post.id} was changed by someone else at the same moment; read it and retry"
@@ -57,7 +58,7 @@ class PostRepository:
 
     def save_new(self, posts: Sequence[Post], also: Sequence[Any] = ()) -> None:
         """New posts (and `also`, other aggregates), in one transaction."""
-        self.commit([event for item in (*posts, *also) for event in _events_of(item)])
+        self.commit([event for item in (*posts, *also) for event in _events_of(item)], hints_of(posts))
         self.kept.keep(posts)
 
     def history(self, post_id: UUID) -> list[EventRecord]:
@@ -113,7 +114,7 @@ class PostRepository:
         if not pending:
             return list(results.values())
         try:
-            self.events.save(*(event for _, events in pending.values() for event in events))
+            self._save([event for _, events in pending.values() for event in events], [p for p, _ in pending.values()])
             self.kept.keep(post for post, _ in pending.values())
         except IntegrityError:
             for post_id, (post, events) in list(pending.items()):
@@ -136,11 +137,18 @@ class PostRepository:
 
     def _saved_alone(self, post: Post, events: list[Any]) -> bool:
         try:
-            self.events.save(*events)
+            self._save(events, [post])
         except IntegrityError:
             return False
         self.kept.keep([post])
         return True
+
+    def _save(self, events: list[Any], posts: list[Post]) -> None:
+        """One transaction; posts it leaves ready to go now are announced with it (`due_hints`)."""
+        if hints := hints_of(posts):
+            self.events.save(*events, due=hints)
+        else:
+            self.events.save(*events)
 
 
 def _events_of(item: Any) -> list[Any]:

@@ -27,6 +27,12 @@ def register(commands: Any) -> None:
     dispatch.add_argument("--in-flight", type=int, default=64, help="requests in flight at most")
     dispatch.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is ambiguous")
     dispatch.add_argument(
+        "--claim-ahead",
+        type=float,
+        metavar="SECONDS",
+        help="claim posts due within this many seconds (0-5), then send each at its instant (default: 1)",
+    )
+    dispatch.add_argument(
         "--until-idle",
         action="store_true",
         help="exit once no post is queued, in flight or being reconciled (held posts, and those "
@@ -114,10 +120,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _start_dispatching(args: argparse.Namespace) -> int:
+    from domain.post import CLAIM_AHEAD_MOST
     from infrastructure.bootstrap import bootstrap
     from infrastructure.cli.render import out
     from infrastructure.targets import outbound_session
-    from services.dispatcher import DispatchSettings
+    from services.dispatcher import CLAIM_AHEAD, DispatchSettings
 
     herald = bootstrap()
     settings = DispatchSettings(
@@ -125,7 +132,13 @@ def _start_dispatching(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         in_flight=args.in_flight,
         send_margin=timedelta(seconds=args.timeout + 2),
+        claim_ahead=CLAIM_AHEAD if args.claim_ahead is None else timedelta(seconds=args.claim_ahead),
     )
+    if not timedelta(0) <= settings.claim_ahead <= CLAIM_AHEAD_MOST:
+        raise InvalidSetting(
+            f"--claim-ahead {args.claim_ahead:g}: give 0 to {CLAIM_AHEAD_MOST.total_seconds():g} seconds",
+            field="claim_ahead",
+        )
     if settings.send_margin >= herald.settings.lease:
         raise InvalidSetting(
             f"--timeout {args.timeout:g}s leaves no time to send within the "
@@ -140,7 +153,7 @@ def _start_dispatching(args: argparse.Namespace) -> int:
             dispatcher = herald.dispatcher(
                 router,
                 settings,
-                wake=listener.wake if listener else None,
+                listen=listener.heard if listener else None,
                 partitions=herald.partitions(listener, args.worker),
             )
             loop = asyncio.get_running_loop()

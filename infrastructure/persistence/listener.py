@@ -5,7 +5,6 @@ One connection of the process's pool is held for it until `close`."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -18,13 +17,15 @@ class Listener:
 
     def wait(self, timeout: float) -> bool:
         """Block until an event is appended (True) or `timeout` seconds pass (False)."""
-        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            return True
-        return False
+        return bool(self.heard(timeout))
 
-    async def wake(self, timeout: float) -> None:
-        """`wait` for the event loop (it runs in a thread)."""
-        await asyncio.to_thread(self.wait, timeout)
+    def heard(self, timeout: float) -> list[str]:
+        """Block until events are appended, then give every payload received so far (a save's
+        due hints, or "" for a bare notification); [] when `timeout` seconds pass first."""
+        payloads = [note.payload for note in self.conn.notifies(timeout=timeout, stop_after=1)]
+        if payloads:  # and whatever else has arrived meanwhile, without waiting
+            payloads += [note.payload for note in self.conn.notifies(timeout=0)]
+        return payloads
 
     def close(self) -> None:
         if self.conn is not None:

@@ -4,6 +4,10 @@ The library inserts an array of a composite `stored_event` type, which psycopg w
 text in Python, byte by byte of every event's state: ~8% of a dispatcher's CPU in a burst.
 Four arrays in binary (`%b`) carry the same rows with no escaping. Everything else, the table
 lock that keeps the notification log gap-free included, is the library's own.
+
+A save may carry due hints (`services/due_hints.py`): they go out as the payloads of the
+notification the library sends on commit, with each account's partition worked out as the
+due query works it out, so a dispatcher keeps only its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+
+from infrastructure.persistence.partitions import PARTITIONS
+from services.due_hints import DueHint
+
+HINTS_PER_NOTIFICATION = 30  # a payload stays under PostgreSQL's 8,000 bytes
 
 
 class BinaryInsertRecorder(PostgresApplicationRecorder):
@@ -31,9 +40,24 @@ class BinaryInsertRecorder(PostgresApplicationRecorder):
             id_type=Identifier(datastore.originator_id_type),
         )
 
-    def _insert_stored_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        self.notify_hints_statement = SQL(
+            "SELECT pg_notify(%s, chunk) FROM ("
+            " SELECT json_agg(json_build_array(id, ws, account, platform, at,"
+            "  hashtext(ws || '/' || account)::bigint & {last}) ORDER BY n)::text AS chunk"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])"
+            "  WITH ORDINALITY AS hint(id, ws, account, platform, at, n)"
+            " GROUP BY (n - 1) / {size}) AS chunks"
+        ).format(last=PARTITIONS - 1, size=HINTS_PER_NOTIFICATION)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], due: Sequence[DueHint] = (), **_: Any
+    ) -> None:
         self._lock_table(curs)
-        self._notify_channel(curs)
+        if due:  # the notification, carrying the hints (it wakes every listener as a bare one does)
+            columns = [list(column) for column in zip(*(hint.row() for hint in due), strict=True)]
+            curs.execute(self.notify_hints_statement, [self.channel_name, *columns])
+        else:
+            self._notify_channel(curs)
         curs.execute(
             self.insert_events_statement,
             [

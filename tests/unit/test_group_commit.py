@@ -22,25 +22,29 @@ class Store:
 
     def __init__(self, hold: float = 0.0) -> None:
         self.saved: list[list[Any]] = []
+        self.hints: list[list[Any]] = []  # each landed save's due hints, beside its events
         self.hold = hold
         self._lock = threading.Lock()
 
-    def save(self, *events: Any) -> None:
+    def save(self, *events: Any, due: Any = ()) -> None:
         time.sleep(self.hold)  # a transaction takes a little while: others arrive meanwhile
         if any(str(event).startswith("poison") for event in events):
             raise Refused("conflict")
         with self._lock:
             self.saved.append(list(events))
+            self.hints.append(list(due))
 
 
-def run_callers(commit: GroupCommit, callers: list[list[str]]) -> dict[int, BaseException | None]:
+def run_callers(
+    commit: GroupCommit, callers: list[list[str]], hints: bool = False
+) -> dict[int, BaseException | None]:
     outcomes: dict[int, BaseException | None] = {}
     start = threading.Barrier(len(callers))
 
     def call(n: int) -> None:
         start.wait()
         try:
-            commit(callers[n])
+            commit(callers[n], [f"hint-{event}" for event in callers[n]] if hints else ())
             outcomes[n] = None
         except Exception as error:
             outcomes[n] = error
@@ -109,3 +113,14 @@ def test_every_caller_lands_exactly_once_all_or_nothing(callers: list[tuple[int,
         else:
             assert isinstance(outcomes[n], Refused) and not set(mine) & set(landed)
         assert (outcomes[n] is None) == (not callers[n][1])
+
+
+def test_each_callers_due_hints_go_out_with_its_events_and_only_if_they_land() -> None:
+    store = Store(hold=0.02)
+    commit = GroupCommit(store.save)
+    callers = [[f"e{n}"] for n in range(6)] + [["poison-1"]]
+    outcomes = run_callers(commit, callers, hints=True)
+    assert isinstance(outcomes[6], Refused)
+    for events, hints in zip(store.saved, store.hints, strict=True):
+        assert hints == [f"hint-{event}" for event in events]  # together, in one transaction
+    assert sorted(hint for hints in store.hints for hint in hints) == sorted(f"hint-e{n}" for n in range(6))

@@ -109,6 +109,20 @@ def test_a_claim_before_due_is_refused(clock: ManualClock) -> None:
         post.claim(worker="w", lease=timedelta(seconds=30), now=clock())
 
 
+def test_a_claim_may_be_made_a_moment_ahead_and_its_attempt_is_sent_at_the_instant(clock: ManualClock) -> None:
+    post = queued_post(clock, in_minutes=1)
+    with pytest.raises(NotDue):  # a minute is more than the moment asked for
+        post.claim(worker="w", lease=timedelta(seconds=30), now=clock(), ahead=timedelta(seconds=1))
+    with pytest.raises(NotDue):  # and more than a claim may ever look ahead
+        post.claim(worker="w", lease=timedelta(seconds=30), now=clock(), ahead=timedelta(minutes=2))
+    clock.advance(seconds=59.5)
+    post.claim(worker="w", lease=timedelta(seconds=30), now=clock(), ahead=timedelta(seconds=1))
+    assert post.state is PostState.DISPATCHED
+    assert post.intent().send_at == post.due_at  # not sent before its instant
+    with pytest.raises(InvalidTransition):  # claimed: fixed, as inside its freeze
+        post.cancel(now=clock())
+
+
 def test_a_second_claim_is_refused_as_already_claimed(clock: ManualClock) -> None:
     post = claimed_post(clock)
     with pytest.raises(AlreadyClaimed):
