@@ -15,6 +15,7 @@ from infrastructure.bootstrap import bootstrap
 from scripts.benchmarks.common import (
     POSTGRES,
     Result,
+    admin,
     cpu_seconds,
     duplicates,
     percentile,
@@ -39,6 +40,7 @@ def settled(schema: str) -> int:
 
 def dispatchers(url: str, platform_url: str, count: int) -> list[Any]:
     batch = os.environ.get("HERALD_BENCH_BATCH", "200")  # posts claimed per transaction
+    ahead = os.environ.get("HERALD_BENCH_CLAIM_AHEAD", "1")  # seconds; 0 for the A/B of claiming ahead
     return [
         start_dispatcher(
             url,
@@ -50,6 +52,8 @@ def dispatchers(url: str, platform_url: str, count: int) -> list[Any]:
             "128",
             "--timeout",
             "10",
+            "--claim-ahead",
+            ahead,
             **WORKER_ENV,
         )
         for n in range(count)
@@ -118,8 +122,9 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, workers: int) -
     )
 
 
-def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int) -> Result:
-    """A steady arrival of `rate` posts due now, every 10 ms: attempt instant minus due instant."""
+def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int, lead: float = 0.0) -> Result:
+    """A steady arrival of `rate` posts, every 10 ms, each due `lead` seconds after it is
+    scheduled (0: published now): the instant the platform received it minus its due instant."""
     url = f"{POSTGRES}?schema={schema}"
     service = bootstrap(url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
     processes = dispatchers(url, platform_url, workers)
@@ -131,12 +136,14 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int)
         while (elapsed := time.monotonic() - began) < seconds:
             owed = int(elapsed * rate) - sent
             if owed > 0:
+                due = {"scheduled_at": datetime.now(UTC) + timedelta(seconds=lead)} if lead else {}
                 ids += service.posts.schedule_many(
                     [
                         {
                             "account": f"acct-{(sent + i) % 500}",
                             "platform": "mastodon",
                             "content": Content(text=f"steady {sent + i}"),
+                            **due,
                         }
                         for i in range(owed)
                     ]
@@ -146,12 +153,14 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int)
         wait_until(lambda: settled(schema) >= len(ids), limit=600, poll=0.2)
     finally:
         stop_all(processes)
+    truth = admin(platform_url, "/admin/truth")["posts"]
+    received = {post["text"]: datetime.fromisoformat(post["created_at"]) for post in truth}
     lags = []
     for post_id in ids:
         records = service.posts.history(post_id)
         due = datetime.fromisoformat(next(r for r in records if r.name == "Scheduled").data["due_at"])
-        claim = next(r.at for r in records if r.name == "DispatchClaimed")
-        lags.append((claim - due).total_seconds() * 1000)
+        text = next(r for r in records if r.name == "Drafted").data["content"]["text"]
+        lags.append((received[text] - due).total_seconds() * 1000)
     service.close()
     return Result(
         "lag",
@@ -159,6 +168,7 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, workers: int)
         {
             "posts": len(ids),
             "rate": rate,
+            "lead_s": lead,
             "p50_ms": percentile(lags, 0.5),
             "p99_ms": percentile(lags, 0.99),
             "max_ms": max(lags),

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, count: int) -> 
     )
 
 
-def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int) -> Result:
+def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int, lead: float = 0.0) -> Result:
+    """As Herald's: each job deferred `lead` seconds ahead (`schedule_at`; 0: now); its start
+    minus that instant."""
     prepare(schema)
     processes = workers(schema, platform_url, count)
     app = make_app(schema)
@@ -121,7 +124,8 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int) -
             while (elapsed := time.monotonic() - began) < seconds:
                 owed = int(elapsed * rate) - sent
                 if owed > 0:
-                    await task.batch_defer_async(
+                    at = {"schedule_at": datetime.now(UTC) + timedelta(seconds=lead)} if lead else {}
+                    await task.configure(**at).batch_defer_async(
                         *(
                             {"account": f"acct-{(sent + i) % 500}", "text": f"steady {sent + i}", "key": f"k{sent + i}"}
                             for i in range(owed)
@@ -139,9 +143,11 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int) -
         stop_all(processes)
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT EXTRACT(EPOCH FROM (s.at - d.at)) * 1000 FROM "  # type: ignore[arg-type]
+            "SELECT EXTRACT(EPOCH FROM (s.at - GREATEST(d.at, j.scheduled_at))) * 1000 FROM "  # type: ignore[arg-type]
             f'"{schema}".procrastinate_events d JOIN "{schema}".procrastinate_events s'
-            " ON s.job_id = d.job_id AND s.type = 'started' WHERE d.type = 'deferred'"
+            " ON s.job_id = d.job_id AND s.type = 'started'"
+            f' JOIN "{schema}".procrastinate_jobs j ON j.id = d.job_id'
+            " WHERE d.type = 'deferred'"
         ).fetchall()
     lags = [float(r[0]) for r in rows]
     return Result(
@@ -150,6 +156,7 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int) -
         {
             "posts": total,
             "rate": rate,
+            "lead_s": lead,
             "p50_ms": percentile(lags, 0.5),
             "p99_ms": percentile(lags, 0.99),
             "max_ms": max(lags) if lags else float("nan"),

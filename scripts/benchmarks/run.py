@@ -1,6 +1,6 @@
 """Run every scenario on PostgreSQL for Herald and its baselines; write JSON and a Markdown table.
 
-    scripts/bench [--n 100000] [--rate 500] [--seconds 20] [--events 1000000] [--repeats 3]
+    scripts/bench [--n 100000] [--rate 500] [--seconds 20] [--lead 0] [--events 1000000] [--repeats 3]
 
 Ratios are against baselines measured in the same run on the same machine: raw (psycopg
 alone: the database's limit) and peer (procrastinate). Medians of --repeats runs.
@@ -49,14 +49,14 @@ def burst(n: int, accounts: int, workers: int, repeats: int) -> list[Result]:
     return [repeat(repeats, herald), repeat(repeats, raw_run), repeat(repeats, peer_run)]
 
 
-def lag(rate: int, seconds: float, workers: int, repeats: int) -> list[Result]:
+def lag(rate: int, seconds: float, workers: int, repeats: int, lead: float) -> list[Result]:
     def herald() -> Result:
         with fresh_schema() as schema, simulator() as url:
-            return herald_side.lag(schema, url, rate, seconds, workers)
+            return herald_side.lag(schema, url, rate, seconds, workers, lead)
 
     def peer_run() -> Result:
         with fresh_schema() as schema, simulator() as url:
-            return peer.lag(schema, url, rate, seconds, workers)
+            return peer.lag(schema, url, rate, seconds, workers, lead)
 
     return [repeat(repeats, herald), repeat(repeats, peer_run)]
 
@@ -107,7 +107,8 @@ def table(results: list[Result]) -> str:
         h, p = by[("lag", "herald")], by.get(("lag", "peer"), {})
         for key in ("p50_ms", "p99_ms", "max_ms"):
             lines.append(
-                f"| lag {key} at {int(h['rate'])}/s | {h[key]:.0f} | - | {p.get(key, float('nan')):.0f} | - | "
+                f"| lag {key} at {int(h['rate'])}/s, {h.get('lead_s', 0):g} s ahead | {h[key]:.0f} | - | "
+                f"{p.get(key, float('nan')):.0f} | - | "
                 f"{ratio(h[key], p.get(key))} |"
             )
     if ("replay", "herald") in by:
@@ -145,6 +146,9 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=int, default=500, help="lag: posts per second")
     parser.add_argument("--seconds", type=float, default=20, help="lag: how long the arrival lasts")
+    parser.add_argument(
+        "--lead", type=float, default=0.0, help="lag: seconds between scheduling a post and its instant (0: now)"
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="replay: events in the log")
     parser.add_argument("--requests", type=int, default=5000, help="api: schedule requests")
     parser.add_argument("--repeats", type=int, default=3)
@@ -157,7 +161,7 @@ def main() -> None:
     if "burst" in wanted:
         results += burst(args.n, args.accounts, args.workers, args.repeats)
     if "lag" in wanted:
-        results += lag(args.rate, args.seconds, args.workers, args.repeats)
+        results += lag(args.rate, args.seconds, args.workers, args.repeats, args.lead)
     if "replay" in wanted:
         results += replay(args.events, args.repeats)
     if "api" in wanted:
