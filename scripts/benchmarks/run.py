@@ -156,6 +156,8 @@ def main() -> None:
     parser.add_argument("--out", default="bench-out", help="folder for results.json and results.md")
     args = parser.parse_args()
     wanted = set(args.only or ["burst", "lag", "replay", "api"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # before the run: a long run's results are never lost to it
     check_headroom()
     results: list[Result] = []
     if "burst" in wanted:
@@ -166,8 +168,6 @@ def main() -> None:
         results += replay(args.events, args.repeats)
     if "api" in wanted:
         results += api(args.requests, args.repeats)
-    out = Path(args.out)
-    out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps([r.__dict__ for r in results], indent=2))
     markdown = (
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC, medians of {args.repeats}, "
