@@ -1,9 +1,10 @@
 """The dispatcher: claims due posts, sends them, and records every outcome as an event.
 
-One tick: catch the due index up, reconcile what is ambiguous, fail what passed its deadline,
-claim a batch of due posts (one transaction), send them concurrently (bounded), record the
-outcomes (one transaction). The service is synchronous, so it runs in threads: the event loop
-only ever waits on the network.
+One tick: catch the due index up (of several dispatchers, one folds it and the others read
+it), reconcile what is ambiguous, fail what passed its deadline, claim a batch of due posts
+(one transaction), send them concurrently (bounded), record the outcomes (one transaction).
+The service is synchronous, so it runs in threads: the event loop only ever waits on the
+network.
 
 Beside the ticks, posts heard of in due hints (`services/due_hints.py`, on PostgreSQL) are
 claimed at their instant without waiting for a tick's catch-up: the same claim, the same send.
@@ -91,6 +92,7 @@ class Dispatcher:
         self._woken = asyncio.Event()  # new events: a sleeping tick looks again
         self._hinted = asyncio.Event()  # new hints: the hints' loop looks again
         self.ended = False  # `run` is over: the loop beside it stops
+        self.folding: bool | None = None  # whether it folds the due index (None: not looked yet)
         self.metrics = metrics or NoMetrics()
         self.partitions = partitions  # this dispatcher's share of the accounts; None: all of them
         self.stopping = asyncio.Event()
@@ -137,7 +139,7 @@ class Dispatcher:
 
     async def step(self) -> bool:
         # a few batches a step at most: a dispatcher that starts far behind claims while it catches up
-        await asyncio.to_thread(self.runner.catch_up, CATCH_UP_BATCHES)
+        await self._catch_up(CATCH_UP_BATCHES)
         worked = False
         if time.monotonic() - self.reconciled_at >= self.settings.reconcile_every:
             # leases and deadlines are seconds apart: looking a few times a second is plenty,
@@ -146,7 +148,7 @@ class Dispatcher:
             worked = await self.reconciler.tick()
             worked |= await self.reconciler.fail_past_deadline()
             if worked:  # what it released is due now: fold it in before claiming
-                await asyncio.to_thread(self.runner.catch_up)
+                await self._catch_up()
         if self.stopping.is_set():
             return worked
         return await self._dispatch_batch() or worked
@@ -305,6 +307,24 @@ class Dispatcher:
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
         return True
+
+    async def _catch_up(self, batches: int | None = None) -> None:
+        """Fold new events into the due index, if this dispatcher is the one that folds it
+        (among several on PostgreSQL, the first; the others read the table it keeps)."""
+
+        def fold() -> bool:
+            folds = self.partitions is None or self.partitions.folds()
+            if folds:
+                self.runner.catch_up(batches)
+            return folds
+
+        folds = await asyncio.to_thread(fold)
+        if folds != self.folding:
+            self.folding = folds
+            log.info(
+                "folding the due index" if folds else "reading the due index another dispatcher folds",
+                extra={"worker": self.settings.worker},
+            )
 
     async def _until(self, instant: datetime | None) -> None:
         while instant is not None and (wait := (instant - self.clock()).total_seconds()) > 0:

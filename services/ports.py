@@ -163,6 +163,10 @@ class Share(Protocol):
         """(its index, how many are live), or None to claim for every account (blocking)."""
         ...
 
+    def folds(self) -> bool:
+        """Whether this dispatcher keeps the shared due index folded; the others only read it."""
+        ...
+
 
 class Metrics(Protocol):
     """What the services count for operators (Prometheus, in `infrastructure/metrics.py`).

@@ -15,6 +15,10 @@ a lost race or half a second of a partition nobody claims, never a second send.
 
 A dispatcher that holds no lock (SQLite, or its LISTEN connection was lost) claims from
 every partition, as one alone would.
+
+The first live dispatcher in key order also folds the due index (`folds`); the others read
+the table it keeps. When it goes, the next one folds from its next look on: for half a
+second two may fold (harmless: each event still counts once) or none (the index waits).
 """
 
 from __future__ import annotations
@@ -81,6 +85,11 @@ class Partitions:
         with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             rows = cursor.execute(LIVE, [self.lock_class]).fetchall()
         return [int(row[0]) for row in rows]
+
+    def folds(self) -> bool:
+        """Whether this dispatcher folds the due index: the first live one, or one alone."""
+        share = self.share()
+        return share is None or share[0] == 0
 
     def share(self) -> tuple[int, int] | None:
         with self._guard:

@@ -18,7 +18,7 @@ from infrastructure.persistence.partitions import LIVE, lock_class
 from infrastructure.store import store_env
 from services.results import PostSettings
 from tests.conftest import POSTGRES_URL
-from tests.processes import admin, reaped, start_dispatcher, start_simulator
+from tests.processes import admin, dispatcher_log, reaped, start_dispatcher, start_simulator
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -87,3 +87,39 @@ def test_three_dispatchers_split_the_accounts_and_survivors_take_a_killed_ones_s
     taken = set().union(*(after[account] for account in orphaned))
     assert orphaned and taken and "part-0" not in taken, "the survivors did not take the killed one's accounts"
     service.close()
+
+
+def folding(process: object) -> str | None:
+    """What a dispatcher last said of the due index: "folds", "reads", or None (not yet)."""
+    log = dispatcher_log(process)  # type: ignore[arg-type]
+    folds, reads = log.rfind("folding the due index"), log.rfind("reading the due index another dispatcher folds")
+    return None if folds == reads == -1 else ("folds" if folds > reads else "reads")
+
+
+def test_one_dispatcher_folds_the_due_index_and_a_survivor_takes_over_when_it_is_killed(postgres_url: str) -> None:
+    schema = store_env(postgres_url)["POSTGRES_SCHEMA"]
+    simulator, platform_url = start_simulator("latency_ms=2")
+    service = bootstrap(postgres_url, settings=PostSettings(grace=timedelta(hours=1), freeze=timedelta(0)))
+    workers = [
+        start_dispatcher(postgres_url, platform_url, f"fold-{n}", "--timeout", "2", HERALD_LOG_LEVEL="info")
+        for n in range(3)
+    ]
+    with reaped(simulator, *workers):
+        wait("three dispatchers live", lambda: live_dispatchers(schema) == 3, 60)
+        wait("one folds, two read", lambda: sorted(map(folding, workers), key=str) == ["folds", "reads", "reads"], 30)
+        folder = next(worker for worker in workers if folding(worker) == "folds")
+        folder.send_signal(signal.SIGKILL)
+        folder.wait(timeout=10)
+        survivors = [worker for worker in workers if worker is not folder]
+        wait("a survivor folds", lambda: sorted(map(folding, survivors), key=str) == ["folds", "reads"], 30)
+        due = datetime.now(UTC) + timedelta(seconds=2)  # beyond the due hints: only the due index finds them
+        ids = service.posts.schedule_many(
+            [
+                {"account": f"acct-{n}", "platform": "x", "content": Content(text=f"f{n}"), "scheduled_at": due}
+                for n in range(40)
+            ]
+        )
+        wait("every post delivered", lambda: all(service.posts.get_post(p).state == "delivered" for p in ids), 60)
+        truth = admin(platform_url, "/admin/truth")["posts"]
+    service.close()
+    assert len(truth) == 40 and len({t["publish_key"] for t in truth}) == 40

@@ -35,9 +35,7 @@ class Store:
             self.hints.append(list(due))
 
 
-def run_callers(
-    commit: GroupCommit, callers: list[list[str]], hints: bool = False
-) -> dict[int, BaseException | None]:
+def run_callers(commit: GroupCommit, callers: list[list[str]], hints: bool = False) -> dict[int, BaseException | None]:
     outcomes: dict[int, BaseException | None] = {}
     start = threading.Barrier(len(callers))
 
