@@ -49,7 +49,7 @@ def burst(n: int, accounts: int, workers: int, repeats: int) -> list[Result]:
     return [repeat(repeats, herald), repeat(repeats, raw_run), repeat(repeats, peer_run)]
 
 
-def lag(rate: int, seconds: float, workers: int, repeats: int, lead: float) -> list[Result]:
+def lag(rate: int, seconds: float, workers: int, repeats: int, lead: float = 0.0) -> list[Result]:
     def herald() -> Result:
         with fresh_schema() as schema, simulator() as url:
             return herald_side.lag(schema, url, rate, seconds, workers, lead)

@@ -25,7 +25,7 @@ def test_every_scenario_runs_and_counts_add_up() -> None:
     from scripts.benchmarks import run
 
     results = run.burst(n=60, accounts=10, workers=1, repeats=1)
-    results += run.lag(rate=20, seconds=1.0, workers=1, repeats=1)
+    results += run.lag(rate=20, seconds=1.0, workers=1, repeats=1, lead=0.5)  # scheduled ahead
     results += run.replay(events=500, repeats=1)
     results += run.api(requests=20, repeats=1)
     by = {(r.scenario, r.system): r.values for r in results}
