@@ -36,7 +36,7 @@ class _Ticket:
 
 class GroupCommit:
     def __init__(self, save: Callable[..., Any], most: int = 200) -> None:
-        self._save = save  # save(*events): one transaction
+        self._save = save  # save(*events, due=hints): one transaction
         self.most = most  # events at most per save: a transaction stays short
         self._waiting: list[_Ticket] = []
         self._saving = False
@@ -80,9 +80,9 @@ class GroupCommit:
     def _commit(self, batch: list[_Ticket]) -> None:
         try:
             try:
-                self._save_with_hints(
-                    [event for ticket in batch for event in ticket.events],
-                    [hint for ticket in batch for hint in ticket.hints],
+                self._save(
+                    *[event for ticket in batch for event in ticket.events],
+                    due=[hint for ticket in batch for hint in ticket.hints],
                 )
                 self.saves += 1
                 for ticket in batch:
@@ -93,7 +93,7 @@ class GroupCommit:
                 else:
                     for ticket in batch:  # only the ticket whose own save fails gets the error
                         try:
-                            self._save_with_hints(ticket.events, ticket.hints)
+                            self._save(*ticket.events, due=ticket.hints)
                             self.saves += 1
                             ticket.saved = True
                         except Exception as alone:
@@ -107,12 +107,6 @@ class GroupCommit:
             with self._turn:
                 for ticket in batch:
                     ticket.done = True
-
-    def _save_with_hints(self, events: Sequence[Any], hints: Sequence[Any]) -> None:
-        if hints:
-            self._save(*events, due=hints)
-        else:
-            self._save(*events)
 
     @staticmethod
     def _outcome(ticket: _Ticket) -> None:

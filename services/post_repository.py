@@ -145,10 +145,7 @@ class PostRepository:
 
     def _save(self, events: list[Any], posts: list[Post]) -> None:
         """One transaction; posts it leaves ready to go now are announced with it (`due_hints`)."""
-        if hints := hints_of(posts):
-            self.events.save(*events, due=hints)
-        else:
-            self.events.save(*events)
+        self.events.save(*events, due=hints_of(posts))
 
 
 def _events_of(item: Any) -> list[Any]:
