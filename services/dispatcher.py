@@ -43,7 +43,6 @@ CATCH_UP_BATCHES = 5
 
 
 FULL_PAUSE = timedelta(minutes=15)  # an account at its platform's publishing limit waits this long
-CLAIMS_REMEMBERED = 5.0  # seconds a claim of this process is skipped by its own due queries
 MOST_HINTS = 10_000  # hints held at most; beyond, posts wait for the due index as before
 
 
@@ -88,7 +87,7 @@ class Dispatcher:
         self.listen = listen  # new events on PostgreSQL (LISTEN), with the saves' due hints
         self.hints: dict[str, DueHint] = {}  # heard, not yet claimed: post id → hint
         self.claiming: set[str] = set()  # posts in a claim under way (ticks and hints run side by side)
-        self.claimed: dict[str, float] = {}  # claimed here, outcome not yet recorded (the due index may lag)
+        self.claimed: set[str] = set()  # claimed here, outcome not yet recorded (the due index may lag)
         self._woken = asyncio.Event()  # new events: a sleeping tick looks again
         self._hinted = asyncio.Event()  # new hints: the hints' loop looks again
         self.ended = False  # `run` is over: the loop beside it stops
@@ -187,7 +186,6 @@ class Dispatcher:
 
     async def _send_due(self, due: list[DuePost], now: datetime) -> bool:
         """Route, pace, claim (one transaction) and send `due`, as far as there is room in flight."""
-        self._forget_claims()
         due = [
             post
             for post in due
@@ -242,7 +240,7 @@ class Dispatcher:
             if claim.ok and claim.intent is not None and claim.view is not None and claim.view.lease_until
         ]
         self.busy -= len(routes) - len(claimed)  # refused: their room is free again
-        self.claimed.update(dict.fromkeys((str(intent.post_id) for intent, _ in claimed), time.monotonic()))
+        self.claimed |= {str(intent.post_id) for intent, _ in claimed}
         if not claimed:
             return bool(due)
 
@@ -284,7 +282,7 @@ class Dispatcher:
                 await send_and_record_all()
             finally:  # recorded (or given up): a post queued again is claimable again
                 for intent, _ in claimed:
-                    self.claimed.pop(str(intent.post_id), None)
+                    self.claimed.discard(str(intent.post_id))
 
         async def send_and_record_all() -> None:
             answers = await asyncio.gather(*(attempt(intent, lease_until) for intent, lease_until in claimed))
@@ -347,13 +345,6 @@ class Dispatcher:
         _, pending = await asyncio.wait(waiters, timeout=max(wait, 0.01), return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
-
-    def _forget_claims(self) -> None:
-        """Claims older than a few seconds are in the due index by now: stop skipping them
-        (a safety net: each is forgotten anyway once its outcome is recorded)."""
-        old = time.monotonic() - CLAIMS_REMEMBERED
-        while self.claimed and next(iter(self.claimed.values())) < old:
-            del self.claimed[next(iter(self.claimed))]
 
     async def _listening(self) -> None:
         """Hear new events on a thread of its own: wake the ticks, and keep the due hints."""
