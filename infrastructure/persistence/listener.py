@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from psycopg.sql import SQL, Identifier
+
 
 class Listener:
     def __init__(self, pool: Any, channel: str) -> None:
         self.pool = pool
         self.conn = pool.getconn()
-        self.conn.execute(f"LISTEN {channel}")
+        self.conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
 
     def wait(self, timeout: float) -> bool:
         """Block until an event is appended (True) or `timeout` seconds pass (False)."""

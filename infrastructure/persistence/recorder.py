@@ -7,7 +7,8 @@ lock that keeps the notification log gap-free included, is the library's own.
 
 A save may carry due hints (`services/due_hints.py`): they go out as the payloads of the
 notification the library sends on commit, with each account's partition worked out as the
-due query works it out, so a dispatcher keeps only its own.
+due query works it out, so a dispatcher keeps only its own. The notification goes to a channel
+of the store's own schema.
 """
 
 from __future__ import annotations
@@ -25,11 +26,19 @@ from infrastructure.persistence.partitions import PARTITIONS
 from services.due_hints import DueHint
 
 HINTS_PER_NOTIFICATION = 30  # a payload stays under PostgreSQL's 8,000 bytes
+CHANNEL_BYTES = 63  # PostgreSQL's longest identifier: a channel name is one
+
+
+def channel_of(schema: str, table: str) -> str:
+    """The events table's notification channel, named for its schema too: one database may
+    hold several Herald stores (a schema each), and a save in one must not wake the others."""
+    return f"{schema}.{table}".encode()[:CHANNEL_BYTES].decode(errors="ignore")
 
 
 class BinaryInsertRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self.channel_name = channel_of(datastore.schema, events_table_name)
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"

@@ -7,6 +7,7 @@ claimed before its instant and sent at it, never before."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,28 @@ def test_a_post_published_now_is_announced_with_its_account_and_partition(postgr
         (str(now), "default", "acme", "mastodon", bucket)
     ]
     assert str(later) not in {h.post_id for h in hints}
+
+
+def test_a_save_wakes_only_the_listeners_of_its_own_store(postgres_url: str) -> None:
+    """Two Herald stores in one database (a schema each): a save in one is heard there, not
+    in the other."""
+    other_schema = f"t_{uuid.uuid4().hex[:12]}"
+    ours, theirs = (
+        bootstrap(postgres_url, settings=SETTINGS),
+        bootstrap(f"{POSTGRES_URL}?schema={other_schema}", settings=SETTINGS),
+    )
+    listener = ours.listener()
+    assert listener is not None
+    try:
+        theirs.posts.publish_now(account="acme", platform="mastodon", content=Content(text="theirs"))
+        assert listener.heard(1.0) == []
+        mine = ours.posts.publish_now(account="acme", platform="mastodon", content=Content(text="ours"))
+        assert [hint.post_id for hint in heard(listener.heard(5.0))] == [str(mine)]
+    finally:
+        ours.close()
+        theirs.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{other_schema}" CASCADE')
 
 
 async def dispatching(service: Herald, settings: DispatchSettings, blind: bool) -> tuple[Simulator, Any, Dispatcher]:
