@@ -12,8 +12,9 @@ A batch the store refuses (a version conflict: someone appended to one of its ag
 first) is saved again one caller at a time, so only the caller whose events conflict gets
 the error; the others' events land as if each had saved alone.
 
-A caller's due hints (`services/due_hints.py`) travel with its events: a joined save carries
-everyone's.
+A caller's due hints (`services/due_hints.py`) and its request's own writes
+(`services/joined_writes.py`: an idempotency key, a rate count) travel with its events: a
+joined save carries everyone's.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from services.joined_writes import taken
+
 
 class _Ticket:
-    __slots__ = ("done", "error", "events", "hints", "saved")
+    __slots__ = ("also", "done", "error", "events", "hints", "saved")
 
-    def __init__(self, events: Sequence[Any], hints: Sequence[Any]) -> None:
+    def __init__(self, events: Sequence[Any], hints: Sequence[Any], also: Sequence[Any]) -> None:
         self.events = events
         self.hints = hints
+        self.also = also
         self.done = False
         self.saved = False
         self.error: BaseException | None = None
@@ -36,7 +40,7 @@ class _Ticket:
 
 class GroupCommit:
     def __init__(self, save: Callable[..., Any], most: int = 200) -> None:
-        self._save = save  # save(*events, due=hints): one transaction
+        self._save = save  # save(*events, due=hints, also=writes): one transaction
         self.most = most  # events at most per save: a transaction stays short
         self._waiting: list[_Ticket] = []
         self._saving = False
@@ -48,7 +52,7 @@ class GroupCommit:
         else saves now; raises the store's error if these events, saved alone, are refused."""
         if not events:
             return
-        ticket = _Ticket(events, hints)
+        ticket = _Ticket(events, hints, taken())  # taken in the caller's thread: its request's writes
         with self._turn:
             self._waiting.append(ticket)
         while True:  # until a save (ours, or another caller's) has taken our events
@@ -83,6 +87,7 @@ class GroupCommit:
                 self._save(
                     *[event for ticket in batch for event in ticket.events],
                     due=[hint for ticket in batch for hint in ticket.hints],
+                    also=[write for ticket in batch for write in ticket.also],
                 )
                 self.saves += 1
                 for ticket in batch:
@@ -93,7 +98,7 @@ class GroupCommit:
                 else:
                     for ticket in batch:  # only the ticket whose own save fails gets the error
                         try:
-                            self._save(*ticket.events, due=ticket.hints)
+                            self._save(*ticket.events, due=ticket.hints, also=ticket.also)
                             self.saves += 1
                             ticket.saved = True
                         except Exception as alone:

@@ -19,7 +19,7 @@ from infrastructure.api.guards import confine, idempotent, identify
 from infrastructure.api.health import READINESS, Readiness, healthz, readyz
 from infrastructure.api.keys import BODY_LIMIT, CALLER, CTX, OPENAPI, REQUEST_ID
 from infrastructure.api.openapi import document
-from infrastructure.api.routes import LOCATIONS, ROUTES, Handler
+from infrastructure.api.routes import JOINS, LOCATIONS, ROUTES, Handler
 from infrastructure.console import add_console
 from infrastructure.logs import bind_request, unbind_request
 from infrastructure.metrics import measured, metrics_page
@@ -86,8 +86,9 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
 
     try:
         confine(caller, request)
+        joins = JOINS.get((request.method, resource.canonical)) if ctx.joins_writes and resource else None
         response = await (
-            idempotent(ctx.idempotency, request, answered)
+            idempotent(ctx.idempotency, request, answered, joins)
             if request.method == "POST" and resource is not None
             else answered(request)
         )

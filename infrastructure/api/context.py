@@ -58,6 +58,12 @@ class Context:
         return self._links
 
     @property
+    def joins_writes(self) -> bool:
+        """Whether a request's own writes can join its events' transaction: on PostgreSQL, where
+        the read models and the events share one database (`services/joined_writes.py`)."""
+        return self.herald.read_store.dialect == "postgres"
+
+    @property
     def posts(self) -> PostCommands:
         return self.herald.posts
 

@@ -6,21 +6,30 @@ Idempotency, as Stripe does it: an answer is kept only once the endpoint has exe
 succeeded (2xx). A refusal (authentication, scope, validation, rate limit, a conflict with a
 request still in flight, or any other 4xx) wrote nothing, so nothing is kept and a retry with
 the same key is judged afresh: a corrected body goes through, a rate-limited request goes
-through once the window has passed. Bodies are compared as parsed JSON, not as bytes."""
+through once the window has passed. Bodies are compared as parsed JSON, not as bytes.
+
+A route that records the key with what it saves (`joins`: a post's creation, on PostgreSQL)
+is not begun here. The handler saves its post with the key in flight and its rate count in
+one transaction (`services/joined_writes.py`); this guard then keeps the answer. If another
+request recorded the key first, that save was rolled back (`KeyTaken`): the key is looked up
+as for any other route, and the first answer replayed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from infrastructure.api.errors import ApiError
-from infrastructure.api.keys import BODY_LIMIT, CALLER
+from infrastructure.api.keys import BODY_LIMIT, CALLER, KEY_CLAIM
 from infrastructure.api.server import read_body
-from infrastructure.persistence.idempotency import IdempotencyStore
+from infrastructure.persistence.idempotency import IdempotencyStore, KeyTaken
+from services.joined_writes import JoinedWrite
 from services.workspace_service import Caller, WorkspaceService
 
 
@@ -51,7 +60,23 @@ def confine(caller: Caller, request: web.Request) -> None:
         raise ApiError(403, "forbidden_scope", f"this key lacks the {needed!r} scope", "Authorization")
 
 
-async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any) -> web.StreamResponse:
+@dataclass
+class KeyClaim:
+    """A request's idempotency key, for its handler to record with its save."""
+
+    store: IdempotencyStore
+    workspace: str
+    key: str
+    request_hash: str
+    begun: bool = False  # recorded apart, before the handler ran: nothing to join
+
+    def joined(self) -> list[JoinedWrite]:
+        return [] if self.begun else [self.store.joined(self.workspace, self.key, self.request_hash)]
+
+
+async def idempotent(
+    store: IdempotencyStore, request: web.Request, handler: Any, joins: Callable[[Any], bool] | None = None
+) -> web.StreamResponse:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ApiError(400, "idempotency_key_missing", "every POST needs an Idempotency-Key header", "Idempotency-Key")
@@ -62,35 +87,59 @@ async def idempotent(store: IdempotencyStore, request: web.Request, handler: Any
     raw = await read_body(request, limit=request.app[BODY_LIMIT])
     # the query counts: /plans/import?dry_run=true is not the same request as without it
     request_hash = hashlib.sha256(request.method.encode() + b" " + request.path_qs.encode() + b"\n" + canonical(raw))
-    request_hash = request_hash.hexdigest()
-    workspace = workspace_of(request)
-    stored = await asyncio.to_thread(store.begin, workspace, key, request_hash)
-    if stored is not None:
-        status, body = stored
-        return web.Response(
-            text=body, status=status, content_type="application/json", headers={"Idempotent-Replayed": "true"}
-        )
+    claim = KeyClaim(store, workspace_of(request), key, request_hash.hexdigest())
+    recorded_apart = joins is None or not joins(parsed_json(raw))
+    if recorded_apart and (replayed := await begun(claim)) is not None:
+        return replayed
+    request[KEY_CLAIM] = claim
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except KeyTaken:  # another request recorded the key first: its save was rolled back
+            if (replayed := await begun(claim)) is not None:
+                return replayed
+            response = await handler(request)  # the first was refused meanwhile: ours, recorded apart
     except BaseException:
-        await asyncio.to_thread(store.abandon, workspace, key)
+        if claim.begun:
+            await asyncio.to_thread(store.abandon, claim.workspace, key)
         raise
     if isinstance(response, web.Response) and 200 <= response.status < 300:
         body = response.text or ""
-        await asyncio.to_thread(store.finish, workspace, key, response.status, body)
-    else:  # refused: nothing was written, so nothing is kept; a retry is judged afresh
-        await asyncio.to_thread(store.abandon, workspace, key)
+        await asyncio.to_thread(store.finish, claim.workspace, key, response.status, body)
+    elif claim.begun:  # refused: nothing was written, so nothing is kept; a retry is judged afresh
+        await asyncio.to_thread(store.abandon, claim.workspace, key)
     return response
+
+
+async def begun(claim: KeyClaim) -> web.Response | None:
+    """Record the key in flight, apart; or the answer to replay (raises while it is in flight)."""
+    stored = await asyncio.to_thread(claim.store.begin, claim.workspace, claim.key, claim.request_hash)
+    if stored is None:
+        claim.begun = True
+        return None
+    status, body = stored
+    return web.Response(
+        text=body, status=status, content_type="application/json", headers={"Idempotent-Replayed": "true"}
+    )
+
+
+NOT_JSON: Any = object()
+
+
+def parsed_json(raw: bytes) -> Any:
+    """The body parsed, or NOT_JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return NOT_JSON
 
 
 def canonical(raw: bytes) -> bytes:
     """The body as compared between a request and its retry: JSON re-serialised with sorted
     keys and no spacing (a client that re-encodes the same object sends the same request);
     anything that is not JSON, byte for byte."""
-    try:
-        return orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONDecodeError:
-        return raw
+    parsed = parsed_json(raw)
+    return raw if parsed is NOT_JSON else orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
 
 
 async def json_of(request: web.Request, *, empty: Any = None) -> Any:

@@ -20,7 +20,7 @@ from domain.text import check_text
 from infrastructure.api.context import Context
 from infrastructure.api.errors import ApiError, json_response
 from infrastructure.api.guards import json_of, workspace_of
-from infrastructure.api.keys import CALLER, CTX
+from infrastructure.api.keys import CALLER, CTX, KEY_CLAIM
 from infrastructure.api.models import (
     AttentionOut,
     CancelPost,
@@ -39,6 +39,7 @@ from infrastructure.api.models import (
 )
 from infrastructure.zones import parse_instant
 from projections.timeline import summary
+from services.joined_writes import joining
 from services.results import PostView
 
 PAGE_MAX = 100
@@ -78,6 +79,12 @@ def instant_of(text: str | None, timezone: str | None) -> Any:
     return parse_instant(text, timezone) if text is not None else None
 
 
+def joins(body: Any) -> bool:
+    """A creation saves its post with its idempotency key and rate count, in one transaction;
+    but a queued post is saved with its queue, and is recorded apart."""
+    return isinstance(body, dict) and body.get("mode") != "queue"
+
+
 async def create(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     body = CreatePost.model_validate(await json_of(request))
@@ -90,12 +97,21 @@ async def create(request: web.Request) -> web.Response:
         "workspace": workspace,
     }
 
+    claim = request.get(KEY_CLAIM)
+    joined = claim.joined() if claim is not None else []
+    if joined:
+        joined.append(ctx.limiter.joined(workspace))
+
     def created() -> PostView:
-        """One trip to a worker thread for the whole write; the account is read once."""
-        with ctx.accounts.read_once():
+        """One trip to a worker thread for the whole write; the account is read once; the key
+        and the rate count, if they join it, are written in the save's own transaction."""
+        with ctx.accounts.read_once(), joining(joined):
             if not ctx.generic_platform:
                 ctx.accounts.require(workspace, body.account, body.platform)
-            ctx.limiter.take(workspace)
+            if joined:
+                ctx.limiter.check(workspace)  # a window this process saw spent: refused at once
+            else:
+                ctx.limiter.take(workspace)
             if body.mode == "draft":
                 post_id = ctx.posts.draft(**common)
             elif body.mode == "queue":

@@ -390,3 +390,8 @@ LOCATIONS: dict[tuple[str, str], Callable[[web.Request, dict[str, Any]], str]] =
     ("POST", f"{W}/plans"): lambda request, body: f"{request.path}/{body['id']}",
     ("POST", f"{W}/posts/{{post_id}}/redrive"): lambda request, body: f"{request.path.rsplit('/', 2)[0]}/{body['id']}",
 }
+# routes that record their idempotency key in the transaction saving what they create
+# (PostgreSQL), for the bodies they say; the others record it apart (guards.py)
+JOINS: dict[tuple[str, str], Callable[[Any], bool]] = {
+    ("POST", f"{W}/posts"): posts.joins,
+}

@@ -2,6 +2,11 @@
 
 Stored answers are sealed when a secret key is configured: a first answer may carry a secret
 shown once (a webhook endpoint's signing secret), and no secret is kept in plain text.
+
+On PostgreSQL a post's creation records its key in the transaction that saves the post
+(`joined`, `services/joined_writes.py`): the key is taken if and only if the post is saved.
+A key another request took first (`KeyTaken`) rolls that save back; the caller then looks the
+key up as `begin` does, and replays the first answer.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from domain.errors import HeraldError
 from infrastructure.persistence.connections import ReadStore
+from services.joined_writes import JoinedWrite
 from services.ports import Clock
 
 IN_FLIGHT_FOR = timedelta(seconds=60)  # an in-flight record older than this is treated as abandoned
@@ -26,6 +32,10 @@ class KeyReused(HeraldError):
 class KeyInUse(HeraldError):
     code = "idempotency_key_in_use"
     field = "Idempotency-Key"
+
+
+class KeyTaken(Exception):
+    """A joined save's key was recorded by another request first: the save is rolled back."""
 
 
 class IdempotencyStore:
@@ -72,6 +82,29 @@ class IdempotencyStore:
             if cursor.rowcount == 0:  # a request with the same key got there between our read and write
                 raise KeyInUse("the first request with this Idempotency-Key is still in flight")
         return None
+
+    def joined(self, workspace: str, key: str, request_hash: str) -> JoinedWrite:
+        """The key, in flight, recorded by the transaction that saves the request's events."""
+        return JoinedWrite(self._record_keys, (workspace, key, request_hash, self.clock().isoformat()))
+
+    def _record_keys(self, cursor: Any, rows: list[tuple[str, str, str, str]]) -> None:
+        """Every joined key in one statement; a spent record (kept past its time, or in flight
+        past `IN_FLIGHT_FOR`) is taken over as `begin` would. Raises `KeyTaken` unless all are new."""
+        if len({(workspace, key) for workspace, key, *_ in rows}) < len(rows):
+            raise KeyTaken("two requests in one save carry the same key")
+        now = datetime.fromisoformat(rows[0][3])
+        cursor.execute(
+            "INSERT INTO api_idempotency (workspace, key, request_hash, created_at)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])"
+            " ON CONFLICT (workspace, key) DO UPDATE SET request_hash = excluded.request_hash,"
+            "  status = NULL, body = NULL, created_at = excluded.created_at"
+            " WHERE api_idempotency.created_at::timestamptz < %s"
+            "  OR (api_idempotency.status IS NULL AND api_idempotency.created_at::timestamptz < %s)"
+            " RETURNING key",
+            [*(list(column) for column in zip(*rows, strict=True)), now - KEEP_FOR, now - IN_FLIGHT_FOR],
+        )
+        if len(cursor.fetchall()) < len(rows):
+            raise KeyTaken("a request with the same key was recorded first")
 
     def finish(self, workspace: str, key: str, status: int, body: str) -> None:
         body = self._seal(body, workspace, key)

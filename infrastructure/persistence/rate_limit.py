@@ -1,13 +1,22 @@
 """Creations per workspace per minute, in fixed one-minute windows counted in the database,
-so any number of API processes share one limit."""
+so any number of API processes share one limit.
+
+A post's creation on PostgreSQL is counted in the transaction that saves it (`joined`,
+`services/joined_writes.py`): a creation refused over the limit saves nothing and counts for
+nothing. A workspace this process has seen spend its window is refused at once, without a
+transaction (`check`), so one workspace over its limit does not make the others' joined saves
+fail and be saved again one by one."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from domain.errors import HeraldError
 from infrastructure.persistence.connections import ReadStore
+from services.joined_writes import JoinedWrite
 from services.ports import Clock
 
 
@@ -59,10 +68,45 @@ class RateLimiter:
         call in a thread)."""
         start, left = self._window()
         used = self._count(workspace, start)
-        self.seen = {k: v for k, v in self.seen.items() if k[1] >= start}
-        self.seen[(workspace, start)] = min(used, self.limit)
+        self._saw({workspace: used}, start)
         if used > self.limit:
             raise RateLimited(f"at most {self.limit} posts may be created a minute", math.ceil(left))
+
+    def check(self, workspace: str) -> None:
+        """Refuse (`RateLimited`) a creation in a window this process has seen spent."""
+        start, left = self._window()
+        if self.seen.get((workspace, start), 0) >= self.limit:
+            raise RateLimited(f"at most {self.limit} posts may be created a minute", math.ceil(left))
+
+    def joined(self, workspace: str) -> JoinedWrite:
+        """One creation, counted by the transaction that saves it; refused there over the limit."""
+        return JoinedWrite(self._count_joined, workspace)
+
+    def _count_joined(self, cursor: Any, workspaces: list[str]) -> None:
+        """Every joined creation in one statement; `RateLimited` if any workspace went over."""
+        start, left = self._window()
+        counts = Counter(workspaces)
+        cursor.execute(
+            "INSERT INTO api_rate (workspace, minute, used) SELECT workspace, %s, n"
+            " FROM unnest(%s::text[], %s::int[]) AS joined(workspace, n) ON CONFLICT (workspace, minute)"
+            " DO UPDATE SET used = api_rate.used + excluded.used RETURNING workspace, used",
+            [start, list(counts), list(counts.values())],
+        )
+        used = {row["workspace"]: int(row["used"]) for row in cursor.fetchall()}
+        self._swept_before(cursor, start)
+        self._saw(used, start)
+        if any(n > self.limit for n in used.values()):
+            raise RateLimited(f"at most {self.limit} posts may be created a minute", math.ceil(left))
+
+    def _saw(self, used: dict[str, int], start: int) -> None:
+        seen = {k: v for k, v in self.seen.items() if k[1] >= start}
+        seen.update({(workspace, start): min(n, self.limit) for workspace, n in used.items()})
+        self.seen = seen
+
+    def _swept_before(self, cursor: Any, start: int) -> None:
+        if self._swept < start:  # spent windows go once a minute per process, not per request
+            cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
+            self._swept = start
 
     def _count(self, workspace: str, start: int) -> int:
         if self.store is None:
@@ -74,7 +118,5 @@ class RateLimiter:
                 [workspace, start],
             )
             used = int(cursor.fetchone()[0])
-            if self._swept < start:  # spent windows go once a minute per process, not per request
-                cursor.execute("DELETE FROM api_rate WHERE minute < %s", [start - 1])
-                self._swept = start
+            self._swept_before(cursor, start)
         return used

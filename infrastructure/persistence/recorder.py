@@ -8,7 +8,8 @@ lock that keeps the notification log gap-free included, is the library's own.
 A save may carry due hints (`services/due_hints.py`): they go out as the payloads of the
 notification the library sends on commit, with each account's partition worked out as the
 due query works it out, so a dispatcher keeps only its own. The notification goes to a channel
-of the store's own schema.
+of the store's own schema. A save may also carry its requests' own writes
+(`services/joined_writes.py`), made in its transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from psycopg.sql import SQL, Identifier
 
 from infrastructure.persistence.partitions import PARTITIONS
 from services.due_hints import DueHint
+from services.joined_writes import JoinedWrite, by_kind
 
 HINTS_PER_NOTIFICATION = 30  # a payload stays under PostgreSQL's 8,000 bytes
 CHANNEL_BYTES = 63  # PostgreSQL's longest identifier: a channel name is one
@@ -57,6 +59,14 @@ class BinaryInsertRecorder(PostgresApplicationRecorder):
             "  WITH ORDINALITY AS hint(id, ws, account, platform, at, n)"
             " GROUP BY (n - 1) / {size}) AS chunks"
         ).format(last=PARTITIONS - 1, size=HINTS_PER_NOTIFICATION)
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], also: Sequence[JoinedWrite] = (), **_: Any
+    ) -> None:
+        """The requests' own writes (`services/joined_writes.py`), first in the transaction: rows
+        locked before the events table, as every writer takes them, so no two wait on each other."""
+        for write, rows in by_kind(also):
+            write(curs, rows)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], due: Sequence[DueHint] = (), **_: Any

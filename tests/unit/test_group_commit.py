@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.group_commit import GroupCommit
+from services.joined_writes import JoinedWrite, by_kind, joining
 
 
 class Refused(Exception):
@@ -23,26 +24,41 @@ class Store:
     def __init__(self, hold: float = 0.0) -> None:
         self.saved: list[list[Any]] = []
         self.hints: list[list[Any]] = []  # each landed save's due hints, beside its events
+        self.written: list[Any] = []  # the rows of the callers' joined writes that landed
         self.hold = hold
         self._lock = threading.Lock()
 
-    def save(self, *events: Any, due: Any = ()) -> None:
+    def save(self, *events: Any, due: Any = (), also: Any = ()) -> None:
         time.sleep(self.hold)  # a transaction takes a little while: others arrive meanwhile
+        staged: list[Any] = []
+        for write, rows in by_kind(also):  # in the transaction, before the events
+            write(staged, rows)
         if any(str(event).startswith("poison") for event in events):
             raise Refused("conflict")
         with self._lock:
             self.saved.append(list(events))
             self.hints.append(list(due))
+            self.written += staged
 
 
-def run_callers(commit: GroupCommit, callers: list[list[str]], hints: bool = False) -> dict[int, BaseException | None]:
+def write_rows(staged: list[Any], rows: list[str]) -> None:
+    """A joined write of one kind: all its rows at once, or a refusal if one is bad."""
+    if any(row.startswith("bad") for row in rows):
+        raise Refused("over the limit")
+    staged.extend(rows)
+
+
+def run_callers(
+    commit: GroupCommit, callers: list[list[str]], hints: bool = False, writes: list[str] | None = None
+) -> dict[int, BaseException | None]:
     outcomes: dict[int, BaseException | None] = {}
     start = threading.Barrier(len(callers))
 
     def call(n: int) -> None:
         start.wait()
         try:
-            commit(callers[n], [f"hint-{event}" for event in callers[n]] if hints else ())
+            with joining([JoinedWrite(write_rows, writes[n])] if writes else []):
+                commit(callers[n], [f"hint-{event}" for event in callers[n]] if hints else ())
             outcomes[n] = None
         except Exception as error:
             outcomes[n] = error
@@ -111,6 +127,22 @@ def test_every_caller_lands_exactly_once_all_or_nothing(callers: list[tuple[int,
         else:
             assert isinstance(outcomes[n], Refused) and not set(mine) & set(landed)
         assert (outcomes[n] is None) == (not callers[n][1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["ok", "bad-event", "bad-write"]), min_size=1, max_size=10))
+def test_a_callers_joined_writes_land_with_its_events_or_not_at_all(kinds: list[str]) -> None:
+    """A request's own writes (an idempotency key, a rate count) share its events' fate: both
+    land once, or neither; one refused write fails only its own caller."""
+    store = Store(hold=0.002)
+    commit = GroupCommit(store.save)
+    events = [[("poison-" if kind == "bad-event" else "") + f"e{n}"] for n, kind in enumerate(kinds)]
+    writes = [("bad-" if kind == "bad-write" else "") + f"w{n}" for n, kind in enumerate(kinds)]
+    outcomes = run_callers(commit, events, writes=writes)
+    landed = {event for saved in store.saved for event in saved}
+    assert sorted(store.written) == sorted(f"w{n}" for n, kind in enumerate(kinds) if kind == "ok")
+    for n, kind in enumerate(kinds):
+        assert (outcomes[n] is None) == (kind == "ok") == (f"e{n}" in landed)
 
 
 def test_each_callers_due_hints_go_out_with_its_events_and_only_if_they_land() -> None:
