@@ -143,6 +143,33 @@ def test_a_key_still_in_flight_is_409(store_url: str) -> None:
     run_api(store_url, scenario)
 
 
+def test_a_key_is_replayed_for_a_day_and_an_abandoned_one_is_taken_over(store_url: str) -> None:
+    """Kept at least 24 hours (48 here), then forgotten; in flight for over a minute (its request
+    died), taken over by the next request with the key."""
+
+    async def scenario(api: Api) -> None:
+        body = post_body(scheduled_at="2027-06-01T12:00:00Z")
+        first = await api.call("POST", "/posts", body, idem="kept")
+        api.clock.advance(hours=47)
+        again = await api.call("POST", "/posts", body, idem="kept")
+        assert again[0] == 201 and again[1] == first[1] and again[2]["Idempotent-Replayed"] == "true"
+        api.clock.advance(hours=2)
+        later = await api.call("POST", "/posts", body, idem="kept")
+        assert later[0] == 201 and "Idempotent-Replayed" not in later[2] and later[1]["id"] != first[1]["id"]
+        raw = json.dumps(body).encode()
+        path = f"/v1/workspaces/{api.workspace}/posts"
+        request_hash = hashlib.sha256(b"POST " + path.encode() + b"\n" + canonical(raw)).hexdigest()
+        assert api.ctx.idempotency.begin(api.workspace, "died", request_hash) is None  # its request died
+        api.clock.advance(seconds=61)
+        taken = await api.call("POST", "/posts", body, idem="died")
+        assert taken[0] == 201 and "Idempotent-Replayed" not in taken[2]
+        assert (await api.call("POST", "/posts", body, idem="died"))[1] == taken[1]
+        _, page, _ = await api.call("GET", "/posts")
+        assert len(page["items"]) == 3
+
+    run_api(store_url, scenario)
+
+
 def test_a_client_retrying_after_a_timeout_creates_one_post(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         host, port = api.root.removeprefix("http://").split(":")
@@ -169,7 +196,7 @@ def test_a_client_retrying_after_a_timeout_creates_one_post(store_url: str) -> N
     run_api(store_url, scenario)
 
 
-def test_the_creation_rate_limit(sqlite_url: str) -> None:
+def test_the_creation_rate_limit(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         for n in range(3):
             status, _, headers = await api.call("POST", "/posts", post_body())
@@ -182,7 +209,7 @@ def test_the_creation_rate_limit(sqlite_url: str) -> None:
         api.clock.advance(seconds=61)
         assert (await api.call("POST", "/posts", post_body()))[0] == 201
 
-    run_api(sqlite_url, scenario, creations_per_minute=3)
+    run_api(store_url, scenario, creations_per_minute=3)
 
 
 def test_the_openapi_document_is_generated_and_complete(sqlite_url: str) -> None:
