@@ -223,6 +223,10 @@ class Herald:
         from infrastructure.persistence.rate_limit import RateLimiter
 
         limit = creations_per_minute or whole_number("HERALD_API_CREATIONS_PER_MINUTE", 120)
+        if self.booking.bookings is not None:  # a long-lived process: the quota check's view in memory
+            from infrastructure.persistence.booked import KeptBookings
+
+            self.booking.bookings = KeptBookings(self.read_store, self.projections, self.clock)
         return Context(
             herald=self,
             idempotency=IdempotencyStore(self.read_store, self.clock, sealer=lambda: self.accounts.sealer),

@@ -33,6 +33,7 @@ COLUMNS = (
     "version",
     "changed_at",
 )
+BOOKED = ("queued", "dispatched", "ambiguous", "delivered")  # states that hold a place in a posting window
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
 
 

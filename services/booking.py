@@ -25,7 +25,8 @@ WhenFull = Literal["refuse", "move"]
 class IndexBookings:
     """`Bookings` read from the due index, folded at most every `CATCH_UP_EVERY` seconds (this
     process's own latest bookings are added by `Booking` meanwhile). The runner is made on
-    first use: a command that books nothing never touches the index."""
+    first use: a command that books nothing never touches the index. (An API process keeps
+    the bookings in memory instead: `infrastructure/persistence/booked.py`.)"""
 
     def __init__(self, runner: Callable[[], ProjectionRunner], view: DueIndexView) -> None:
         self._make_runner = runner

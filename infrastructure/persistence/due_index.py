@@ -9,12 +9,11 @@ from uuid import UUID
 
 from infrastructure.persistence.connections import Cursor, ReadStore, update_rows
 from infrastructure.persistence.partitions import partition_filter
-from projections.due_index import COLUMNS, DuePost, Waiting
+from projections.due_index import BOOKED, COLUMNS, DuePost, Waiting
 from projections.facts import utc_text
 
 CANDIDATES = 8  # the due query spreads a batch fairly across the oldest 8 batches of due posts
 TYPES = {"created": "bigint", "attempt": "integer", "version": "integer"}  # the rest are text
-BOOKED = ("queued", "dispatched", "ambiguous", "delivered")  # states that hold a place in a posting window
 
 
 def create(cursor: Cursor, suffix: str = "") -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from domain.content import Content
+from infrastructure.bootstrap import bootstrap
 from tests.e2e.conftest import Api, post_body, run_api
 
 
@@ -205,3 +209,40 @@ def test_quota_violations_in_a_plan(sqlite_url: str) -> None:
         assert violation["index"] == 2 and violation["code"] == "quota_exceeded" and violation["next_free"]
 
     run_api(sqlite_url, scenario)
+
+
+def test_the_quota_counts_what_other_processes_booked(store_url: str) -> None:
+    """The API keeps its quota check's view in memory; posts another process scheduled on the
+    account fill the window as much as its own do."""
+
+    async def scenario(api: Api) -> None:
+        api.ctx.herald.booking.bookings.every = 0  # type: ignore[union-attr]  # fold at every check: no waiting
+        small = {
+            "name": "small",
+            "platform": "x",
+            "handle": "s",
+            "remote_user_id": "1",
+            "credentials": {"access_token": "t"},
+            "settings": {"quota_limit": 2},
+        }
+        assert (await api.call("POST", "/accounts", small))[0] == 201
+        at = "2026-11-23T15:00:00Z"
+        other = bootstrap(store_url, clock=api.clock)  # another process on the same store
+        try:
+            other.posts.schedule(
+                account="small",
+                platform="x",
+                content=Content(text="theirs"),
+                scheduled_at=datetime.fromisoformat(at),
+                workspace=api.workspace,
+            )
+        finally:
+            other.close()
+        ours = post_body(account="small", platform="x", scheduled_at=at)
+        assert (await api.call("POST", "/posts", ours))[0] == 201
+        status, body, _ = await api.call("POST", "/posts", ours)
+        assert (status, body["code"], body["field"]) == (422, "quota_exceeded", "scheduled_at")
+        status, moved, _ = await api.call("POST", "/posts", {**ours, "when_full": "move"})
+        assert status == 201 and datetime.fromisoformat(moved["due_at"]) > datetime.fromisoformat(at)
+
+    run_api(store_url, scenario)
