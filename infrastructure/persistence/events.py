@@ -17,7 +17,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import get_topic
 
-from infrastructure.persistence.batch_reads import events_of
+from infrastructure.persistence.batch_reads import events_of, newest_versions
 
 log = logging.getLogger("herald.events")
 
@@ -49,17 +49,16 @@ class HeraldEvents(Application[UUID]):
         """Many aggregates, folded from one query's events (unknown ids are left out).
 
         An aggregate in `known` whose newest stored event is the version it already has is
-        returned as it is, without decoding or folding anything: the query still runs, so a
-        change made anywhere (another process too) is seen at once."""
+        returned as it is: only its newest version is read (`newest_versions`), not its
+        history, and nothing is decoded or folded. The query still runs, so a change made
+        anywhere (another process too) is seen at once."""
         if not hasattr(self.recorder, "datastore"):  # in memory: one read each costs nothing
             return {i: self.repository.get(i) for i in ids if self.recorder.select_events(i, limit=1)}
         known = known or {}
-        found: dict[UUID, Any] = {}
-        for aggregate_id, stored in events_of(self.recorder, ids).items():
-            held = known.get(aggregate_id)
-            if held is not None and held.version == stored[-1].originator_version:
-                found[aggregate_id] = held
-                continue
+        held_ids = [i for i in ids if i in known]
+        newest = newest_versions(self.recorder, held_ids) if held_ids else {}
+        found: dict[UUID, Any] = {i: known[i] for i in held_ids if newest.get(i) == known[i].version}
+        for aggregate_id, stored in events_of(self.recorder, [i for i in ids if i not in found]).items():
             try:
                 aggregate = None
                 for record in stored:
