@@ -69,7 +69,13 @@ def test_three_dispatchers_split_the_accounts_and_survivors_take_a_killed_ones_s
         killed_at = datetime.now(UTC)
         workers[0].wait(timeout=10)
         wait("two dispatchers live", lambda: live_dispatchers(schema) == 2, 10)
-        wait("every post settled", lambda: all(service.posts.get_post(p).state == "delivered" for p in ids), 180)
+        deadline = time.monotonic() + 180
+        while unsettled := [p for p in ids if service.posts.get_post(p).state != "delivered"]:
+            if time.monotonic() > deadline:  # say what is stuck, and where, for whoever reads the failure
+                stuck = {str(p): [r.name for r in service.posts.history(p)][-4:] for p in unsettled[:5]}
+                logs = [dispatcher_log(worker)[-1500:] for worker in workers[1:]]
+                raise AssertionError(f"{len(unsettled)} posts not delivered within 180s: {stuck}; logs: {logs}")
+            time.sleep(0.2)
         truth = admin(platform_url, "/admin/truth")["posts"]
 
     assert len(truth) == POSTS and len({t["publish_key"] for t in truth}) == POSTS, "a post went out twice"
