@@ -18,62 +18,53 @@ from eventsourcing.persistence import StoredEvent
 def events_of(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
     """Each aggregate's stored events, in version order, read in one query."""
     found: dict[UUID, list[StoredEvent]] = defaultdict(list)
-    if not ids:
-        return found
-    datastore = recorder.datastore
-    if hasattr(datastore, "schema"):  # PostgreSQL
-        from psycopg.sql import SQL, Identifier
-
-        statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name))
-        with datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, [list(ids)])
-            for row in cursor.fetchall():
-                found[row["originator_id"]].append(
-                    StoredEvent(row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"]))
-                )
-        return found
-    marks = ", ".join("?" * len(ids))
-    by_hex = {identity.hex: identity for identity in ids}
-    with datastore.transaction(commit=False) as cursor:
-        cursor.execute(
-            f"SELECT originator_id, originator_version, topic, state FROM {recorder.events_table_name}"
-            f" WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
-            list(by_hex),
-        )
-        for row in cursor.fetchall():
-            identity = by_hex[row["originator_id"]]
-            found[identity].append(StoredEvent(identity, row["originator_version"], row["topic"], bytes(row["state"])))
+    rows = _rows(
+        recorder,
+        ids,
+        postgres="SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
+        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+        sqlite="SELECT originator_id, originator_version, topic, state FROM {table}"
+        " WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+    )
+    for identity, row in rows:
+        found[identity].append(StoredEvent(identity, row["originator_version"], row["topic"], bytes(row["state"])))
     return found
 
 
 def newest_versions(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
     """Each aggregate's newest version (ids with no events are left out), in one query."""
+    rows = _rows(
+        recorder,
+        ids,
+        # one step down the primary key per id, however long its history
+        postgres="SELECT k.id AS originator_id, (SELECT originator_version FROM {schema}.{table}"
+        "  WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS newest"
+        " FROM unnest(%s::{id_type}[]) AS k(id)",
+        sqlite="SELECT originator_id, max(originator_version) AS newest FROM {table}"
+        " WHERE originator_id IN ({marks}) GROUP BY originator_id",
+    )
+    return {identity: int(row["newest"]) for identity, row in rows if row["newest"] is not None}
+
+
+def _rows(recorder: Any, ids: Sequence[UUID], *, postgres: str, sqlite: str) -> list[tuple[UUID, Any]]:
+    """A query over the events of `ids`, in whichever store the recorder writes to: each row
+    with its aggregate's id as a UUID. `postgres` takes the ids as one array (`%s`) and names
+    {schema}, {table} and {id_type}; `sqlite` takes them as the placeholders {marks}."""
     if not ids:
-        return {}
+        return []
     datastore = recorder.datastore
     if hasattr(datastore, "schema"):  # PostgreSQL
         from psycopg.sql import SQL, Identifier
 
-        statement = SQL(  # one step down the primary key per id, however long its history
-            "SELECT k.id AS originator_id, (SELECT originator_version FROM {schema}.{table}"
-            "  WHERE originator_id = k.id ORDER BY originator_version DESC LIMIT 1) AS newest"
-            " FROM unnest(%s::{id_type}[]) AS k(id)"
-        ).format(
+        statement = SQL(postgres).format(
             schema=Identifier(datastore.schema),
             table=Identifier(recorder.events_table_name),
             id_type=Identifier(datastore.originator_id_type),
         )
         with datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, [list(ids)])
-            return {row["originator_id"]: int(row["newest"]) for row in cursor.fetchall() if row["newest"] is not None}
+            return [(row["originator_id"], row) for row in cursor.fetchall()]
     by_hex = {identity.hex: identity for identity in ids}
     with datastore.transaction(commit=False) as cursor:
-        cursor.execute(
-            f"SELECT originator_id, max(originator_version) AS newest FROM {recorder.events_table_name}"
-            f" WHERE originator_id IN ({', '.join('?' * len(ids))}) GROUP BY originator_id",
-            list(by_hex),
-        )
-        return {by_hex[row["originator_id"]]: int(row["newest"]) for row in cursor.fetchall()}
+        cursor.execute(sqlite.format(table=recorder.events_table_name, marks=", ".join("?" * len(ids))), list(by_hex))
+        return [(by_hex[row["originator_id"]], row) for row in cursor.fetchall()]
