@@ -26,6 +26,7 @@ LOOKS_BACK = timedelta(days=2)  # further back than any quota's window (the long
 FORGET_EVERY = 60.0  # seconds between lettings-go of posts no check can reach
 LOOKUP = 500  # posts per look-up query
 BATCH = 1000  # events per read of the log
+ROWS = "SELECT post_id, workspace, account, state, due_at, version FROM due_index"
 
 
 class KeptBookings:
@@ -73,8 +74,7 @@ class KeptBookings:
         view = BookedView()
         with self.store.reading() as cursor:
             cursor.execute(
-                "SELECT post_id, workspace, account, state, due_at, version FROM due_index"
-                f" WHERE state IN ({marks}) AND due_at >= %s",
+                f"{ROWS} WHERE state IN ({marks}) AND due_at >= %s",
                 [*BOOKED, utc_text(self.clock() - LOOKS_BACK)],
             )
             view.load(_row(found) for found in cursor.fetchall())
@@ -87,8 +87,7 @@ class KeptBookings:
             chunk = post_ids[start : start + LOOKUP]
             with self.store.reading() as cursor:
                 cursor.execute(
-                    "SELECT post_id, workspace, account, state, due_at, version FROM due_index"
-                    f" WHERE post_id IN ({', '.join(['%s'] * len(chunk))})",
+                    f"{ROWS} WHERE post_id IN ({', '.join(['%s'] * len(chunk))})",
                     chunk,
                 )
                 rows += [_row(found) for found in cursor.fetchall()]

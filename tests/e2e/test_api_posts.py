@@ -189,20 +189,19 @@ def test_a_dry_run_finds_collisions_inside_the_plan_too(store_url: str) -> None:
     run_api(store_url, scenario)
 
 
+SMALL = {  # an X account whose posting window holds two posts
+    "name": "small",
+    "platform": "x",
+    "handle": "s",
+    "remote_user_id": "1",
+    "credentials": {"access_token": "t"},
+    "settings": {"quota_limit": 2},
+}
+
+
 def test_quota_violations_in_a_plan(sqlite_url: str) -> None:
     async def scenario(api: Api) -> None:
-        await api.call(
-            "POST",
-            "/accounts",
-            {
-                "name": "small",
-                "platform": "x",
-                "handle": "s",
-                "remote_user_id": "1",
-                "credentials": {"access_token": "t"},
-                "settings": {"quota_limit": 2},
-            },
-        )
+        await api.call("POST", "/accounts", SMALL)
         plan = {"items": [post_body(account="small", platform="x") for _ in range(3)]}
         _, report, _ = await api.call("POST", "/plans/dry-run", plan)
         (violation,) = report["quota_violations"]
@@ -217,15 +216,7 @@ def test_the_quota_counts_what_other_processes_booked(store_url: str) -> None:
 
     async def scenario(api: Api) -> None:
         api.ctx.herald.booking.bookings.every = 0  # type: ignore[union-attr]  # fold at every check: no waiting
-        small = {
-            "name": "small",
-            "platform": "x",
-            "handle": "s",
-            "remote_user_id": "1",
-            "credentials": {"access_token": "t"},
-            "settings": {"quota_limit": 2},
-        }
-        assert (await api.call("POST", "/accounts", small))[0] == 201
+        assert (await api.call("POST", "/accounts", SMALL))[0] == 201
         at = "2026-11-23T15:00:00Z"
         other = bootstrap(store_url, clock=api.clock)  # another process on the same store
         try:
