@@ -52,7 +52,7 @@ class GroupCommit:
         else saves now; raises the store's error if these events, saved alone, are refused."""
         if not events:
             return
-        ticket = _Ticket(events, hints, taken())  # taken in the caller's thread: its request's writes
+        ticket = _Ticket(events, hints, taken(events))  # taken in the caller's thread: its request's writes
         with self._turn:
             self._waiting.append(ticket)
         while True:  # until a save (ours, or another caller's) has taken our events

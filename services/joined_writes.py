@@ -12,6 +12,9 @@ the error.
 
 Only the first save made under `joining` takes the writes: a request saves its new post once,
 and whatever it saves after (queued posts moved to later slots) is not part of that record.
+A write may need what that save holds (the idempotency key keeps the version of the post it
+created): its `row_of` makes its row from the save's events, in the caller's thread, when the
+save takes it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ from typing import Any
 @dataclass(frozen=True)
 class JoinedWrite:
     write: Callable[[Any, list[Any]], None]  # write(cursor, rows): all rows of this kind, one statement
-    row: Any
+    row: Any = None
+    row_of: Callable[[Sequence[Any]], Any] | None = None  # the row, made from the events saved with it
+
+    def made(self, events: Sequence[Any]) -> JoinedWrite:
+        return self if self.row_of is None else JoinedWrite(self.write, self.row_of(events))
 
 
 _pending: ContextVar[list[JoinedWrite] | None] = ContextVar("joined_writes", default=None)
@@ -42,12 +49,13 @@ def joining(writes: Sequence[JoinedWrite]) -> Iterator[None]:
         _pending.reset(token)
 
 
-def taken() -> list[JoinedWrite]:
-    """The writes waiting for this thread's next save; taken once (then none are left)."""
+def taken(events: Sequence[Any] = ()) -> list[JoinedWrite]:
+    """The writes waiting for this thread's next save, which holds `events`; taken once (then
+    none are left)."""
     pending = _pending.get()
     if not pending:
         return []
-    writes = list(pending)
+    writes = [joined.made(events) for joined in pending]
     pending.clear()
     return writes
 

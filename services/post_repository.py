@@ -34,9 +34,10 @@ class PostRepository:
         self.kept = kept or KeptPosts()  # posts this process saved lately, to change again without a read
         self.commit = GroupCommit(events.save)  # concurrent single saves share one transaction
 
-    def get(self, post_id: UUID) -> Post:
+    def get(self, post_id: UUID, version: int | None = None) -> Post:
+        """The post, as it is (or was, at `version`)."""
         try:
-            post = self.events.get(post_id)
+            post = self.events.get(post_id, version)
         except AggregateNotFoundError:
             raise PostNotFound(f"no post with id {post_id}") from None
         except Exception as problem:  # its events cannot be read (written by another version?): its own trouble

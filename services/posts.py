@@ -262,6 +262,10 @@ class PostCommands:
         kept = self.posts.kept.peek(post_id)
         return PostView.of(kept) if kept is not None else self.get_post(post_id)
 
+    def view_at(self, post_id: UUID, version: int) -> PostView:
+        """The post as it stood at `version` (an answer given then, given again)."""
+        return PostView.of(self.posts.get(post_id, version))
+
     def history(self, post_id: UUID) -> list[EventRecord]:
         return self.posts.history(post_id)
 

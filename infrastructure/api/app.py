@@ -4,6 +4,7 @@ route table in routes.py, which the OpenAPI document is generated from."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from domain.errors import HeraldError
-from infrastructure.api import media, webhooks
+from infrastructure.api import media, posts, webhooks
 from infrastructure.api.context import Context
 from infrastructure.api.errors import errors_as_json, http_error_response, json_response, refusal_response
 from infrastructure.api.guards import confine, idempotent, identify
@@ -88,7 +89,7 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         confine(caller, request)
         joins = JOINS.get((request.method, resource.canonical)) if ctx.joins_writes and resource else None
         response = await (
-            idempotent(ctx.idempotency, request, answered, joins)
+            idempotent(ctx.idempotency, request, answered, functools.partial(posts.recalled, ctx), joins)
             if request.method == "POST" and resource is not None
             else answered(request)
         )

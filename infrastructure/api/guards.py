@@ -9,8 +9,9 @@ the same key is judged afresh: a corrected body goes through, a rate-limited req
 through once the window has passed. Bodies are compared as parsed JSON, not as bytes.
 
 A route that records the key with what it saves (`joins`: a post's creation, on PostgreSQL)
-is not begun here. The handler saves its post with the key in flight and its rate count in
-one transaction (`services/joined_writes.py`); this guard then keeps the answer. If another
+is not begun here. The handler saves its post with the key and its rate count in one
+transaction (`services/joined_writes.py`), and the key's record holds its answer already:
+the post, as that save left it (`PostAnswer`), which `recall` renders on a replay. If another
 request recorded the key first, that save was rolled back (`KeyTaken`): the key is looked up
 as for any other route, and the first answer replayed."""
 
@@ -21,6 +22,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
 from aiohttp import web
@@ -28,7 +30,7 @@ from aiohttp import web
 from infrastructure.api.errors import ApiError
 from infrastructure.api.keys import BODY_LIMIT, CALLER, KEY_CLAIM
 from infrastructure.api.server import read_body
-from infrastructure.persistence.idempotency import IdempotencyStore, KeyTaken
+from infrastructure.persistence.idempotency import IdempotencyStore, KeyTaken, PostAnswer
 from services.joined_writes import JoinedWrite
 from services.workspace_service import Caller, WorkspaceService
 
@@ -68,14 +70,26 @@ class KeyClaim:
     workspace: str
     key: str
     request_hash: str
+    recall: Callable[[PostAnswer], str]  # a created post's answer, rendered again for a replay
     begun: bool = False  # recorded apart, before the handler ran: nothing to join
+    answered: bool = False  # recorded with its answer by the save: nothing to finish
 
-    def joined(self) -> list[JoinedWrite]:
-        return [] if self.begun else [self.store.joined(self.workspace, self.key, self.request_hash)]
+    def joined(self, post_id: UUID, status: int = 201) -> list[JoinedWrite]:
+        """The key's record, to save with the post `post_id` that the handler creates."""
+        if self.begun:
+            return []
+        return [self.store.joined(self.workspace, self.key, self.request_hash, post_id, status, self._answered)]
+
+    def _answered(self) -> None:
+        self.answered = True
 
 
 async def idempotent(
-    store: IdempotencyStore, request: web.Request, handler: Any, joins: Callable[[Any], bool] | None = None
+    store: IdempotencyStore,
+    request: web.Request,
+    handler: Any,
+    recall: Callable[[PostAnswer], str],
+    joins: Callable[[Any], bool] | None = None,
 ) -> web.StreamResponse:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
@@ -87,7 +101,7 @@ async def idempotent(
     raw = await read_body(request, limit=request.app[BODY_LIMIT])
     # the query counts: /plans/import?dry_run=true is not the same request as without it
     request_hash = hashlib.sha256(request.method.encode() + b" " + request.path_qs.encode() + b"\n" + canonical(raw))
-    claim = KeyClaim(store, workspace_of(request), key, request_hash.hexdigest())
+    claim = KeyClaim(store, workspace_of(request), key, request_hash.hexdigest(), recall)
     recorded_apart = joins is None or not joins(parsed_json(raw))
     if recorded_apart and (replayed := await begun(claim)) is not None:
         return replayed
@@ -103,6 +117,8 @@ async def idempotent(
         if claim.begun:
             await asyncio.to_thread(store.abandon, claim.workspace, key)
         raise
+    if claim.answered and not claim.begun:  # kept with the post it created
+        return response
     if isinstance(response, web.Response) and 200 <= response.status < 300:
         body = response.text or ""
         await asyncio.to_thread(store.finish, claim.workspace, key, response.status, body)
@@ -118,6 +134,8 @@ async def begun(claim: KeyClaim) -> web.Response | None:
         claim.begun = True
         return None
     status, body = stored
+    if isinstance(body, PostAnswer):
+        body = await asyncio.to_thread(claim.recall, body)
     return web.Response(
         text=body, status=status, content_type="application/json", headers={"Idempotent-Replayed": "true"}
     )

@@ -8,7 +8,7 @@ import functools
 import logging
 import re
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from aiohttp import web
 
@@ -37,6 +37,7 @@ from infrastructure.api.models import (
     TimelineOut,
     WaitingOut,
 )
+from infrastructure.persistence.idempotency import PostAnswer
 from infrastructure.zones import parse_instant
 from projections.timeline import summary
 from services.joined_writes import joining
@@ -89,16 +90,18 @@ async def create(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     body = CreatePost.model_validate(await json_of(request))
     workspace = workspace_of(request)
+    post_id = uuid4()  # known before the save, so the idempotency key's record can name it
     common = {
         "account": body.account,
         "platform": body.platform,
         "content": body.content.to_domain(),
         "external_id": body.external_id,
         "workspace": workspace,
+        "post_id": post_id,
     }
 
     claim = request.get(KEY_CLAIM)
-    joined = claim.joined() if claim is not None else []
+    joined = claim.joined(post_id) if claim is not None else []
     if joined:
         joined.append(ctx.limiter.joined(workspace))
 
@@ -113,28 +116,33 @@ async def create(request: web.Request) -> web.Response:
             else:
                 ctx.limiter.take(workspace)
             if body.mode == "draft":
-                post_id = ctx.posts.draft(**common)
+                ctx.posts.draft(**common)
             elif body.mode == "queue":
-                post_id = ctx.herald.queues.add(
-                    workspace,
-                    body.account,
-                    body.platform,
-                    common["content"],
-                    category=body.category,
-                    external_id=body.external_id,
+                return ctx.posts.saved_view(
+                    ctx.herald.queues.add(
+                        workspace,
+                        body.account,
+                        body.platform,
+                        common["content"],
+                        category=body.category,
+                        external_id=body.external_id,
+                    )
                 )
             elif body.mode == "now":
-                post_id = ctx.posts.publish_now(**common, when_full=body.when_full)
+                ctx.posts.publish_now(**common, when_full=body.when_full)
             else:
                 if body.scheduled_at is None:
                     raise ApiError(422, "scheduled_at_missing", "a scheduled post needs scheduled_at", "scheduled_at")
                 due = instant_of(body.scheduled_at, body.timezone)
-                post_id = ctx.posts.schedule(
-                    **common, scheduled_at=due, when_full=body.when_full, category=body.category
-                )
+                ctx.posts.schedule(**common, scheduled_at=due, when_full=body.when_full, category=body.category)
             return ctx.posts.saved_view(post_id)
 
     return post_answer(await asyncio.to_thread(created), 201, did="post created")
+
+
+def recalled(ctx: Context, answer: PostAnswer) -> str:
+    """A creation's answer, replayed from its idempotency record: the post as its save left it."""
+    return post_answer(ctx.posts.view_at(answer.post_id, answer.version), 201).text or ""
 
 
 FILTERS = ("status", "account", "platform", "external_id", "scheduled_from", "scheduled_to", "reason")

@@ -41,9 +41,10 @@ class HeraldEvents(Application[UUID]):
         datastore = getattr(self.factory, "datastore", None)
         return datastore.pool if hasattr(datastore, "schema") else None
 
-    def get(self, aggregate_id: UUID) -> Any:
-        """The aggregate folded from its events; `AggregateNotFoundError` if it has none."""
-        return self.repository.get(aggregate_id)
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        """The aggregate folded from its events (up to `version`, if given);
+        `AggregateNotFoundError` if it has none."""
+        return self.repository.get(aggregate_id, version=version)
 
     def get_many(self, ids: Sequence[UUID], known: Mapping[UUID, Any] | None = None) -> dict[UUID, Any]:
         """Many aggregates, folded from one query's events (unknown ids are left out).

@@ -154,3 +154,24 @@ def test_each_callers_due_hints_go_out_with_its_events_and_only_if_they_land() -
     for events, hints in zip(store.saved, store.hints, strict=True):
         assert hints == [f"hint-{event}" for event in events]  # together, in one transaction
     assert sorted(hint for hints in store.hints for hint in hints) == sorted(f"hint-e{n}" for n in range(6))
+
+
+def test_a_joined_write_made_from_its_save_sees_its_own_callers_events_only() -> None:
+    """The idempotency key names the post its caller saved, though many callers share a save."""
+    store = Store(hold=0.02)
+    commit = GroupCommit(store.save)
+    outcomes: list[BaseException | None] = []
+
+    def call(n: int) -> None:
+        mine = [f"c{n}-a", f"c{n}-b"]
+        with joining([JoinedWrite(write_rows, row_of=lambda events: f"w{n}:" + ",".join(events))]):
+            commit(mine)
+        outcomes.append(None)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(outcomes) == 8 and commit.saves < 8
+    assert sorted(store.written) == sorted(f"w{n}:c{n}-a,c{n}-b" for n in range(8))
