@@ -5,6 +5,7 @@ neither a 409 for a key left in flight nor, once that expired, a second post."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -61,7 +62,7 @@ def test_a_retry_after_the_api_died_at_its_commit_replays_the_saved_post(postgre
                 base = f"{root}/v1/workspaces/{workspace}"
                 for _ in listener.notifies(timeout=0.5):
                     pass  # whatever the start saved: the next notification is the creation's commit
-                sent = threading.Thread(target=lambda: _unanswered(base + "/posts", key, body_of(n), f"k{n}"))
+                sent = threading.Thread(target=_unanswered, args=(base + "/posts", key, body_of(n), f"k{n}"))
                 sent.start()
                 for _ in listener.notifies(timeout=30, stop_after=1):
                     server.kill()  # at its commit: it has not answered yet, most likely
@@ -80,7 +81,5 @@ def test_a_retry_after_the_api_died_at_its_commit_replays_the_saved_post(postgre
 
 def _unanswered(url: str, key: str, body: dict[str, Any], idem: str) -> None:
     """The first request, whose process is killed under it: its answer, if any, is not read."""
-    try:
+    with contextlib.suppress(OSError):  # URLError is one
         call(url, key, body, idem)
-    except (OSError, urllib.error.URLError):
-        pass
