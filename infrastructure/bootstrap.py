@@ -223,10 +223,13 @@ class Herald:
         from infrastructure.persistence.rate_limit import RateLimiter
 
         limit = creations_per_minute or whole_number("HERALD_API_CREATIONS_PER_MINUTE", 120)
-        if self.booking.bookings is not None:  # a long-lived process: the quota check's view in memory
+        if self.booking.bookings is not None:  # a long-lived process: copies in memory, kept by the log's tail
             from infrastructure.persistence.booked import KeptBookings
+            from infrastructure.persistence.log_tail import LogTail, SeenVersions
 
-            self.booking.bookings = KeptBookings(self.read_store, self.projections, self.clock)
+            tail = LogTail(self.projections)
+            self.booking.bookings = KeptBookings(self.read_store, tail, self.clock)
+            self.accounts.seen = self.queues.seen = SeenVersions(tail, kinds=("Account", "AccountQueue"))
         return Context(
             herald=self,
             idempotency=IdempotencyStore(self.read_store, self.clock, sealer=lambda: self.accounts.sealer),

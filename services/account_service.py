@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from domain.account import Account, account_id
 from domain.content import Platform
 from domain.errors import HeraldError
-from services.ports import AnyTarget, Clock, EventLog, Targets, system_clock
+from services.ports import AnyTarget, Clock, EventLog, Seen, Targets, system_clock
 
 DEFAULT_BASE_URLS = {
     Platform.X: "https://api.x.com",
@@ -92,7 +92,8 @@ class AccountService:
         self._sealer_factory = sealer
         self._sealer: Sealer | None = None
         self.clock = clock
-        self._folded: dict[UUID, Any] = {}  # accounts read for `many`, by id (see `_fetch`)
+        self._folded: dict[UUID, tuple[Any, int | None]] = {}  # accounts read for `many` (None: absent), with marks
+        self.seen: Seen | None = None  # an API process's log tail: a held account is used unasked till it changes
 
     @property
     def sealer(self) -> Sealer:
@@ -135,7 +136,7 @@ class AccountService:
             now=self.clock(),
         )
         try:
-            self.events.save(account)
+            self._save(account)
         except IntegrityError:  # connected by someone else a moment ago
             raise AccountExists(f"an account named {name!r} already exists in workspace {workspace!r}") from None
         return account.id
@@ -143,17 +144,17 @@ class AccountService:
     def refresh(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
         account = self._get(workspace, name)
         account.refresh_token(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
-        self.events.save(account)
+        self._save(account)
 
     def disconnect(self, workspace: str, name: str, reason: str, remediation: str) -> None:
         account = self._get(workspace, name)
         account.disconnect(reason, remediation, now=self.clock())
-        self.events.save(account)
+        self._save(account)
 
     def reconnect(self, workspace: str, name: str, credentials: dict[str, Any], expires: datetime | None) -> None:
         account = self._get(workspace, name)
         account.reconnect(self.sealer.seal(credentials, str(account.id)), expires, now=self.clock())
-        self.events.save(account)
+        self._save(account)
 
     def get(self, workspace: str, name: str) -> AccountView:
         return AccountView.of(self._get(workspace, name))
@@ -193,17 +194,33 @@ class AccountService:
     def _fetch(self, ids: list[UUID]) -> dict[UUID, Any]:
         """The accounts as stored now. The query runs every time, so a change made by any
         process is seen at once; an account whose newest event is the version already held
-        here is not decoded and folded again (the cache holds folded accounts, never mutated)."""
-        held = self._folded
-        fetched = self.events.get_many(ids, known={i: a for i in ids if (a := held.get(i)) is not None})
+        here is not decoded and folded again (the cache holds folded accounts, never mutated).
+
+        A process that follows the log's tail (`seen`: an API process) asks no query for an
+        account it holds while the tail shows no newer event of it, so a change made elsewhere
+        is seen as soon as the tail has passed it (0.2 s at most); its own changes at once."""
+        held, seen = self._folded, self.seen
+        trusted: dict[UUID, Any] = {}  # an account absent when read is held as None, and trusted so too
+        if seen is not None:
+            trusted = {i: h[0] for i in ids if (h := held.get(i)) and seen.unchanged(i, _version(h[0]), h[1])}
+        asked = [i for i in ids if i not in trusted]
+        if not asked:
+            return {i: account for i, account in trusted.items() if account is not None}
+        mark = seen.mark() if seen is not None else None  # before the read: what follows it, the tail sees
+        known = {i: h[0] for i in asked if (h := held.get(i)) is not None and h[0] is not None}
+        read = self.events.get_many(asked, known=known)
         if len(held) > FOLDED_LIMIT:
             held.clear()
-        for i in ids:
-            if i in fetched:
-                held[i] = fetched[i]
-            else:
-                held.pop(i, None)
-        return fetched
+        for i in asked:
+            held[i] = (read.get(i), mark)
+        return {i: account for i, account in (trusted | read).items() if account is not None}
+
+    def _save(self, account: Account) -> None:
+        """Saved; a copy held from before is let go, so this process reads its own change at once."""
+        try:
+            self.events.save(account)
+        finally:
+            self._folded.pop(account.id, None)
 
     @contextmanager
     def read_once(self) -> Iterator[None]:
@@ -245,3 +262,7 @@ class AccountService:
         if not isinstance(account, Account):
             raise AccountNotFound(f"no account {name!r} in workspace {workspace!r}")
         return account
+
+
+def _version(account: Any) -> int:
+    return 0 if account is None else int(account.version)

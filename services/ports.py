@@ -54,6 +54,22 @@ class Bookings(Protocol):
     def __call__(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]: ...
 
 
+class Seen(Protocol):
+    """What this process has seen of the log's tail (an API process reads it every 0.2 s,
+    `infrastructure/persistence/log_tail.py`). A copy of an aggregate read from the store is
+    used again without asking the store while the tail shows no newer event of it: it is then
+    as current as the tail, which other processes' changes reach within 0.2 s."""
+
+    def mark(self) -> int | None:
+        """Taken before a copy is read from the store, and kept with it; None: this process
+        does not follow the tail, and no copy is used again unasked."""
+        ...
+
+    def unchanged(self, aggregate_id: UUID, version: int, mark: int | None) -> bool:
+        """Whether the aggregate has no event past `version` (0: it had none) since `mark`."""
+        ...
+
+
 class Targets(Protocol):
     """Where Herald may send requests (`infrastructure/targets.py`): each check returns the
     URL to keep, or refuses with `target_refused` naming the field."""

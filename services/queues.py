@@ -31,13 +31,29 @@ from domain.post import Post, PostState
 from domain.queue import AccountQueue, Booked, QueueNotFound, SlotGrid, crowded, fill, free_slots, queue_id
 from domain.quota import fits
 from services.booking import Booking
-from services.ports import Clock, EventLog
+from services.ports import Clock, EventLog, Seen
 from services.posts import PostCommands
 
 Zones = Callable[[str], tzinfo]
 HORIZON = timedelta(days=60)
-NO_QUEUE_FOR = 5.0  # seconds a process trusts "this account has no queue" (a queue set elsewhere is seen this late)
+NO_QUEUE_FOR = (
+    5.0  # seconds a process without the log's tail trusts "no queue" (a queue set elsewhere is seen this late)
+)
 log = logging.getLogger("herald.queues")
+
+
+class Lapsing:
+    """`Seen` for a process that does not follow the log's tail: a copy is trusted for
+    `seconds` after it was read, whatever happened meanwhile."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def mark(self) -> int:
+        return monotonic_time.monotonic_ns()
+
+    def unchanged(self, aggregate_id: UUID, version: int, mark: int | None) -> bool:
+        return mark is not None and monotonic_time.monotonic_ns() - mark < self.seconds * 1e9
 
 
 class QueuedPost(BaseModel):
@@ -63,7 +79,8 @@ class QueueService:
         self.booking = booking
         self.zones = zones
         self.clock = clock
-        self._none_until: dict[tuple[str, str], float] = {}  # accounts seen with no queue, until when
+        self._absent: dict[tuple[str, str], int | None] = {}  # accounts seen with no queue, with marks
+        self.seen: Seen = Lapsing(NO_QUEUE_FOR)  # an API process's log tail (`Seen`) says it sooner
 
     def configure(
         self,
@@ -78,7 +95,7 @@ class QueueService:
         """Set the account's grid (a new queue, or a change recorded as an event)."""
         self.zones(zone)
         grid = SlotGrid(weekly=tuple(sorted(set(slots))), min_gap=min_gap, daily_cap=daily_cap)
-        self._none_until.pop((workspace, account), None)
+        self._absent.pop((workspace, account), None)
         queue = self._find(workspace, account)
         if queue is None:
             queue = AccountQueue.configure(workspace=workspace, account=account, zone=zone, grid=grid, now=self.clock())
@@ -176,13 +193,15 @@ class QueueService:
         """A timed post was booked on the account: push queued posts it now crowds to later
         slots. The timed post stands whatever happens here; a queue that cannot make room
         (no free slot, a concurrent change) is logged and left as it was."""
-        if self._none_until.get((workspace, account), 0.0) > monotonic_time.monotonic():
-            return  # looked a moment ago: no queue (one read per account per few seconds)
+        asked = (workspace, account)
+        if asked in self._absent and self.seen.unchanged(queue_id(*asked), 0, self._absent[asked]):
+            return  # no queue when last looked, and none made since (as far as `seen` can tell)
+        mark = self.seen.mark()
         queue = self._find(workspace, account)
         if queue is None:
-            if len(self._none_until) > 10_000:
-                self._none_until.clear()
-            self._none_until[(workspace, account)] = monotonic_time.monotonic() + NO_QUEUE_FOR
+            if len(self._absent) > 10_000:
+                self._absent.clear()
+            self._absent[asked] = mark
             return
         try:
             waiting, fixed = self._split(queue)

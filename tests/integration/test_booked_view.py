@@ -19,6 +19,7 @@ from domain.content import Content
 from domain.errors import HeraldError
 from infrastructure.bootstrap import Herald, bootstrap
 from infrastructure.persistence.booked import KeptBookings
+from infrastructure.persistence.log_tail import LogTail
 from projections.due_index import DueIndex
 from tests.clock import ManualClock
 
@@ -51,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Herald]:
 
 def check(service: Herald, clock: ManualClock, ops: list[tuple[object, ...]]) -> None:
     workspace = f"w-{uuid.uuid4().hex[:8]}"
-    kept = KeptBookings(service.read_store, service.projections, clock, every=0)
+    kept = KeptBookings(service.read_store, LogTail(service.projections, every=0), clock)
     index = service.runner(DueIndex())
     posts: list[UUID] = []
 
