@@ -87,15 +87,21 @@ class WorkspaceService:
 
         A good key is remembered for a second, so a busy client costs one look-up a second;
         a revoked key is refused at most that long after its revocation, by this process."""
+        remembered = self.remembered(api_key)
+        if remembered is not None:
+            return remembered
         now = time.monotonic()
-        remembered = self._callers.get(api_key)
-        if remembered is not None and now - remembered[0] < REMEMBER_FOR:
-            return remembered[1]
         caller = self._authenticate(api_key)
         if len(self._callers) > 10_000:
             self._callers.clear()
         self._callers[api_key] = (now, caller)
         return caller
+
+    def remembered(self, api_key: str) -> Caller | None:
+        """The caller of a key verified in the last `REMEMBER_FOR` seconds, from memory alone
+        (no I/O: the API answers it without a thread hop); None: ask `authenticate`."""
+        found = self._callers.get(api_key)
+        return found[1] if found is not None and time.monotonic() - found[0] < REMEMBER_FOR else None
 
     def _authenticate(self, api_key: str) -> Caller:
         refusal = Unauthenticated("the API key is missing, malformed, unknown or revoked")

@@ -44,7 +44,8 @@ async def identify(workspaces: WorkspaceService, request: web.Request) -> Caller
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <api key>", "Authorization")
-    return await asyncio.to_thread(workspaces.authenticate, header.removeprefix("Bearer ").strip())
+    key = header.removeprefix("Bearer ").strip()
+    return workspaces.remembered(key) or await asyncio.to_thread(workspaces.authenticate, key)
 
 
 def confine(caller: Caller, request: web.Request) -> None:
