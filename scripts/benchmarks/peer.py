@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,12 +84,28 @@ def succeeded(schema: str) -> int:
 
 
 def workers(schema: str, platform_url: str, count: int) -> list[subprocess.Popen[bytes]]:
+    """The peer's worker processes; each one's stderr is kept in a file, for `working` to show."""
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scripts.benchmarks.peer import work; work({schema!r})"
     env = {**os.environ, "PEER_PLATFORM_URL": platform_url}
-    return [
-        subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-        for _ in range(count)
-    ]
+    started = []
+    for _ in range(count):
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the worker runs; gone with it)
+        process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=log)
+        process.log = log  # type: ignore[attr-defined]
+        started.append(process)
+    return started
+
+
+def working(processes: list[subprocess.Popen[bytes]]) -> bool:
+    """False, as a completion probe's first term; raises if a worker has exited: the run
+    would otherwise wait out its whole limit for jobs nobody takes."""
+    for process in processes:
+        if process.poll() is not None:
+            log = process.log  # type: ignore[attr-defined]
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-15:]
+            raise RuntimeError(f"a peer worker exited with code {process.returncode}:\n" + "\n".join(tail))
+    return False
 
 
 def burst(schema: str, platform_url: str, n: int, accounts: int, count: int) -> Result:
@@ -97,7 +114,7 @@ def burst(schema: str, platform_url: str, n: int, accounts: int, count: int) -> 
     began = time.monotonic()
     processes = workers(schema, platform_url, count)
     try:
-        wait_until(lambda: succeeded(schema) >= n, limit=1800, poll=0.2)
+        wait_until(lambda: working(processes) or succeeded(schema) >= n, limit=1800, poll=0.2)
         seconds = time.monotonic() - began
     finally:
         stop_all(processes)
@@ -138,7 +155,7 @@ def lag(schema: str, platform_url: str, rate: int, seconds: float, count: int, l
     try:
         time.sleep(3)
         total = asyncio.run(feed())
-        wait_until(lambda: succeeded(schema) >= total, limit=600, poll=0.2)
+        wait_until(lambda: working(processes) or succeeded(schema) >= total, limit=600, poll=0.2)
     finally:
         stop_all(processes)
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
