@@ -35,7 +35,7 @@ class LogTail:
         self.lock = threading.RLock()  # held by a follower's reader, so no fold runs under it
         self._followers: list[Follower] = []
         self._starts: list[Callable[[], None]] = []
-        self._read_at = 0.0
+        self._read_at = float("-inf")  # never read: the first `current` reads, whatever the uptime
 
     def follow(self, follower: Follower, start: Callable[[], None] | None = None) -> None:
         """Hand `follower` every event from the tail's beginning on; `start` runs at that beginning."""

@@ -68,8 +68,9 @@ def test_an_absent_account_is_asked_for_again_once_another_process_connects_it(s
 def test_a_change_elsewhere_waits_for_the_tail_and_a_change_here_shows_at_once(store_url: str) -> None:
     api, other = bootstrap(store_url), bootstrap(store_url)
     connect(other)
-    following(api, every=3600)  # the tail is read once, at the first look, and not again
-    assert api.accounts.many([PAIR])[PAIR].state.value == "connected"
+    following(api, every=3600)  # the tail is read once, by the first look that may trust a copy
+    assert api.accounts.many([PAIR])[PAIR].state.value == "connected"  # read from the store
+    assert api.accounts.many([PAIR])[PAIR].state.value == "connected"  # the tail read: no change
     other.accounts.disconnect("default", "acme-x", "by_request", "connect it again")
     assert api.accounts.many([PAIR])[PAIR].state.value == "connected"  # as of the tail's last read
     api.accounts.reconnect("default", "acme-x", {"t": "2"}, None)
