@@ -56,3 +56,12 @@ class Pacer:
             return False
         sent.append(now)
         return True
+
+    def give_back(self, account: Account, taken_at: datetime) -> None:
+        """Return a slot taken at `taken_at` for a post that was not sent after all (its claim
+        was refused: another worker has it, or it is already done). Only sends fill a window."""
+        sent = self._sent.get(account)
+        if sent and taken_at in sent:
+            sent.reverse()  # the newest such slot goes, so the window's order is kept
+            sent.remove(taken_at)
+            sent.reverse()

@@ -28,3 +28,14 @@ def test_a_429_pauses_one_account_until_its_reset() -> None:
     assert pacer.blocked_accounts(T0 + timedelta(seconds=29)) == [A]
     assert pacer.blocked_accounts(T0 + timedelta(seconds=30)) == []
     assert pacer.take(A, "x", T0 + timedelta(seconds=30))
+
+
+def test_a_slot_given_back_for_a_post_not_sent_is_free_again() -> None:
+    pacer = Pacer({"x": (2, timedelta(minutes=1))})
+    assert pacer.take(A, "x", T0) and pacer.take(A, "x", T0 + timedelta(seconds=1))
+    pacer.give_back(A, T0 + timedelta(seconds=1))  # its claim was refused: nothing went out
+    assert pacer.blocked_accounts(T0 + timedelta(seconds=2)) == []
+    assert pacer.take(A, "x", T0 + timedelta(seconds=2))
+    pacer.give_back(A, T0 + timedelta(seconds=5))  # never taken: nothing to give back
+    pacer.give_back(B, T0)
+    assert not pacer.take(A, "x", T0 + timedelta(seconds=3))
