@@ -46,6 +46,11 @@ DUE_LAG = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 PAUSES = Counter("herald_rate_limit_pauses_total", "Accounts paused after a 429, by platform", ["platform"])
+HELD_BACK = Gauge(
+    "herald_accounts_held_back",
+    "Accounts the dispatchers' pacers hold back now: a full posting window, or a 429's pause",
+    multiprocess_mode="livesum",
+)
 WEBHOOKS = Counter("herald_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"])
 TOKEN = "HERALD_METRICS_TOKEN"  # the bearer token a scraper sends; /metrics is off without it
 
@@ -60,6 +65,9 @@ class PrometheusMetrics:
 
     def paused(self, platform: str) -> None:
         PAUSES.labels(platform).inc()
+
+    def held_back(self, accounts: int) -> None:
+        HELD_BACK.set(accounts)
 
     def webhook_delivered(self, outcome: str) -> None:
         WEBHOOKS.labels(outcome).inc()

@@ -181,6 +181,7 @@ class Dispatcher:
             return True
         now = self.clock()
         blocked = self.pacer.blocked_accounts(now)
+        self.metrics.held_back(len(blocked))
         share = self.partitions.share if self.partitions is not None else lambda: None
         soon = now + self.settings.claim_ahead
         due = await asyncio.to_thread(lambda: self.due_index.due(soon, room, blocked, share=share()))

@@ -200,6 +200,11 @@ class Metrics(Protocol):
         """An account was paused after the platform's 429."""
         ...
 
+    def held_back(self, accounts: int) -> None:
+        """How many accounts the pacer holds back now: a full posting window, or a 429's pause.
+        Pacing logs nothing, so this is where an account kept waiting shows."""
+        ...
+
     def webhook_delivered(self, outcome: str) -> None: ...
 
 
@@ -210,6 +215,9 @@ class NoMetrics:
         pass
 
     def paused(self, platform: str) -> None:
+        pass
+
+    def held_back(self, accounts: int) -> None:
         pass
 
     def webhook_delivered(self, outcome: str) -> None:

@@ -58,11 +58,14 @@ def test_metrics_need_the_operators_token_and_name_no_tenant(
     run_api(store_url, scenario)
 
 
-def test_a_429_moves_the_pause_counter(sqlite_url: str) -> None:
+def test_a_429_moves_the_pause_counter_and_holds_the_account_back(sqlite_url: str) -> None:
     from prometheus_client import REGISTRY
 
     def pauses() -> float:
         return REGISTRY.get_sample_value("herald_rate_limit_pauses_total", {"platform": "mastodon"}) or 0.0
+
+    def held_back() -> float | None:
+        return REGISTRY.get_sample_value("herald_accounts_held_back")
 
     async def scenario(api: Api) -> None:
         await api.call("POST", "/posts", post_body(mode="now", scheduled_at=None))
@@ -71,9 +74,13 @@ def test_a_429_moves_the_pause_counter(sqlite_url: str) -> None:
         try:
             async with aiohttp.ClientSession() as session:
                 router = api.ctx.herald.simulator_router(f"http://127.0.0.1:{port}", session, timeout=2)
-                await api.ctx.herald.dispatcher(router, DispatchSettings("w")).tick()
+                dispatcher = api.ctx.herald.dispatcher(router, DispatchSettings("w"))
+                await dispatcher.tick()
+                assert held_back() == 0  # nothing held back when the first tick looked
+                await dispatcher.tick()  # the next tick sees the account paused until its reset
         finally:
             await runner.cleanup()
         assert pauses() == before + 1
+        assert held_back() == 1
 
     run_api(sqlite_url, scenario)
