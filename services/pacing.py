@@ -62,6 +62,4 @@ class Pacer:
         was refused: another worker has it, or it is already done). Only sends fill a window."""
         sent = self._sent.get(account)
         if sent and taken_at in sent:
-            sent.reverse()  # the newest such slot goes, so the window's order is kept
-            sent.remove(taken_at)
-            sent.reverse()
+            sent.remove(taken_at)  # slots taken at one instant are alike: the window stays in order
