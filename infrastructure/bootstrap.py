@@ -313,7 +313,7 @@ def bootstrap(
         read_store=read_store,
         projections=projections,
         due_index=due_index,
-        timeline=SqlTimeline(read_store),
+        timeline=SqlTimeline(read_store, events.mapper),
         stats=SqlStats(read_store),
         post_list=post_list,
         outbox=SqlOutbox(read_store),

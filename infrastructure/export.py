@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import HeraldError
+from infrastructure.persistence.timeline import show, with_events
 from projections.stats import COUNTERS
+from projections.timeline import COLUMNS as TIMELINE
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Herald
@@ -111,22 +113,32 @@ def export(
 def _pages(
     herald: Herald, table: str, key: tuple[str, ...], workspace: str | None
 ) -> Iterator[tuple[list[str], list[Any]]]:
-    """(columns, rows) page by page, in key order."""
-    order = ", ".join(key)
+    """(columns, rows) page by page, in key order. Timeline rows are shown whole, from
+    their events, as support reads them (`infrastructure.persistence.timeline.show`)."""
+    shown = table.startswith("timeline")
+    alias = "t." if shown else ""
+    order = ", ".join(alias + k for k in key)
     after: tuple[Any, ...] | None = None
     while True:
         clauses, params = [], []
         if workspace is not None:
-            clauses.append("workspace = %s")
+            clauses.append(f"{alias}workspace = %s")
             params.append(workspace)
         if after is not None:
             clauses.append(f"({order}) > ({', '.join(['%s'] * len(key))})")
             params.extend(after)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with herald.read_store.reading() as cursor:
-            found = cursor.execute(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {PAGE}", params)
-            columns = [d[0] for d in found.description]
-            rows = cursor.fetchall()
+            if shown:
+                cursor.execute(
+                    f"{with_events(herald.read_store.dialect, table)}{where} ORDER BY {order} LIMIT {PAGE}", params
+                )
+                columns = list(TIMELINE)
+                rows = [[whole[c] for c in TIMELINE] for whole in show(herald.events.mapper, cursor.fetchall())]
+            else:
+                found = cursor.execute(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {PAGE}", params)
+                columns = [d[0] for d in found.description]
+                rows = cursor.fetchall()
         if not rows:
             if after is None:
                 yield columns, []  # an empty table still gives a file with its columns

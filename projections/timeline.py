@@ -2,6 +2,13 @@
 
 `explain` is the pure part: an event and the state before it give the state after and one
 sentence a support person can read to a customer.
+
+The table keeps, per event, only what a fold must carry across events or a query filters
+on (`STORED`: the state after it, the post's workspace and external id, its instant, name
+and failure reason). The rest of a row (`COLUMNS`: the sentence, the attempt, the HTTP
+status…) is read from the event itself when the row is shown (`shown`), so the log stays
+the one place that holds what happened, and a replay writes narrow rows without decoding
+most events.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ COLUMNS = (
     "remediation",
 )
 
+STORED = ("post_id", "version", "at", "event", "state", "workspace", "external_id", "reason")
+
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
 ENDED = (Post.Failed.__name__, Post.PartiallyDelivered.__name__)  # the events whose reason is a failure's
 
@@ -45,10 +54,15 @@ def _status(observed: dict[str, Any] | None) -> str:
     return " (" + ", ".join(p for p in parts if p) + ")" if any(parts) else ""
 
 
+def state_after(name: str, state_before: str | None) -> str:
+    """The post's state after an event called `name`; events that change no state keep the one before."""
+    return STATE.get(name, state_before or "draft")
+
+
 def explain(fact: Fact, state_before: str | None) -> tuple[str, str]:
     """The state after `fact`, and one sentence saying what happened and why."""
     d = fact.data
-    state = STATE.get(fact.name, state_before or "draft")
+    state = state_after(fact.name, state_before)
     attempt = d.get("attempt")
     match fact.name:
         case Post.Drafted.__name__:
@@ -161,8 +175,22 @@ def _ambiguous(attempt: Any, reason: str) -> str:
             return f"attempt {attempt} ended unclearly ({reason})"
 
 
+def stored(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str, Any]:
+    """The columns the table keeps for one event; `post` carries workspace and external_id across rows."""
+    return {
+        "post_id": fact.aggregate_id,
+        "version": fact.version,
+        "at": fact.at,
+        "event": fact.name,
+        "state": state_after(fact.name, state_before),
+        "workspace": post.get("workspace"),
+        "external_id": post.get("external_id"),
+        "reason": fact.data.get("reason") if fact.name in ENDED else None,
+    }
+
+
 def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str, Any]:
-    """The timeline row for one event; `post` carries workspace and external_id across rows."""
+    """The whole timeline row for one event, as support reads it."""
     d = fact.data
     state, text = explain(fact, state_before)
     observed = d.get("observed") or {}
@@ -186,6 +214,20 @@ def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str,
         "reason": d.get("reason") if fact.name in ENDED else None,
         "remediation": d.get("remediation"),
     }
+
+
+def shown(kept: dict[str, Any], fact: Fact) -> dict[str, Any]:
+    """The whole row from a stored row and the event it stands for. The stored state is the
+    one shown (a sentence never depends on the state before), so a row reads the same whether
+    it was folded live, replayed in Python or replayed by the database. An event that no
+    longer decodes still shows its stored columns, and says so."""
+    try:
+        if fact.problem:
+            raise ValueError(fact.problem)
+        return row(fact, kept["state"], kept) | {"state": kept["state"], "at": kept["at"]}
+    except Exception as problem:  # one damaged event never hides the rest of the history
+        cause = f"{type(problem).__name__}: {problem}".splitlines()[0][:500]
+        return dict.fromkeys(COLUMNS) | kept | {"explanation": f"this event cannot be shown ({cause})"}
 
 
 class TimelineWriter(Protocol):
@@ -216,7 +258,8 @@ class Timeline:
                 previous = last[fact.aggregate_id]
             else:
                 previous = writer.last_known(fact.aggregate_id)
-            new = row(fact, previous[0], previous[1])
+            explain(fact, previous[0])  # an event that cannot be shown is set aside now, not found when read
+            new = stored(fact, previous[0], previous[1])
             last[fact.aggregate_id] = (new["state"], {"workspace": new["workspace"], "external_id": new["external_id"]})
             rows.append(new)
         writer.append(rows)

@@ -1,12 +1,22 @@
-"""The support timeline's table and queries."""
+"""The support timeline's table and queries.
+
+The table keeps `projections.timeline.STORED` per event; a look-up reads each row beside the
+stored event it stands for (one statement, by the log's primary key) and shows the whole row
+from both (`projections.timeline.shown`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Mapper
+
 from infrastructure.persistence.connections import Cursor, ReadStore, insert_rows
-from projections.timeline import COLUMNS
+from infrastructure.persistence.facts import fact_of
+from projections.timeline import COLUMNS, STORED, shown
+
+DERIVED = [column for column in COLUMNS if column not in STORED]  # read from the event when shown
 
 
 def create(cursor: Cursor, suffix: str = "") -> None:
@@ -14,13 +24,23 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {table} ("
         " post_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,"
-        " state TEXT NOT NULL, attempt INTEGER, worker TEXT, http_status INTEGER, error_code TEXT,"
-        " explanation TEXT NOT NULL, workspace TEXT, external_id TEXT, due_at TEXT, remote_id TEXT,"
-        " permalink TEXT, reason TEXT, remediation TEXT, PRIMARY KEY (post_id, version))"
+        " state TEXT NOT NULL, workspace TEXT, external_id TEXT, reason TEXT, PRIMARY KEY (post_id, version))"
     )
+    _drop_derived(cursor, table)
     # external ids are looked up on each post's first row only: an index of one entry per post
     cursor.execute(f"DROP INDEX IF EXISTS {table}_external")  # the earlier index of every row
     cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_drafted ON {table} (external_id) WHERE event = 'Drafted'")
+
+
+def _drop_derived(cursor: Cursor, table: str) -> None:
+    """Tables made before rows were shown from their events also held the sentence and the
+    other columns now read from the event. The columns kept mean the same, so dropping the
+    rest is the whole migration: no replay."""
+    described = cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0").description or ()
+    present = {column[0] for column in described}
+    for column in DERIVED:
+        if column in present:
+            cursor.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 class TimelineWriter:
@@ -40,22 +60,46 @@ class TimelineWriter:
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         """Rows are only ever appended (COPY on PostgreSQL)."""
-        insert_rows(self.cursor, self.table, COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
+        insert_rows(self.cursor, self.table, STORED, [[row[c] for c in STORED] for row in rows])
+
+
+def with_events(dialect: str, table: str = "timeline") -> str:
+    """FROM a timeline table `t` joined to the stored event `e` each row stands for, selecting
+    the stored columns and then the event's position, id, version, topic and state."""
+    columns = ", ".join(f"t.{column}" for column in STORED)
+    if dialect == "postgres":
+        return (
+            f"SELECT {columns}, e.notification_id, e.originator_id::text AS event_of, e.originator_version,"
+            " e.topic, e.state AS event_state"
+            f" FROM {table} AS t JOIN herald_events AS e"
+            " ON e.originator_id = t.post_id::uuid AND e.originator_version = t.version"
+        )
+    return (  # the library keeps ids in SQLite as 32 hex digits
+        f"SELECT {columns}, e.rowid AS position, e.originator_id AS event_of, e.originator_version,"
+        " e.topic, e.state AS event_state"
+        f" FROM {table} AS t JOIN stored_events AS e"
+        " ON e.originator_id = replace(t.post_id, '-', '') AND e.originator_version = t.version"
+    )
+
+
+def show(mapper: Mapper[Any], found: list[Any]) -> list[dict[str, Any]]:
+    """Whole rows from rows of `with_events`."""
+    width = len(STORED)
+    return [shown(dict(zip(STORED, row[:width], strict=True)), fact_of(mapper, *row[width:])) for row in found]
 
 
 class SqlTimeline:
     """The timeline's queries (`projections.timeline.TimelineView`)."""
 
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(self, store: ReadStore, mapper: Mapper[Any]) -> None:
         self.store = store
+        self.mapper = mapper
 
     def rows(self, post_id: str, as_of: str | None = None) -> list[dict[str, Any]]:
-        clause, params = ("", [post_id]) if as_of is None else (" AND at <= %s", [post_id, as_of])
+        clause, params = ("", [post_id]) if as_of is None else (" AND t.at <= %s", [post_id, as_of])
         with self.store.reading() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM timeline WHERE post_id = %s{clause} ORDER BY version", params
-            )
-            return [dict(zip(COLUMNS, found, strict=True)) for found in cursor.fetchall()]
+            cursor.execute(f"{with_events(self.store.dialect)} WHERE t.post_id = %s{clause} ORDER BY t.version", params)
+            return show(self.mapper, cursor.fetchall())
 
     def rows_and_latest(self, post_id: str) -> tuple[int | None, list[dict[str, Any]]]:
         """The post's rows and the version of its newest stored event, in one statement: the
@@ -71,18 +115,17 @@ class SqlTimeline:
                 "SELECT max(originator_version) AS latest FROM stored_events WHERE originator_id = %s",
                 UUID(post_id).hex,
             )
-        columns = ", ".join(f"t.{column}" for column in COLUMNS)
         with self.store.reading() as cursor:
             cursor.execute(
-                f"SELECT e.latest, {columns} FROM ({latest}) AS e"
-                " LEFT JOIN timeline AS t ON t.post_id = %s ORDER BY t.version",
+                f"SELECT l.latest, w.* FROM ({latest}) AS l"
+                f" LEFT JOIN ({with_events(self.store.dialect)} WHERE t.post_id = %s) AS w ON TRUE"
+                " ORDER BY w.version",
                 [key, post_id],
             )
             found = cursor.fetchall()
         if not found or found[0][0] is None:
             return None, []
-        rows = [dict(zip(COLUMNS, row[1:], strict=True)) for row in found if row[1] is not None]
-        return found[0][0], rows
+        return found[0][0], show(self.mapper, [row[1:] for row in found if row[1] is not None])
 
     def post_ids_for_external_id(self, workspace: str | None, external_id: str) -> list[str]:
         clause, params = ("", [external_id]) if workspace is None else (" AND workspace = %s", [external_id, workspace])

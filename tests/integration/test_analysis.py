@@ -19,6 +19,7 @@ from PIL import Image
 from domain.content import Content, Platform
 from domain.post import Post
 from infrastructure.bootstrap import bootstrap
+from projections.timeline import COLUMNS as TIMELINE
 from tests.generate import generate
 from tests.integration.test_cli import herald
 
@@ -62,6 +63,10 @@ def test_every_export_reads_back_whole(filled: str, tmp_path: Path) -> None:
     with as_csv.open(newline="") as source:
         lines = list(csv.DictReader(source))
     assert len(lines) == timeline.num_rows and lines[0]["post_id"] and lines[0]["event"] == "Drafted"
+    # rows are exported whole, as support reads them: the sentence and the columns read from each event
+    assert lines[0]["explanation"].startswith("drafted for") and set(timeline.column_names) == set(TIMELINE)
+    delivered = [line for line in lines if line["event"] == "Delivered"]
+    assert delivered and all(line["remote_id"] and line["attempt"] for line in delivered)
 
 
 def test_an_export_as_of_an_instant_holds_only_what_had_happened(filled: str, tmp_path: Path) -> None:

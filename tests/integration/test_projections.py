@@ -13,7 +13,7 @@ from domain.content import Content, Platform, ThreadPart
 from domain.decisions import AccountStatus, RetryPolicy
 from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
 from domain.post import LIFECYCLE, Post
-from infrastructure.bootstrap import bootstrap
+from infrastructure.bootstrap import Herald, bootstrap
 from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
 from projections.timeline import Timeline, summary
@@ -242,8 +242,11 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
         for name, cls in PROJECTIONS.items():
             live[name].catch_up()
             built = {table: table_rows(store, table) for table in cls.tables}
+            shown = [service.timeline.rows(str(made.id)) for made in posts]
             replay(service.projections, cls())
             assert {table: table_rows(store, table) for table in cls.tables} == built, name
+            assert [service.timeline.rows(str(made.id)) for made in posts] == shown, name  # as support reads them
+        assert all(row["explanation"] and "cannot be shown" not in row["explanation"] for rows in shown for row in rows)
         states = {row[4] for row in table_rows(store, "timeline")}
         assert states >= {"canceled", "delivered", "failed", "queued", "held", "ambiguous", "partial"}
         events = {row[3] for row in table_rows(store, "timeline")}
@@ -251,3 +254,77 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     finally:
         store.close()
         service.close()
+
+
+def _scheduled_post(service: Herald) -> Post:
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    post = Post.draft(
+        post_id=uuid4(),
+        workspace="w",
+        account="acme",
+        platform=Platform.MASTODON,
+        content=Content(text="x"),
+        external_id="ext-x",
+        grace=timedelta(minutes=10),
+        freeze=timedelta(0),
+        now=now,
+    )
+    post.schedule(now + timedelta(hours=1), now=now)
+    service.events.save(post)
+    return post
+
+
+def test_a_timeline_from_before_rows_were_shown_from_events_keeps_its_rows(store_url: str) -> None:
+    """Tables made when the timeline stored its sentences keep every row: starting drops the
+    columns now read from the events, and the rows read as before."""
+    from infrastructure.persistence.timeline import DERIVED, create
+
+    service = bootstrap(store_url)
+    try:
+        post = _scheduled_post(service)
+        service.runner(Timeline()).catch_up()
+        before = service.timeline.rows(str(post.id))
+        with service.read_store.transaction() as cursor:
+            for column in DERIVED:  # the columns the earlier table held
+                cursor.execute(f"ALTER TABLE timeline ADD COLUMN {column} TEXT")
+        with service.read_store.transaction() as cursor:
+            create(cursor)
+            columns = {d[0] for d in cursor.execute("SELECT * FROM timeline WHERE 1 = 0").description}
+        assert not columns & set(DERIVED)
+        assert service.timeline.rows(str(post.id)) == before and before[0]["explanation"].startswith("drafted for")
+    finally:
+        service.close()
+
+
+def test_an_event_damaged_after_it_was_folded_shows_as_such_and_hides_nothing(sqlite_url: str) -> None:
+    service = bootstrap(sqlite_url)
+    try:
+        post = _scheduled_post(service)
+        service.runner(Timeline()).catch_up()
+        with service.read_store.transaction() as cursor:
+            cursor.execute("UPDATE stored_events SET state = %s WHERE originator_version = 2", [b"{not json"])
+        drafted, scheduled = service.timeline.rows(str(post.id))
+        assert drafted["explanation"].startswith("drafted for acme")
+        assert scheduled["event"] == "Scheduled" and scheduled["state"] == "queued"
+        assert scheduled["explanation"].startswith("this event cannot be shown (")
+    finally:
+        service.close()
+
+
+@pytest.mark.postgres
+def test_the_database_fold_reads_an_instant_in_any_key_order(postgres_url: str) -> None:
+    """The replay reads `timestamp` from the event's bytes when the encoder wrote it first,
+    and decodes the event otherwise: both give the same instant."""
+    from infrastructure.persistence.postgres_fold import INSTANT, fixed
+
+    first = b'{"timestamp":"2026-11-02T09:00:00Z","attempt":1}'
+    later = b'{"attempt":1,"timestamp":"2026-11-02T09:00:00.250000+00:00"}'
+    service = bootstrap(postgres_url)
+    try:
+        with service.read_store.reading() as cursor:
+            values = "(VALUES (%s::bytea), (%s::bytea)) AS h(state)"
+            cursor.execute(f"SELECT {fixed(INSTANT)} FROM {values}", [first, later])
+            found = cursor.fetchall()
+    finally:
+        service.close()
+    assert [tuple(row) for row in found] == [("2026-11-02T09:00:00.000000Z",), ("2026-11-02T09:00:00.250000Z",)]

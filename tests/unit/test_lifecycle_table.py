@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from domain.post import DESCRIPTION, LIFECYCLE, STATE_AFTER, Post
 from infrastructure.cli.projections import PROJECTION_NAMES
-from infrastructure.persistence.postgres_fold import _explanation
 from projections.catalog import PROJECTIONS
 from projections.webhook_outbox import WebhookOutbox
 
@@ -28,12 +27,6 @@ def test_every_projection_handles_or_ignores_every_event() -> None:
         decided = projection.handles | projection.ignores
         assert not projection.handles & projection.ignores, projection.name
         assert decided == EVENTS, f"{projection.name} forgot {sorted(e.__name__ for e in EVENTS - decided)}"
-
-
-def test_the_sql_replay_explains_every_event() -> None:
-    sql = _explanation()
-    missing = [event.__name__ for event in EVENTS if f"'{event.__name__}'" not in sql]
-    assert not missing, f"the SQL timeline fold has no sentence for {missing}"
 
 
 def test_the_command_line_names_every_projection() -> None:
