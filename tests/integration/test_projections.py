@@ -128,17 +128,7 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
     posts = []
 
     def post(platform: Platform, n: int) -> Post:
-        made = Post.draft(
-            post_id=uuid4(),
-            workspace="w",
-            account=f"acct-{n}",
-            platform=platform,
-            content=Content(text=f"every kind {n}"),
-            external_id=None if n == 0 else f"ext-kind-{n}",
-            grace=timedelta(minutes=10),
-            freeze=timedelta(0),
-            now=now,
-        )
+        made = _draft(platform, n, now)
         posts.append(made)
         return made
 
@@ -256,19 +246,23 @@ def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -
         service.close()
 
 
-def _scheduled_post(service: Herald) -> Post:
-    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    post = Post.draft(
+def _draft(platform: Platform, n: int, now: datetime) -> Post:
+    return Post.draft(
         post_id=uuid4(),
         workspace="w",
-        account="acme",
-        platform=Platform.MASTODON,
-        content=Content(text="x"),
-        external_id="ext-x",
+        account=f"acct-{n}",
+        platform=platform,
+        content=Content(text=f"every kind {n}"),
+        external_id=None if n == 0 else f"ext-kind-{n}",
         grace=timedelta(minutes=10),
         freeze=timedelta(0),
         now=now,
     )
+
+
+def _scheduled_post(service: Herald) -> Post:
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    post = _draft(Platform.MASTODON, 1, now)
     post.schedule(now + timedelta(hours=1), now=now)
     service.events.save(post)
     return post
@@ -304,7 +298,7 @@ def test_an_event_damaged_after_it_was_folded_shows_as_such_and_hides_nothing(sq
         with service.read_store.transaction() as cursor:
             cursor.execute("UPDATE stored_events SET state = %s WHERE originator_version = 2", [b"{not json"])
         drafted, scheduled = service.timeline.rows(str(post.id))
-        assert drafted["explanation"].startswith("drafted for acme")
+        assert drafted["explanation"].startswith("drafted for acct-1")
         assert scheduled["event"] == "Scheduled" and scheduled["state"] == "queued"
         assert scheduled["explanation"].startswith("this event cannot be shown (")
     finally:
