@@ -43,6 +43,10 @@ STORED = ("post_id", "version", "at", "event", "state", "workspace", "external_i
 
 STATE = {event.__name__: state.value for event, state in STATE_AFTER.items() if state is not None}
 ENDED = (Post.Failed.__name__, Post.PartiallyDelivered.__name__)  # the events whose reason is a failure's
+# the events that can hold a platform's refusal (an observation other than a delivery's)
+ANSWERED = tuple(
+    event.__name__ for event in STATE_AFTER if "observed" in event.model_fields and event is not Post.Delivered
+)
 
 
 def _status(observed: dict[str, Any] | None) -> str:
@@ -273,6 +277,10 @@ class TimelineView(Protocol):
         ...
 
     def post_ids_for_external_id(self, workspace: str | None, external_id: str) -> list[str]: ...
+
+    def answered(self, workspace: str, since: str, http_status: int) -> list[dict[str, Any]]:
+        """The workspace's rows since `since` where the platform answered with `http_status`."""
+        ...
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

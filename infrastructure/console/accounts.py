@@ -58,14 +58,19 @@ def _rate_limited(ctx: Context, workspace: str, now: datetime) -> dict[str, str]
     timeline recorded them (each pauses the account until the platform's reset)."""
     ctx.caught_up("timeline")
     ctx.caught_up("due_index")
-    with ctx.herald.read_store.reading() as cursor:
-        cursor.execute(
-            "SELECT d.account, COUNT(*), MAX(t.at) FROM timeline t JOIN due_index d ON d.post_id = t.post_id"
-            " WHERE t.workspace = %s AND t.http_status = 429 AND t.at >= %s GROUP BY d.account",
-            [workspace, utc_text(now - timedelta(hours=1))],
-        )
-        rows = cursor.fetchall()
-    return {account: f"{count} in the last hour, the latest at {latest[11:19]} UTC" for account, count, latest in rows}
+    limited = ctx.herald.timeline.answered(workspace, utc_text(now - timedelta(hours=1)) or "", 429)
+    posts = sorted({row["post_id"] for row in limited})
+    accounts: dict[str, str] = {}
+    if posts:
+        with ctx.herald.read_store.reading() as cursor:
+            marks = ", ".join(["%s"] * len(posts))
+            cursor.execute(f"SELECT post_id, account FROM due_index WHERE post_id IN ({marks})", posts)
+            accounts = dict(cursor.fetchall())
+    seen: dict[str, list[str]] = {}
+    for row in limited:  # oldest first: the last instant kept is the latest
+        if row["post_id"] in accounts:
+            seen.setdefault(accounts[row["post_id"]], []).append(row["at"])
+    return {account: f"{len(at)} in the last hour, the latest at {at[-1][11:19]} UTC" for account, at in seen.items()}
 
 
 def _expiry(expires: datetime | None, now: datetime) -> str:

@@ -14,7 +14,7 @@ from eventsourcing.persistence import Mapper
 
 from infrastructure.persistence.connections import Cursor, ReadStore, insert_rows
 from infrastructure.persistence.facts import fact_of
-from projections.timeline import COLUMNS, STORED, shown
+from projections.timeline import ANSWERED, COLUMNS, STORED, shown
 
 DERIVED = [column for column in COLUMNS if column not in STORED]  # read from the event when shown
 
@@ -135,3 +135,16 @@ class SqlTimeline:
                 params,
             )
             return [found[0] for found in cursor.fetchall()]
+
+    def answered(self, workspace: str, since: str, http_status: int) -> list[dict[str, Any]]:
+        """The workspace's rows since `since` (oldest first) where the platform answered with
+        `http_status`: the events that can hold a refusal, read and kept by their answer."""
+        marks = ", ".join(["%s"] * len(ANSWERED))
+        with self.store.reading() as cursor:
+            cursor.execute(
+                f"{with_events(self.store.dialect)} WHERE t.workspace = %s AND t.at >= %s AND t.event IN ({marks})"
+                " ORDER BY t.at",
+                [workspace, since, *ANSWERED],
+            )
+            found = show(self.mapper, cursor.fetchall())
+        return [row for row in found if row["http_status"] == http_status]

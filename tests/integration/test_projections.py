@@ -322,3 +322,26 @@ def test_the_database_fold_reads_an_instant_in_any_key_order(postgres_url: str) 
     finally:
         service.close()
     assert [tuple(row) for row in found] == [("2026-11-02T09:00:00.000000Z",), ("2026-11-02T09:00:00.250000Z",)]
+
+
+def test_the_platforms_refusals_are_found_by_their_status(store_url: str) -> None:
+    """What the console's accounts page counts: the 429s of a workspace in the last hour."""
+    service = bootstrap(store_url)
+    try:
+        now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        policy = RetryPolicy(base_seconds=5, cap_seconds=30, max_attempts=3, jitter=0.0)
+        limited, refused = _draft(Platform.X, 1, now), _draft(Platform.X, 2, now)
+        for post, status in ((limited, 429), (refused, 422)):
+            post.schedule(now, now=now, publish_now=True)
+            post.claim(worker="w-1", lease=timedelta(seconds=30), now=now)
+            kind = Observation.RATE_LIMITED if status == 429 else Observation.REJECTED
+            observed = Observed(kind=kind, http_status=status, platform_code="88")
+            post.record_outcome(attempt=1, observed=observed, policy=policy, seed=7, now=now)
+        service.events.save(limited, refused)
+        service.runner(Timeline()).catch_up()
+        (found,) = service.timeline.answered("w", "2026-11-02T08:00:00.000000Z", 429)
+        assert (found["post_id"], found["event"], found["http_status"]) == (str(limited.id), "AttemptFailed", 429)
+        assert service.timeline.answered("w", "2026-11-02T09:00:00.000001Z", 429) == []  # before the hour asked
+        assert service.timeline.answered("other", "2026-11-02T08:00:00.000000Z", 429) == []  # another workspace
+    finally:
+        service.close()
