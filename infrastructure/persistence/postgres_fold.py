@@ -4,8 +4,9 @@ The Python folds (`projections.due_index.changes`, `projections.timeline.stored`
 projections and keep them up to date; the states come from the lifecycle table in
 `domain/post.py`, as the Python folds' do. A replay on PostgreSQL instead runs these
 statements, so no event travels to Python: the server folds a range of posts per statement.
-The due index decodes each event's JSON once; the timeline reads each event's instant from
-its bytes and decodes only the few events whose data it keeps.
+Both read each event's instant from its bytes and decode only the events whose data they
+use (`_events`): the due index those it reads a field from, the timeline the few whose
+data it keeps.
 `tests/integration/test_projections.py` replays logs holding every kind of event this way
 and compares every row with what the Python fold wrote. Events sealed by a cipher or
 compressor cannot be read here; `replay` then takes the Python path."""
