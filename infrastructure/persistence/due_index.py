@@ -15,6 +15,18 @@ from projections.facts import utc_text
 CANDIDATES = 8  # the due query spreads a batch fairly across the oldest 8 batches of due posts
 TYPES = {"created": "bigint", "attempt": "integer", "version": "integer"}  # the rest are text
 
+# Each query's index holds only the rows it can find: the posts still moving. A settled post
+# (most rows, in time) is in none of them, so writing its last change, and building them after
+# a replay, costs little. Each predicate is a term of its queries' WHERE, written out as they
+# write it: SQLite uses a partial index only when the query repeats its terms.
+INDEXES = {
+    "_queued": ("not_before", "state = 'queued'"),  # due, next due, past deadline
+    "_leased": ("lease_until", "state = 'dispatched'"),  # expired leases
+    "_attention": ("changed_at", "waiting_for IS NOT NULL"),  # needing attention, oldest first
+    "_unsettled": ("state, post_id", "state = 'ambiguous' OR state = 'held'"),  # for the reconciler
+}
+SUPERSEDED = ("_due", "_lease", "_waiting", "_state")  # their whole-table forms, before 2026-12-03
+
 
 def create(cursor: Cursor, suffix: str = "") -> None:
     table = "due_index" + suffix
@@ -25,10 +37,10 @@ def create(cursor: Cursor, suffix: str = "") -> None:
         " attempt INTEGER NOT NULL, due_at TEXT, not_before TEXT, deadline TEXT,"
         " lease_until TEXT, waiting_for TEXT, version INTEGER NOT NULL, changed_at TEXT)"
     )
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_due ON {table} (state, not_before)")
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_lease ON {table} (state, lease_until)")
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_waiting ON {table} (waiting_for, changed_at)")
-    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_state ON {table} (state, post_id)")
+    for index in SUPERSEDED:
+        cursor.execute(f"DROP INDEX IF EXISTS {table}{index}")
+    for name, (columns, where) in INDEXES.items():
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}{name} ON {table} ({columns}) WHERE {where}")
 
 
 class DueIndexWriter:
@@ -69,7 +81,7 @@ class SqlDueIndex:
         share: tuple[int, int] | None = None,
     ) -> list[DuePost]:
         """Fairness is taken among the oldest `CANDIDATES * limit` due posts (found through the
-        (state, not_before) index), so the query costs the same with ten or a million posts
+        queued posts' index), so the query costs the same with ten or a million posts
         waiting: each account's oldest candidate comes first, then each one's second, and so on."""
         skip = ""
         params: list[Any] = [utc_text(now)]

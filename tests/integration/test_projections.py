@@ -1,10 +1,13 @@
 """Projections on both stores: the timeline and stats of a real history, replay determinism,
-as-of replays, and the due index's plans on PostgreSQL."""
+as-of replays, and the due index's plans."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -14,6 +17,7 @@ from domain.decisions import AccountStatus, RetryPolicy
 from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search
 from domain.post import LIFECYCLE, Post
 from infrastructure.bootstrap import Herald, bootstrap
+from infrastructure.persistence.connections import ReadStore
 from infrastructure.persistence.replay import replay
 from projections.catalog import PROJECTIONS
 from projections.timeline import Timeline, summary
@@ -86,34 +90,95 @@ def test_an_as_of_replay_shows_the_posts_as_they_stood(history: History) -> None
     assert 0 < len(past) < len(now)
 
 
-@pytest.mark.postgres
-def test_the_due_queries_use_the_indexes_on_postgresql(postgres_url: str) -> None:
-    made = make_history(postgres_url, posts=10)
+class _Recording:
+    """A read store that notes each statement its queries run, and runs it."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+        self.statements: list[tuple[str, list[Any]]] = []
+
+    @contextmanager
+    def reading(self) -> Iterator[_Recording]:
+        with self.store.reading() as cursor:
+            self.cursor = cursor
+            yield self
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.statements.append((sql, list(params)))
+        return self.cursor.execute(sql, params)
+
+    def fetchall(self) -> list[Any]:
+        return self.cursor.fetchall()
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+
+def test_each_due_query_reads_an_index_of_the_posts_still_moving(store_url: str) -> None:
+    """With 50,000 posts, most of them settled, each query the dispatcher and reconciler run
+    is planned on its partial index, on both stores (SQLite uses one only when the query
+    repeats the index's terms)."""
+    from infrastructure.persistence.due_index import SqlDueIndex
+
+    made = make_history(store_url, posts=10)
     try:
         with made.store.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO due_index (post_id, created, workspace, account, platform, state, attempt, not_before,"
-                " lease_until, version) SELECT 'x' || n, 1000 + n, 'w', 'a' || (n % 50), 'x',"
-                " CASE WHEN n % 10 = 0 THEN 'queued' WHEN n % 10 = 1 THEN 'dispatched' ELSE 'delivered' END,"
-                " 1, to_char(now() + n * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-                " to_char(now() + n * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 1"
-                " FROM generate_series(1, 50000) AS n"
+                " deadline, lease_until, waiting_for, version, changed_at)"
+                " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)"
+                " SELECT 'x' || i, 1000 + i, 'w', 'a' || (i % 50), 'x',"
+                " CASE i % 20 WHEN 0 THEN 'queued' WHEN 1 THEN 'dispatched' WHEN 2 THEN 'ambiguous'"
+                " WHEN 3 THEN 'held' ELSE 'delivered' END, 1,"
+                " '2026-01-01T00:00:00.000000Z', '2026-01-02T00:00:00.000000Z',"
+                " CASE WHEN i % 20 = 1 THEN '2026-01-01T00:00:00.000000Z' END,"
+                " CASE WHEN i % 40 = 2 THEN 'support' END, 1, '2026-01-01T00:00:00.000000Z' FROM n"
             )
             cursor.execute("ANALYZE due_index")
-            plans = {}
-            for name, sql in {
-                "due": "SELECT post_id FROM due_index WHERE state = 'queued' AND not_before <= '2000-01-01'"
-                " ORDER BY not_before LIMIT 100",
-                "leases": "SELECT post_id FROM due_index WHERE state = 'dispatched' AND lease_until <= '2000-01-01'"
-                " ORDER BY lease_until LIMIT 100",
-            }.items():
-                cursor.execute("EXPLAIN " + sql)
-                plans[name] = "\n".join(found[0] for found in cursor.fetchall())
-        assert "due_index_due" in plans["due"], plans["due"]
-        assert "due_index_lease" in plans["leases"], plans["leases"]
+        recording = _Recording(made.store)
+        queries = SqlDueIndex(recording)  # type: ignore[arg-type]
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        expected = {
+            "due": (lambda: queries.due(now, 100), "_queued"),
+            "next due": (queries.next_due, "_queued"),
+            "past deadline": (lambda: queries.past_deadline(now, 100), "_queued"),
+            "expired leases": (lambda: queries.expired_leases(now, 100), "_leased"),
+            "needing attention": (lambda: queries.needing_attention(None, 100), "_attention"),
+            "ambiguous": (lambda: queries.ambiguous(100), "_unsettled"),
+            "held": (lambda: queries.held(100), "_unsettled"),
+        }
+        plans = {}
+        for name, (query, _) in expected.items():
+            assert query(), name  # each finds posts
+            sql, params = recording.statements[-1]
+            explain = "EXPLAIN " if made.store.dialect == "postgres" else "EXPLAIN QUERY PLAN "
+            with made.store.reading() as cursor:
+                cursor.execute(explain + sql, params)
+                plans[name] = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        for name, (_, index) in expected.items():
+            assert f"due_index{index}" in plans[name], (name, plans[name])
     finally:
         made.store.close()
         made.service.close()
+
+
+def test_the_whole_table_indexes_of_before_give_way_to_the_partial_ones(store_url: str) -> None:
+    from infrastructure.persistence.connections import index_names
+    from infrastructure.persistence.due_index import INDEXES, SUPERSEDED, create
+
+    service = bootstrap(store_url)
+    try:
+        with service.read_store.transaction() as cursor:
+            create(cursor)
+            for old in SUPERSEDED:  # as the table was made before
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS due_index{old} ON due_index (state, post_id)")
+        with service.read_store.transaction() as cursor:
+            create(cursor)
+            found = set(index_names(service.read_store, cursor, "due_index"))
+        assert {f"due_index{name}" for name in INDEXES} <= found
+        assert not {f"due_index{name}" for name in SUPERSEDED} & found
+    finally:
+        service.close()
 
 
 def test_every_kind_of_event_replays_as_the_live_fold_wrote_it(store_url: str) -> None:
