@@ -179,14 +179,15 @@ def _ambiguous(attempt: Any, reason: str) -> str:
             return f"attempt {attempt} ended unclearly ({reason})"
 
 
-def stored(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str, Any]:
-    """The columns the table keeps for one event; `post` carries workspace and external_id across rows."""
+def stored(fact: Fact, state: str, post: dict[str, Any]) -> dict[str, Any]:
+    """The columns the table keeps for one event, which left the post in `state`; `post`
+    carries workspace and external_id across rows."""
     return {
         "post_id": fact.aggregate_id,
         "version": fact.version,
         "at": fact.at,
         "event": fact.name,
-        "state": state_after(fact.name, state_before),
+        "state": state,
         "workspace": post.get("workspace"),
         "external_id": post.get("external_id"),
         "reason": fact.data.get("reason") if fact.name in ENDED else None,
@@ -194,30 +195,24 @@ def stored(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[s
 
 
 def row(fact: Fact, state_before: str | None, post: dict[str, Any]) -> dict[str, Any]:
-    """The whole timeline row for one event, as support reads it."""
+    """The whole timeline row for one event, as support reads it: the stored columns and those
+    read from the event, in `COLUMNS` order."""
     d = fact.data
     state, text = explain(fact, state_before)
     observed = d.get("observed") or {}
-    return {
-        "post_id": fact.aggregate_id,
-        "version": fact.version,
-        "at": fact.at,
-        "event": fact.name,
-        "state": state,
+    whole = stored(fact, state, post) | {
         "attempt": d.get("attempt"),
         "worker": d.get("worker"),
         "http_status": observed.get("http_status"),
         "error_code": observed.get("platform_code")
         or (observed.get("kind") if fact.name != Post.Delivered.__name__ else None),
         "explanation": text,
-        "workspace": post.get("workspace"),
-        "external_id": post.get("external_id"),
         "due_at": utc_text(d.get("due_at")),
         "remote_id": d.get("remote_id"),
         "permalink": d.get("permalink"),
-        "reason": d.get("reason") if fact.name in ENDED else None,
         "remediation": d.get("remediation"),
     }
+    return {column: whole[column] for column in COLUMNS}
 
 
 def shown(kept: dict[str, Any], fact: Fact) -> dict[str, Any]:
@@ -262,8 +257,8 @@ class Timeline:
                 previous = last[fact.aggregate_id]
             else:
                 previous = writer.last_known(fact.aggregate_id)
-            explain(fact, previous[0])  # an event that cannot be shown is set aside now, not found when read
-            new = stored(fact, previous[0], previous[1])
+            state, _ = explain(fact, previous[0])  # an event that cannot be shown is set aside now, not when read
+            new = stored(fact, state, previous[1])
             last[fact.aggregate_id] = (new["state"], {"workspace": new["workspace"], "external_id": new["external_id"]})
             rows.append(new)
         writer.append(rows)
