@@ -5,7 +5,8 @@ Starts `herald serve --only api` on a fresh PostgreSQL schema and drives it from
 over loopback; then the same load against a raw aiohttp + psycopg handler storing the same
 rows (scripts/benchmarks/raw_api.py), for a same-run ratio. Prints requests/s, latency
 p50/p99, CPU per request of the server and of PostgreSQL (from /proc), and timeline look-up
-latency idle and while posts are being written (medians of the repeats).
+latency idle and while posts are being written: served by the process taking the writes, and
+by a second API process on another port that takes none (medians of the repeats).
 """
 
 from __future__ import annotations
@@ -119,8 +120,14 @@ async def _look_ups(base: str, key: str, ids: list[str], until: asyncio.Event | 
     return latencies
 
 
-def look_ups_under_load(url: str, key: str, ids: list[str], requests: int, concurrency: int) -> list[float]:
-    """Timeline look-ups while `requests` more posts are being scheduled."""
+def look_ups_under_load(
+    url: str, key: str, ids: list[str], requests: int, concurrency: int, reads: str | None = None
+) -> list[float]:
+    """Timeline look-ups while `requests` more posts are being scheduled through `url`.
+
+    The look-ups go to `url` too, or to `reads`: the same posts through an API process that
+    takes none of the writes.
+    """
 
     async def both() -> list[float]:
         done = asyncio.Event()
@@ -129,7 +136,7 @@ def look_ups_under_load(url: str, key: str, ids: list[str], requests: int, concu
             await _load(url, key, requests, concurrency)
             done.set()
 
-        _, latencies = await asyncio.gather(writes(), _look_ups(url, key, ids, done, 0))
+        _, latencies = await asyncio.gather(writes(), _look_ups(reads or url, key, ids, done, 0))
         return latencies
 
     return asyncio.run(both())
@@ -153,7 +160,9 @@ def main() -> None:
         f"CPU per request: herald API {result['api_cpu_ms']:.2f} ms + PostgreSQL {result['pg_cpu_ms']:.2f} ms; "
         f"raw {result['raw_cpu_ms']:.2f} ms + PostgreSQL {result['raw_pg_cpu_ms']:.2f} ms\n"
         f"timeline look-up: idle p50 {result['timeline_p50_ms']:.1f} ms, p99 {result['timeline_p99_ms']:.1f} ms; "
-        f"while writing p50 {result['timeline_busy_p50_ms']:.1f} ms, p99 {result['timeline_busy_p99_ms']:.1f} ms"
+        f"while writing p50 {result['timeline_busy_p50_ms']:.1f} ms, p99 {result['timeline_busy_p99_ms']:.1f} ms; "
+        f"from a process taking no writes p50 {result['timeline_reader_p50_ms']:.1f} ms, "
+        f"p99 {result['timeline_reader_p99_ms']:.1f} ms"
     )
 
 
@@ -207,6 +216,7 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
         )
         connect_accounts(env, made["workspace_id"], ACCOUNTS)
         port = free_port()
+        reads_port = next(p for p in iter(free_port, None) if p != port)
         servers = [
             subprocess.Popen(
                 [*HERALD, "serve", "--only", "api", "--port", str(port), "--reuse-port"],
@@ -216,7 +226,14 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
             )
             for _ in range(processes)
         ]
-        with reaped(*servers):
+        # a process of its own for the support desk's look-ups, on another port: none of the writes
+        reader = subprocess.Popen(
+            [*HERALD, "serve", "--only", "api", "--port", str(reads_port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        with reaped(*servers, reader):
             base = f"http://127.0.0.1:{port}"
             answering(servers[0], base + "/v1/openapi.json")
             time.sleep(1)  # every process listening, not only the first
@@ -224,6 +241,9 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
             herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, [s.pid for s in servers])
             idle = sorted(asyncio.run(_look_ups(url, made["api_key"], ids, None, 1000)))
             busy = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency))
+            reads = url.replace(f":{port}/", f":{reads_port}/")
+            answering(reader, f"http://127.0.0.1:{reads_port}/v1/openapi.json")
+            apart = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency, reads))
         raw = _raw(postgres, requests, concurrency, repeats)
         return {
             "requests": requests,
@@ -237,6 +257,8 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
             "timeline_p99_ms": idle[int(len(idle) * 0.99)] * 1000,
             "timeline_busy_p50_ms": busy[len(busy) // 2] * 1000,
             "timeline_busy_p99_ms": busy[int(len(busy) * 0.99)] * 1000,
+            "timeline_reader_p50_ms": apart[len(apart) // 2] * 1000,
+            "timeline_reader_p99_ms": apart[int(len(apart) * 0.99)] * 1000,
         }
     finally:
         with psycopg.connect(postgres, autocommit=True) as conn:
