@@ -53,18 +53,20 @@ INSTANT = (
 AT = fixed("n.instant")
 
 
-def _events(until: bool, decoded: Iterable[str]) -> str:
+def _events(until: bool, decoded: Iterable[str], padded: bool = False) -> str:
     """FROM and WHERE over the post events of a range of post ids, with the event's `name` and
-    `instant` (read from its bytes) and its data `j`, decoded only for the events named in
-    `decoded` (NULL for the others: decoding is most of a fold's cost), each computed once per
-    row (`OFFSET 0` keeps the planner from inlining them into every reference)."""
+    `instant` (read from its bytes), its data `j`, decoded only for the events named in
+    `decoded` (NULL for the others: decoding is most of a fold's cost), and if `padded` its
+    version as zero-padded text `v`; each computed once per row (`OFFSET 0` keeps the planner
+    from inlining them into every reference)."""
     stored = (
         "SELECT notification_id, originator_id, originator_version, topic, state FROM herald_events"
         " WHERE originator_id BETWEEN %s AND %s AND notification_id + 0 <= %s"
         " AND split_part(split_part(topic, ':', 2), '.', 1) = 'Post'"
         " ORDER BY originator_id, originator_version OFFSET 0"  # sorted before decoding: narrower rows
     )
-    named = f"SELECT split_part(split_part(h.topic, ':', 2), '.', 2) AS name, {INSTANT} AS instant OFFSET 0"
+    pad = f", lpad({VERSION}::text, 12, '0') AS v" if padded else ""
+    named = f"SELECT split_part(split_part(h.topic, ':', 2), '.', 2) AS name, {INSTANT} AS instant{pad} OFFSET 0"
     data = f"SELECT CASE WHEN n.{_among(decoded)} THEN convert_from(h.state, 'UTF8')::jsonb END AS j OFFSET 0"
     keep = f" WHERE {AT} <= %s" if until else ""
     return f" FROM ({stored}) AS h CROSS JOIN LATERAL ({named}) AS n CROSS JOIN LATERAL ({data}) AS d" + keep
@@ -74,12 +76,15 @@ POSITION, POST_ID, VERSION = "h.notification_id", "h.originator_id::text", "h.or
 ID = "h.originator_id"
 
 
-def _last(value: str, names: tuple[str, ...]) -> str:
-    """The text the post's latest event among `names` set (NULL if none of them happened, or it set NULL).
+def _last(values: tuple[str, ...], names: tuple[str, ...], nth: int = 0) -> str:
+    """The text the post's latest event among `names` set in the `nth` of `values` (NULL if none
+    of them happened, or it set NULL).
 
-    The greatest [zero-padded version, value] pair is the latest event's: a plain `max`, cheaper
-    than an ordered aggregate (which sorts once per post and column)."""
-    return f"(max(ARRAY[lpad({VERSION}::text, 12, '0'), ({value})::text]) FILTER (WHERE {_among(names)}))[2]"
+    The greatest [padded version, *values] array is the latest event's: a plain `max`, cheaper
+    than an ordered aggregate (which sorts once per post and column). Columns set by the same
+    events share one array: PostgreSQL computes an aggregate written twice only once."""
+    texts = ", ".join(f"({value})::text" for value in values)
+    return f"(max(ARRAY[n.v, {texts}]) FILTER (WHERE {_among(names)}))[{nth + 2}]"
 
 
 def _among(names: Iterable[str]) -> str:
@@ -104,32 +109,36 @@ def _case(mapping: dict[str, str]) -> str:
 
 def _due_index(until: bool) -> str:
     drafted = f"FILTER (WHERE name = '{Post.Drafted.__name__}')"
+    state, lease = _case(STATE), f"CASE WHEN name = '{CLAIMED}' THEN {fixed(LEASE_UNTIL)} END"
+    times = (fixed(DUE_AT), fixed(DEADLINE))
     values = {
         "created": f"min({POSITION}) {drafted}",
         "workspace": f"min(j->>'workspace') {drafted}",
         "account": f"min(j->>'account') {drafted}",
         "platform": f"min(j->>'platform') {drafted}",
         "external_id": f"min(j->>'external_id') {drafted}",
-        "state": _last(_case(STATE), tuple(STATE)),
-        "attempt": f"coalesce({_last(ATTEMPT, (CLAIMED,))}::int, 0)",
-        "due_at": _last(fixed(DUE_AT), SCHEDULING),
+        "state": _last((state, lease), tuple(STATE)),
+        "attempt": f"coalesce({_last((ATTEMPT,), (CLAIMED,))}::int, 0)",
+        "due_at": _last(times, SCHEDULING),
         "not_before": _last(
-            f"CASE WHEN {_among(SCHEDULING)} THEN {fixed(DUE_AT)} WHEN {_among(RETRYING)} THEN {fixed(NEXT_ATTEMPT_AT)}"
-            f" ELSE {AT} END",
+            (
+                f"CASE WHEN {_among(SCHEDULING)} THEN {fixed(DUE_AT)} WHEN {_among(RETRYING)} "
+                f"THEN {fixed(NEXT_ATTEMPT_AT)} ELSE {AT} END",
+            ),
             SCHEDULING + RETRYING + REQUEUED,
         ),
-        "deadline": _last(fixed(DEADLINE), SCHEDULING),
+        "deadline": _last(times, SCHEDULING, 1),
         # every change of state but a claim ends the lease (as `due_index.changes` says)
-        "lease_until": _last(f"CASE WHEN name = '{CLAIMED}' THEN {fixed(LEASE_UNTIL)} END", tuple(STATE)),
+        "lease_until": _last((state, lease), tuple(STATE), 1),
         # every change of state clears what the post waited for; a hold or a call for support sets it
-        "waiting_for": _last(f"CASE WHEN {_among(WAITING)} THEN j->>'reason' END", (*STATE, *WAITING)),
+        "waiting_for": _last((f"CASE WHEN {_among(WAITING)} THEN j->>'reason' END",), (*STATE, *WAITING)),
         "version": f"max({VERSION})",
-        "changed_at": f"(max(ARRAY[lpad({VERSION}::text, 12, '0'), {AT}]))[2]",
+        "changed_at": f"(max(ARRAY[n.v, {AT}]))[2]",
     }
     assert tuple(values) == DUE_COLUMNS
     return (
         f"INSERT INTO due_index{{suffix}} (post_id, {', '.join(values)})"
-        f" SELECT {POST_ID}, {', '.join(values.values())}{_events(until, DUE_DECODED)}"
+        f" SELECT {POST_ID}, {', '.join(values.values())}{_events(until, DUE_DECODED, padded=True)}"
         f" GROUP BY {ID} HAVING bool_or(name = '{Post.Drafted.__name__}')"
     )
 
