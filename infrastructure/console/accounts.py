@@ -20,6 +20,7 @@ from infrastructure.console.pages import now_of, render, session_of
 from infrastructure.persistence.due_index import BOOKED  # states that hold a place in a day
 from infrastructure.zones import zone
 from projections.facts import utc_text
+from projections.timeline import ANSWERED
 
 
 async def accounts(request: web.Request) -> web.StreamResponse:
@@ -58,13 +59,17 @@ def _rate_limited(ctx: Context, workspace: str, now: datetime) -> dict[str, str]
     timeline recorded them (each pauses the account until the platform's reset)."""
     ctx.caught_up("timeline")
     ctx.caught_up("due_index")
-    limited = ctx.herald.timeline.answered(workspace, utc_text(now - timedelta(hours=1)) or "", 429)
-    posts = sorted({row["post_id"] for row in limited})
+    since = utc_text(now - timedelta(hours=1)) or ""
+    limited = ctx.herald.timeline.answered(workspace, since, 429)
     accounts: dict[str, str] = {}
-    if posts:
+    if limited:  # each answered post's account, in one statement however many posts there were
+        marks = ", ".join(["%s"] * len(ANSWERED))
         with ctx.herald.read_store.reading() as cursor:
-            marks = ", ".join(["%s"] * len(posts))
-            cursor.execute(f"SELECT post_id, account FROM due_index WHERE post_id IN ({marks})", posts)
+            cursor.execute(
+                "SELECT post_id, account FROM due_index WHERE post_id IN (SELECT post_id FROM timeline"
+                f" WHERE workspace = %s AND at >= %s AND event IN ({marks}))",
+                [workspace, since, *ANSWERED],
+            )
             accounts = dict(cursor.fetchall())
     seen: dict[str, list[str]] = {}
     for row in limited:  # oldest first: the last instant kept is the latest
