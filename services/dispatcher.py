@@ -320,9 +320,10 @@ class Dispatcher:
         return True
 
     def _give_back(self, due: list[DuePost], routes: dict[str, Route], sent: set[str], now: datetime) -> None:
-        """Claims refused (another worker has the post, or it is done: a due index that lags
-        still lists it) send nothing: their slots in the accounts' windows are free again, and
-        the posts are left alone for a moment rather than claimed again at once."""
+        """Posts routed here but not claimed send nothing: their claims were refused (another
+        worker has the post, or it is done: a due index that lags still lists it), or the claim
+        itself failed. Their slots in the accounts' windows are free again, and the posts are
+        left alone for a moment rather than claimed again at once."""
         later = time.monotonic() + REFUSED_REST
         for post in due:
             if post.post_id in routes and post.post_id not in sent:
