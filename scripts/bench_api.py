@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from scripts.benchmarks.common import check_headroom, cpu_seconds, postgres_pids  # noqa: E402
+from scripts.benchmarks.common import check_headroom, cpu_seconds, percentile, postgres_pids  # noqa: E402
 from tests.processes import HERALD, answering, free_port, reaped  # noqa: E402
 
 ACCOUNTS = 1000
@@ -239,11 +239,11 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
             time.sleep(1)  # every process listening, not only the first
             url = f"{base}/v1/workspaces/{made['workspace_id']}/posts"
             herald, ids = _rates(url, made["api_key"], requests, concurrency, repeats, [s.pid for s in servers])
-            idle = sorted(asyncio.run(_look_ups(url, made["api_key"], ids, None, 1000)))
-            busy = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency))
+            idle = asyncio.run(_look_ups(url, made["api_key"], ids, None, 1000))
+            busy = look_ups_under_load(url, made["api_key"], ids, requests, concurrency)
             reads = url.replace(f":{port}/", f":{reads_port}/")
             answering(reader, f"http://127.0.0.1:{reads_port}/v1/openapi.json")
-            apart = sorted(look_ups_under_load(url, made["api_key"], ids, requests, concurrency, reads))
+            apart = look_ups_under_load(url, made["api_key"], ids, requests, concurrency, reads)
         raw = _raw(postgres, requests, concurrency, repeats)
         return {
             "requests": requests,
@@ -253,12 +253,12 @@ def measure(postgres: str, requests: int, concurrency: int, repeats: int, proces
             "raw_p99_ms": raw["p99_ms"],
             "raw_cpu_ms": raw["cpu_ms"],
             "raw_pg_cpu_ms": raw["pg_cpu_ms"],
-            "timeline_p50_ms": idle[len(idle) // 2] * 1000,
-            "timeline_p99_ms": idle[int(len(idle) * 0.99)] * 1000,
-            "timeline_busy_p50_ms": busy[len(busy) // 2] * 1000,
-            "timeline_busy_p99_ms": busy[int(len(busy) * 0.99)] * 1000,
-            "timeline_reader_p50_ms": apart[len(apart) // 2] * 1000,
-            "timeline_reader_p99_ms": apart[int(len(apart) * 0.99)] * 1000,
+            "timeline_p50_ms": percentile(idle, 0.5) * 1000,
+            "timeline_p99_ms": percentile(idle, 0.99) * 1000,
+            "timeline_busy_p50_ms": percentile(busy, 0.5) * 1000,
+            "timeline_busy_p99_ms": percentile(busy, 0.99) * 1000,
+            "timeline_reader_p50_ms": percentile(apart, 0.5) * 1000,
+            "timeline_reader_p99_ms": percentile(apart, 0.99) * 1000,
         }
     finally:
         with psycopg.connect(postgres, autocommit=True) as conn:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import urllib.error
+
 import pytest
 
 from tests.e2e.test_connections import call
@@ -32,5 +34,5 @@ def test_a_process_taking_no_writes_shows_each_post_as_soon_as_another_wrote_it(
             assert seen["summary"]["state"] == "canceled"
 
         other = create_workspace(env, "Someone else")
-        with pytest.raises(Exception, match="404"):
+        with pytest.raises(urllib.error.HTTPError, match="404"):
             call("GET", f"{reads}/v1/workspaces/{other['workspace_id']}/posts/{post['id']}/timeline", other["api_key"])
