@@ -22,6 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from domain.content import Content, Platform
@@ -29,6 +30,7 @@ from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed
 from domain.post import Post
 from infrastructure.bootstrap import bootstrap
+from tests.conftest import POSTGRES_URL, postgres_skipped
 from tests.processes import HERALD, create_workspace, herald_env, reaped, start_serve
 
 pytestmark = pytest.mark.slow
@@ -153,9 +155,24 @@ def _account_with_queue(url: str, env: dict[str, str], workspace: str) -> None:
             os.environ["HERALD_SECRET_KEY"] = before
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every page on both stores: the console's own queries (an account's 429s, the calendar)
+    run as written on each."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('console')}/herald.db"
+        return
+    if postgres_skipped():
+        pytest.skip("PostgreSQL unreachable (scripts/test said so loudly)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('console')}/herald.db"
+def console(store: str) -> Iterator[dict[str, Any]]:
+    url = store
     env = herald_env(url)
     mine = create_workspace(env, "Support desk")
     theirs = create_workspace(env, "Someone else")
