@@ -18,9 +18,9 @@ from infrastructure.api.context import Context
 from infrastructure.api.keys import CTX
 from infrastructure.console.pages import now_of, render, session_of
 from infrastructure.persistence.due_index import BOOKED  # states that hold a place in a day
+from infrastructure.persistence.timeline import answered_since
 from infrastructure.zones import zone
 from projections.facts import utc_text
-from projections.timeline import ANSWERED
 
 
 async def accounts(request: web.Request) -> web.StreamResponse:
@@ -63,12 +63,12 @@ def _rate_limited(ctx: Context, workspace: str, now: datetime) -> dict[str, str]
     limited = ctx.herald.timeline.answered(workspace, since, 429)
     accounts: dict[str, str] = {}
     if limited:  # each answered post's account, in one statement however many posts there were
-        marks = ", ".join(["%s"] * len(ANSWERED))
+        where, params = answered_since(workspace, since)  # the rows `answered` read
         with ctx.herald.read_store.reading() as cursor:
             cursor.execute(
-                "SELECT post_id, account FROM due_index WHERE post_id IN (SELECT post_id FROM timeline"
-                f" WHERE workspace = %s AND at >= %s AND event IN ({marks}))",
-                [workspace, since, *ANSWERED],
+                "SELECT post_id, account FROM due_index"
+                f" WHERE post_id IN (SELECT t.post_id FROM timeline AS t WHERE {where})",
+                params,
             )
             accounts = dict(cursor.fetchall())
     seen: dict[str, list[str]] = {}

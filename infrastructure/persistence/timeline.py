@@ -63,6 +63,14 @@ class TimelineWriter:
         insert_rows(self.cursor, self.table, STORED, [[row[c] for c in STORED] for row in rows])
 
 
+def answered_since(workspace: str, since: str) -> tuple[str, list[Any]]:
+    """The WHERE (over timeline rows `t`) and its parameters for a workspace's rows since
+    `since` that can hold a platform's answer: `answered` reads them, and the console finds
+    their accounts through them."""
+    marks = ", ".join(["%s"] * len(ANSWERED))
+    return f"t.workspace = %s AND t.at >= %s AND t.event IN ({marks})", [workspace, since, *ANSWERED]
+
+
 def with_events(dialect: str, table: str = "timeline") -> str:
     """FROM a timeline table `t` joined to the stored event `e` each row stands for, selecting
     the stored columns and then the event's position, id, version, topic and state."""
@@ -139,12 +147,8 @@ class SqlTimeline:
     def answered(self, workspace: str, since: str, http_status: int) -> list[dict[str, Any]]:
         """The workspace's rows since `since` (oldest first) where the platform answered with
         `http_status`: the events that can hold a refusal, read and kept by their answer."""
-        marks = ", ".join(["%s"] * len(ANSWERED))
+        where, params = answered_since(workspace, since)
         with self.store.reading() as cursor:
-            cursor.execute(
-                f"{with_events(self.store.dialect)} WHERE t.workspace = %s AND t.at >= %s AND t.event IN ({marks})"
-                " ORDER BY t.at",
-                [workspace, since, *ANSWERED],
-            )
+            cursor.execute(f"{with_events(self.store.dialect)} WHERE {where} ORDER BY t.at", params)
             found = show(self.mapper, cursor.fetchall())
         return [row for row in found if row["http_status"] == http_status]
