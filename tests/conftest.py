@@ -7,6 +7,7 @@ scripts/test found no server outside CI (HERALD_SKIP_POSTGRES=1); with CI=true i
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import tempfile
 import uuid
@@ -45,14 +46,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/herald.db"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A store URL on a fresh PostgreSQL schema, dropped afterwards; skips where PostgreSQL is
+    unreachable outside CI."""
     if postgres_skipped():
         pytest.skip("PostgreSQL unreachable (scripts/test said so loudly)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield f"{POSTGRES_URL}?schema={schema}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

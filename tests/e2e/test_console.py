@@ -22,7 +22,6 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from domain.content import Content, Platform
@@ -30,7 +29,7 @@ from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed
 from domain.post import Post
 from infrastructure.bootstrap import bootstrap
-from tests.conftest import POSTGRES_URL, postgres_skipped
+from tests.conftest import postgres_schema
 from tests.processes import HERALD, create_workspace, herald_env, reaped, start_serve
 
 pytestmark = pytest.mark.slow
@@ -162,12 +161,8 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('console')}/herald.db"
         return
-    if postgres_skipped():
-        pytest.skip("PostgreSQL unreachable (scripts/test said so loudly)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield f"{POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
