@@ -64,7 +64,10 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]  # every scenario on both
+
+
+@pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest) -> str:
     """The same scenario on both stores."""
     return str(request.getfixturevalue(f"{request.param}_url"))

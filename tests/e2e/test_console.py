@@ -29,7 +29,7 @@ from domain.decisions import RetryPolicy
 from domain.outcomes import Observation, Observed
 from domain.post import Post
 from infrastructure.bootstrap import bootstrap
-from tests.conftest import postgres_schema
+from tests.conftest import STORES, postgres_schema
 from tests.processes import HERALD, create_workspace, herald_env, reaped, start_serve
 
 pytestmark = pytest.mark.slow
@@ -154,8 +154,8 @@ def _account_with_queue(url: str, env: dict[str, str], workspace: str) -> None:
             os.environ["HERALD_SECRET_KEY"] = before
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=STORES)
+def console_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Every page on both stores: the console's own queries (an account's 429s, the calendar)
     run as written on each."""
     if request.param == "sqlite":
@@ -166,16 +166,15 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def console(store: str) -> Iterator[dict[str, Any]]:
-    url = store
-    env = herald_env(url)
+def console(console_url: str) -> Iterator[dict[str, Any]]:
+    env = herald_env(console_url)
     mine = create_workspace(env, "Support desk")
     theirs = create_workspace(env, "Someone else")
     support = _key(env, mine["workspace_id"], "read,support")
-    failed, drafted = _failed_post(url, mine["workspace_id"], "Our spicy launch announcement")
-    other, _ = _failed_post(url, theirs["workspace_id"], "Their private post")
-    _account_with_queue(url, env, mine["workspace_id"])
-    _rate_limited_post(url, mine["workspace_id"])
+    failed, drafted = _failed_post(console_url, mine["workspace_id"], "Our spicy launch announcement")
+    other, _ = _failed_post(console_url, theirs["workspace_id"], "Their private post")
+    _account_with_queue(console_url, env, mine["workspace_id"])
+    _rate_limited_post(console_url, mine["workspace_id"])
     server, root = start_serve(env, "--only", "api")
     with reaped(server):
         yield {"root": root, "key": support, "failed": failed, "drafted": drafted, "other": other}
