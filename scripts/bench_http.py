@@ -4,7 +4,7 @@ Run: .venv/bin/python scripts/bench_http.py [--requests 20000] [--in-flight 128]
 
 Compares, on the same simulator and the same pre-encoded JSON body (orjson): aiohttp as the
 dispatcher uses it (a reused session with Herald's private-address guard: a resolver and a
-request trace), aiohttp without the guard, and a bare HTTP/1.1 keep-alive client on asyncio
+client middleware), aiohttp without the guard, and a bare HTTP/1.1 keep-alive client on asyncio
 streams (the floor: what any client must spend on this machine). Prints CPU microseconds per
 request of this process (time.process_time), medians of --repeats.
 """
