@@ -245,9 +245,9 @@ class Dispatcher:
                 self.unreadable.add(str(claim.post_id))  # left queued, and said: support must look
                 log.error("ALARM: post %s cannot be read from its events; it is left alone", claim.post_id)
         claimed = [
-            (claim.intent, claim.view.lease_until)
+            (claim.intent, claim.lease_until)
             for claim in claims
-            if claim.ok and claim.intent is not None and claim.view is not None and claim.view.lease_until
+            if claim.ok and claim.intent is not None and claim.lease_until is not None
         ]
         self.busy -= len(routes) - len(claimed)  # refused: their room is free again
         sending = {str(intent.post_id) for intent, _ in claimed}

@@ -20,7 +20,7 @@ from services.due_hints import hints_of
 from services.group_commit import GroupCommit
 from services.kept_posts import KeptPosts
 from services.ports import EventLog
-from services.results import CommandResult, EventRecord, PostView
+from services.results import CommandResult, EventRecord
 
 
 class PostUnreadable(HeraldError):
@@ -108,7 +108,7 @@ class PostRepository:
                     results[post_id] = CommandResult.refused(post_id, refusal)
                 return
             pending[post_id] = (post, list(post.collect_events()))
-            results[post_id] = CommandResult.done(post_id, post, view=PostView.of(post))
+            results[post_id] = CommandResult.done(post_id, post)
 
         for post_id in ids:
             changed(post_id, loaded.get(post_id))

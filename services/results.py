@@ -44,13 +44,21 @@ class CommandResult:
     attempt: int | None = None
     code: str | None = None
     message: str | None = None
-    view: PostView | None = None  # the post as this command left it
     intent: PublishIntent | None = None  # what a claimed post's attempt is to publish
+    lease_until: datetime | None = None  # a claimed post's lease: its attempt must be sent before
 
     @classmethod
-    def done(cls, post_id: UUID, post: Post, view: PostView | None = None) -> CommandResult:
-        intent = post.intent() if post.state is PostState.DISPATCHED else None
-        return cls(post_id, True, state=post.state.value, attempt=post.attempt, view=view, intent=intent)
+    def done(cls, post_id: UUID, post: Post) -> CommandResult:
+        if post.state is not PostState.DISPATCHED:
+            return cls(post_id, True, state=post.state.value, attempt=post.attempt)
+        return cls(
+            post_id,
+            True,
+            state=post.state.value,
+            attempt=post.attempt,
+            intent=post.intent(),
+            lease_until=post.lease_until,
+        )
 
     @classmethod
     def refused(cls, post_id: UUID, error: HeraldError) -> CommandResult:
