@@ -49,15 +49,14 @@ class CommandResult:
 
     @classmethod
     def done(cls, post_id: UUID, post: Post) -> CommandResult:
-        if post.state is not PostState.DISPATCHED:
-            return cls(post_id, True, state=post.state.value, attempt=post.attempt)
+        claimed = post.state is PostState.DISPATCHED
         return cls(
             post_id,
             True,
             state=post.state.value,
             attempt=post.attempt,
-            intent=post.intent(),
-            lease_until=post.lease_until,
+            intent=post.intent() if claimed else None,
+            lease_until=post.lease_until if claimed else None,
         )
 
     @classmethod

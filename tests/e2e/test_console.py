@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -219,7 +220,7 @@ def test_support_finds_a_post_looks_back_and_redrives_it(page: Any, console: dic
 
     # as it stood five minutes after its draft, in Paris: a draft, one event
     page.get_by_label("Time zone").fill("Europe/Paris")
-    then = (console["drafted"] + timedelta(minutes=5)).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    then = (console["drafted"] + timedelta(minutes=5)).astimezone(ZoneInfo("Europe/Paris"))
     page.get_by_label("As of (in that zone)").fill(then.strftime("%Y-%m-%dT%H:%M:%S"))
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**as_of=**")
@@ -277,7 +278,7 @@ def test_signing_in_needs_a_support_key_and_the_cookie_is_strict(page: Any, cons
 
 def _slots_left_this_week(now: datetime) -> int:
     """09:00 and 17:00 in Paris, from now to Sunday (on a Sunday evening: none)."""
-    paris = __import__("zoneinfo").ZoneInfo("Europe/Paris")
+    paris = ZoneInfo("Europe/Paris")
     today = now.astimezone(paris).date()
     days = [today + timedelta(days=n) for n in range(7 - today.weekday())]
     return sum(datetime.combine(day, time(hour), paris) > now for day in days for hour in (9, 17))
