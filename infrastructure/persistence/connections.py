@@ -58,6 +58,13 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: list[l
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
+def bytewise(cursor: Cursor) -> str:
+    """A column's collation for ids compared byte by byte: PostgreSQL's "C" (a locale's, even
+    C.UTF-8, sorts through `strcoll` without abbreviated keys: a replay's key builds take ~40%
+    longer), SQLite's default already."""
+    return ' COLLATE "C"' if hasattr(cursor, "copy") else ""  # a psycopg cursor
+
+
 def update_rows(
     cursor: Cursor, table: str, key: str, columns: Sequence[str], rows: list[list[Any]], types: dict[str, str]
 ) -> None:

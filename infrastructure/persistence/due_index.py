@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from infrastructure.persistence.connections import Cursor, ReadStore, update_rows
+from infrastructure.persistence.connections import Cursor, ReadStore, bytewise, update_rows
 from infrastructure.persistence.partitions import partition_filter
 from projections.due_index import BOOKED, COLUMNS, DuePost, Waiting
 from projections.facts import utc_text
@@ -32,8 +32,8 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     table = "due_index" + suffix
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {table} ("
-        " post_id TEXT PRIMARY KEY, created BIGINT NOT NULL, workspace TEXT NOT NULL, account TEXT NOT NULL,"
-        " platform TEXT NOT NULL, external_id TEXT, state TEXT NOT NULL,"
+        f" post_id TEXT{bytewise(cursor)} PRIMARY KEY, created BIGINT NOT NULL, workspace TEXT NOT NULL,"
+        " account TEXT NOT NULL, platform TEXT NOT NULL, external_id TEXT, state TEXT NOT NULL,"
         " attempt INTEGER NOT NULL, due_at TEXT, not_before TEXT, deadline TEXT,"
         " lease_until TEXT, waiting_for TEXT, version INTEGER NOT NULL, changed_at TEXT)"
     )

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper
 
-from infrastructure.persistence.connections import Cursor, ReadStore, insert_rows
+from infrastructure.persistence.connections import Cursor, ReadStore, bytewise, insert_rows
 from infrastructure.persistence.facts import fact_of
 from projections.timeline import ANSWERED, COLUMNS, STORED, shown
 
@@ -23,7 +23,7 @@ def create(cursor: Cursor, suffix: str = "") -> None:
     table = "timeline" + suffix
     cursor.execute(
         f"CREATE TABLE IF NOT EXISTS {table} ("
-        " post_id TEXT NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,"
+        f" post_id TEXT{bytewise(cursor)} NOT NULL, version INTEGER NOT NULL, at TEXT NOT NULL, event TEXT NOT NULL,"
         " state TEXT NOT NULL, workspace TEXT, external_id TEXT, reason TEXT, PRIMARY KEY (post_id, version))"
     )
     _drop_derived(cursor, table)
