@@ -65,6 +65,30 @@ def bytewise(cursor: Cursor) -> str:
     return ' COLLATE "C"' if hasattr(cursor, "copy") else ""  # a psycopg cursor
 
 
+def upsert_rows(
+    cursor: Cursor, table: str, key: str, columns: Sequence[str], rows: list[list[Any]], types: dict[str, str]
+) -> None:
+    """Insert rows, or set every one of `columns` on the row whose `key` is there already (each
+    row: the key, then the values; each key once).
+
+    On PostgreSQL one statement over unnested arrays (`types` names the non-text columns): a
+    statement per row cost the client ~4 µs more per row, even pipelined; executemany on SQLite."""
+    if not rows:
+        return
+    names = [key, *columns]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+    conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    if hasattr(cursor, "copy"):  # a psycopg cursor
+        arrays = ", ".join(f"%s::{types.get(name, 'text')}[]" for name in names)
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {conflict}",
+            [list(values) for values in zip(*rows, strict=True)],
+        )
+    else:
+        marks = ", ".join(["%s"] * len(names))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) {conflict}", rows)
+
+
 def update_rows(
     cursor: Cursor, table: str, key: str, columns: Sequence[str], rows: list[list[Any]], types: dict[str, str]
 ) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from infrastructure.persistence.connections import Cursor, ReadStore, bytewise, update_rows
+from infrastructure.persistence.connections import Cursor, ReadStore, bytewise, update_rows, upsert_rows
 from infrastructure.persistence.partitions import partition_filter
 from projections.due_index import BOOKED, COLUMNS, DuePost, Waiting
 from projections.facts import utc_text
@@ -49,15 +49,8 @@ class DueIndexWriter:
         self.table = "due_index" + suffix
 
     def upsert(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        if not rows:
-            return
-        names = ", ".join(COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
-        self.cursor.executemany(
-            f"INSERT INTO {self.table} (post_id, {names}) VALUES (%s{', %s' * len(COLUMNS)})"
-            f" ON CONFLICT (post_id) DO UPDATE SET {updates}",
-            [[post_id, *(row[c] for c in COLUMNS)] for post_id, row in rows],
-        )
+        values = [[post_id, *(row[c] for c in COLUMNS)] for post_id, row in rows]
+        upsert_rows(self.cursor, self.table, "post_id", COLUMNS, values, TYPES)
 
     def update(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
         by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
