@@ -45,11 +45,20 @@ class ReadStore(Protocol):
     def close(self) -> None: ...
 
 
+def _on_postgres(cursor: Cursor) -> bool:
+    return hasattr(cursor, "copy")  # a psycopg cursor; SQLite's has no COPY
+
+
+def _arrays(names: Sequence[str], types: dict[str, str]) -> str:
+    """One binary array parameter per column, for `unnest` (`types` names the non-text columns)."""
+    return ", ".join(f"%b::{types.get(name, 'text')}[]" for name in names)
+
+
 def insert_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
     """Append rows to a table: COPY on PostgreSQL (several times faster), executemany on SQLite."""
     if not rows:
         return
-    if hasattr(cursor, "copy"):  # a psycopg cursor
+    if _on_postgres(cursor):
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             for row in rows:
                 copy.write_row(row)
@@ -62,7 +71,7 @@ def bytewise(cursor: Cursor) -> str:
     """A column's collation for ids compared byte by byte: PostgreSQL's "C" (a locale's, even
     C.UTF-8, sorts through `strcoll` without abbreviated keys: a replay's key builds take ~40%
     longer), SQLite's default already."""
-    return ' COLLATE "C"' if hasattr(cursor, "copy") else ""  # a psycopg cursor
+    return ' COLLATE "C"' if _on_postgres(cursor) else ""
 
 
 def upsert_rows(
@@ -79,10 +88,9 @@ def upsert_rows(
     names = [key, *columns]
     updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
     conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    if hasattr(cursor, "copy"):  # a psycopg cursor
-        arrays = ", ".join(f"%b::{types.get(name, 'text')}[]" for name in names)
+    if _on_postgres(cursor):
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {conflict}",
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({_arrays(names, types)}) {conflict}",
             [list(values) for values in zip(*rows, strict=True)],
         )
     else:
@@ -99,12 +107,12 @@ def update_rows(
     non-text columns), so a batch costs one execution, not one per row; executemany on SQLite."""
     if not rows:
         return
-    if hasattr(cursor, "copy"):  # a psycopg cursor
+    if _on_postgres(cursor):
         names = [*columns, key]
-        arrays = ", ".join(f"%b::{types.get(name, 'text')}[]" for name in names)
         sets = ", ".join(f"{name} = v.{name}" for name in columns)
         cursor.execute(
-            f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v ({', '.join(names)}) WHERE t.{key} = v.{key}",
+            f"UPDATE {table} AS t SET {sets} FROM unnest({_arrays(names, types)}) AS v ({', '.join(names)})"
+            f" WHERE t.{key} = v.{key}",
             [list(values) for values in zip(*rows, strict=True)],
         )
     else:
