@@ -25,6 +25,13 @@ class ContentRules:
             return {}
         return self.account_settings([(workspace, account)]).get((workspace, account), {})
 
+    def settings_of_many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """{(workspace, account): settings} of many accounts in one read ({} for one Herald does
+        not know): a batch of posts checks its accounts' limits without a read per post."""
+        wanted = [pair for pair in dict.fromkeys(pairs) if pair[1]]
+        found = self.account_settings(wanted) if self.account_settings is not None and wanted else {}
+        return {pair: found.get(pair, {}) for pair in wanted}
+
     def rules_for(
         self, platform: Platform, workspace: str = "default", account: str = "", settings: dict[str, Any] | None = None
     ) -> Rules:
@@ -32,8 +39,16 @@ class ContentRules:
         limit = (self.settings_of(workspace, account) if settings is None else settings).get("max_characters")
         return rules_for(platform, max_characters=int(limit) if limit else None)
 
-    def check(self, platform: Platform, content: Content, workspace: str = "default", account: str = "") -> None:
+    def check(
+        self,
+        platform: Platform,
+        content: Content,
+        workspace: str = "default",
+        account: str = "",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         """Raise `ContentInvalid` naming every problem the platform would refuse, each file's
-        included (its format, size, shape, length, alt text) when the content has media."""
+        included (its format, size, shape, length, alt text) when the content has media. The
+        account's `settings`, when given, are not read again."""
         files = self.media(workspace, content.media_ids) if self.media is not None and content.media_ids else None
-        check(content, self.rules_for(platform, workspace, account), files)
+        check(content, self.rules_for(platform, workspace, account, settings), files)

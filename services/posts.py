@@ -137,11 +137,9 @@ class PostCommands:
     def schedule_many(self, requests: Sequence[dict[str, Any]], also: Sequence[Any] = ()) -> list[UUID]:
         """Many new queued posts in one transaction (each dict: schedule's keyword arguments),
         with `also`: other new aggregates saved in the same transaction (the plan they make)."""
-        posts = []
-        approvals: dict[tuple[str, str], bool] = {}
+        drafted = []
         for request in requests:
             fields = dict(request)
-            due = fields.pop("scheduled_at", None)
             post = self.new_post(
                 fields["account"],
                 fields["platform"],
@@ -151,12 +149,16 @@ class PostCommands:
                 fields.get("post_id"),
                 category=fields.get("category"),
             )
-            self.rules.check(post.platform, post.content, post.workspace, post.account)
+            drafted.append((post, fields.get("scheduled_at")))
+        # the batch's accounts read once, together: their limits and their approval settings
+        settings = self.rules.settings_of_many((post.workspace, post.account) for post, _ in drafted)
+        posts = []
+        for post, due in drafted:
+            own = settings.get((post.workspace, post.account), {})
+            self.rules.check(post.platform, post.content, post.workspace, post.account, settings=own)
             now = self.clock()  # after the draft's own instant: a post's events never go back in time
-            pair = (post.workspace, post.account)
-            if pair not in approvals:  # read once per account in the batch
-                approvals[pair] = self.needs_approval(*pair)
-            self._queue(post, due or now, now=now, publish_now=due is None, approval=approvals[pair])
+            approval = self.needs_approval(post.workspace, post.account, settings=own)
+            self._queue(post, due or now, now=now, publish_now=due is None, approval=approval)
             posts.append(post)
         self.posts.save_new(posts, also=also)
         for workspace, account in dict.fromkeys((post.workspace, post.account) for post in posts):
@@ -323,9 +325,10 @@ class PostCommands:
         else:
             post.schedule(due, now=now, publish_now=publish_now)
 
-    def needs_approval(self, workspace: str, account: str) -> bool:
-        """The account's own `approval` setting where it has one, else the workspace's default."""
-        own = self.rules.settings_of(workspace, account).get("approval")
+    def needs_approval(self, workspace: str, account: str, settings: dict[str, Any] | None = None) -> bool:
+        """The account's own `approval` setting where it has one (in `settings`, when they are
+        already read), else the workspace's default."""
+        own = (self.rules.settings_of(workspace, account) if settings is None else settings).get("approval")
         return bool(own) if own is not None else self.workspace_approval(workspace)
 
     def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:

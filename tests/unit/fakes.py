@@ -47,8 +47,10 @@ class FakeBookings:
 @dataclass
 class FakeAccountSettings:
     settings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    reads: int = 0  # how many times settings were read (each read is one query on a real store)
 
     def __call__(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        self.reads += 1
         return {pair: self.settings[pair] for pair in pairs if pair in self.settings}
 
 

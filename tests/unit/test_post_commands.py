@@ -66,6 +66,23 @@ def test_the_accounts_own_limit_applies_at_schedule_and_again_at_claim(world: Se
     assert "Mastodon allows 500" in (post.remediation or "")
 
 
+def test_a_batch_keeps_each_accounts_own_limit_and_approval_and_reads_them_once(
+    world: Services, clock: ManualClock
+) -> None:
+    world.account_settings.settings[("default", "big")] = {"max_characters": 1000}
+    world.account_settings.settings[("default", "careful")] = {"approval": True}
+    batch = [
+        {"account": "big", "platform": "mastodon", "content": Content(text="a" * 700)},
+        {"account": "careful", "platform": "mastodon", "content": Content(text="check me")},
+        {"account": "plain", "platform": "mastodon", "content": Content(text="hi"), "scheduled_at": clock.now},
+    ]
+    big, careful, plain = world.posts.schedule_many(batch)
+    assert [world.posts.get_post(p).state for p in (big, careful, plain)] == ["queued", "awaiting_approval", "queued"]
+    assert world.account_settings.reads == 1  # one read for the batch's three accounts, not one per check
+    with pytest.raises(ContentInvalid):  # 700 characters are over the default limit of an unknown account
+        world.posts.schedule_many([{**batch[0], "account": "plain"}])
+
+
 def test_a_batch_claim_refuses_only_the_posts_that_cannot_be_claimed(world: Services, clock: ManualClock) -> None:
     due = [schedule(world, clock, minutes=1) for _ in range(3)]
     later = schedule(world, clock, minutes=30)
