@@ -204,6 +204,9 @@ class Dispatcher:
         by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
         rooms = await self._rooms(due, by_account)
         room = self.settings.in_flight - self.busy  # read again: the other loop may have claimed meanwhile
+        # and may have taken some of these posts: two claims of one post in one process would
+        # be refused as a conflict, failing the whole batch's save
+        due = [post for post in due if post.post_id not in self.claiming and post.post_id not in self.claimed]
         for post in due:
             route = by_account[(post.workspace, post.account, post.platform)]
             account = (post.workspace, post.account)

@@ -160,3 +160,43 @@ def test_posts_claimed_ahead_are_sent_at_their_instant_never_before(postgres_url
         assert min(claims) < due  # claimed ahead, so the send could start at the instant
 
     asyncio.run(main())
+
+
+def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_url: str) -> None:
+    """The due index's ticks and the hints are two loops of one dispatcher; both find posts
+    published now. While one routes them (reads their accounts), the other may take them: a
+    second claim of a post in one process is refused as a conflict and fails its whole batch's
+    save, which is then saved again post by post. Each post is asked for once."""
+
+    async def main() -> None:
+        service = bootstrap(postgres_url, settings=SETTINGS)
+        simulator, (runner, session), dispatcher = await dispatching(service, DispatchSettings(worker="w"), False)
+        route_many, claim_many = dispatcher.router.route_many, dispatcher.dispatch.claim_many
+        asked: list[uuid.UUID] = []
+
+        async def slow_route_many(*args: Any) -> Any:
+            await asyncio.sleep(0.3)  # a slow account read: the other loop catches up meanwhile
+            return await route_many(*args)
+
+        def counted_claim_many(ids: list[uuid.UUID], **kwargs: Any) -> Any:
+            asked.extend(ids)
+            return claim_many(ids, **kwargs)
+
+        dispatcher.router.route_many = slow_route_many  # type: ignore[method-assign]
+        dispatcher.dispatch.claim_many = counted_claim_many  # type: ignore[method-assign]
+        running = asyncio.create_task(dispatcher.run())
+        try:
+            ids = service.posts.schedule_many(
+                [{"account": f"a{n}", "platform": "mastodon", "content": Content(text=f"p{n}")} for n in range(20)]
+            )
+            await until("delivered", lambda: all(service.posts.get_post(i).state == "delivered" for i in ids))
+        finally:
+            dispatcher.stop()
+            await running
+            await session.close()
+            await runner.cleanup()
+            service.close()
+        assert len(simulator.posts) == 20
+        assert sorted(asked) == sorted(ids), "a post was asked for twice"
+
+    asyncio.run(main())
