@@ -7,7 +7,9 @@ claimed before its instant and sent at it, never before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,6 +107,20 @@ async def dispatching(service: Herald, settings: DispatchSettings, blind: bool) 
     return simulator, (runner, session), dispatcher
 
 
+@contextlib.asynccontextmanager
+async def dispatched(dispatcher: Dispatcher, servers: Any) -> AsyncIterator[None]:
+    """The dispatcher running; on leaving, stopped, and the simulator and session closed."""
+    runner, session = servers
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        dispatcher.stop()
+        await running
+        await session.close()
+        await runner.cleanup()
+
+
 async def until(what: str, done: Any, seconds: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not done():
@@ -115,17 +131,13 @@ async def until(what: str, done: Any, seconds: float = 30) -> None:
 def test_a_hinted_post_is_claimed_and_sent_without_the_due_index(postgres_url: str) -> None:
     async def main() -> None:
         service = bootstrap(postgres_url, settings=SETTINGS)
-        simulator, (runner, session), dispatcher = await dispatching(service, DispatchSettings(worker="w"), True)
-        running = asyncio.create_task(dispatcher.run())
+        simulator, servers, dispatcher = await dispatching(service, DispatchSettings(worker="w"), True)
         try:
-            # its LISTEN began with the listener: the notification waits for it on the connection
-            post_id = service.posts.publish_now(account="acme", platform="mastodon", content=Content(text="hi"))
-            await until("delivered", lambda: service.posts.get_post(post_id).state == "delivered")
+            async with dispatched(dispatcher, servers):
+                # its LISTEN began with the listener: the notification waits for it on the connection
+                post_id = service.posts.publish_now(account="acme", platform="mastodon", content=Content(text="hi"))
+                await until("delivered", lambda: service.posts.get_post(post_id).state == "delivered")
         finally:
-            dispatcher.stop()
-            await running
-            await session.close()
-            await runner.cleanup()
             service.close()
         assert len(simulator.posts) == 1
 
@@ -136,22 +148,16 @@ def test_posts_claimed_ahead_are_sent_at_their_instant_never_before(postgres_url
     async def main() -> None:
         service = bootstrap(postgres_url, settings=SETTINGS)
         settings = DispatchSettings(worker="w", claim_ahead=timedelta(seconds=1))
-        simulator, (runner, session), dispatcher = await dispatching(service, settings, False)
-        running = asyncio.create_task(dispatcher.run())
-        due = datetime.now(UTC) + timedelta(seconds=2)
-        ids = service.posts.schedule_many(
-            [
-                {"account": f"a{n}", "platform": "mastodon", "content": Content(text=f"p{n}"), "scheduled_at": due}
-                for n in range(20)
-            ]
-        )
-        try:
+        simulator, servers, dispatcher = await dispatching(service, settings, False)
+        async with dispatched(dispatcher, servers):
+            due = datetime.now(UTC) + timedelta(seconds=2)
+            ids = service.posts.schedule_many(
+                [
+                    {"account": f"a{n}", "platform": "mastodon", "content": Content(text=f"p{n}"), "scheduled_at": due}
+                    for n in range(20)
+                ]
+            )
             await until("delivered", lambda: all(service.posts.get_post(i).state == "delivered" for i in ids))
-        finally:
-            dispatcher.stop()
-            await running
-            await session.close()
-            await runner.cleanup()
         claims = [next(r.at for r in service.posts.history(i) if r.name == "DispatchClaimed") for i in ids]
         service.close()
         received = [datetime.fromisoformat(post["created_at"]) for post in simulator.posts]
@@ -170,7 +176,7 @@ def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_ur
 
     async def main() -> None:
         service = bootstrap(postgres_url, settings=SETTINGS)
-        simulator, (runner, session), dispatcher = await dispatching(service, DispatchSettings(worker="w"), False)
+        simulator, servers, dispatcher = await dispatching(service, DispatchSettings(worker="w"), False)
         route_many, claim_many = dispatcher.router.route_many, dispatcher.dispatch.claim_many
         asked: list[uuid.UUID] = []
 
@@ -184,17 +190,13 @@ def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_ur
 
         dispatcher.router.route_many = slow_route_many  # type: ignore[method-assign]
         dispatcher.dispatch.claim_many = counted_claim_many  # type: ignore[method-assign]
-        running = asyncio.create_task(dispatcher.run())
         try:
-            ids = service.posts.schedule_many(
-                [{"account": f"a{n}", "platform": "mastodon", "content": Content(text=f"p{n}")} for n in range(20)]
-            )
-            await until("delivered", lambda: all(service.posts.get_post(i).state == "delivered" for i in ids))
+            async with dispatched(dispatcher, servers):
+                ids = service.posts.schedule_many(
+                    [{"account": f"a{n}", "platform": "mastodon", "content": Content(text=f"p{n}")} for n in range(20)]
+                )
+                await until("delivered", lambda: all(service.posts.get_post(i).state == "delivered" for i in ids))
         finally:
-            dispatcher.stop()
-            await running
-            await session.close()
-            await runner.cleanup()
             service.close()
         assert len(simulator.posts) == 20
         assert sorted(asked) == sorted(ids), "a post was asked for twice"
