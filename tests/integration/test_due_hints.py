@@ -188,8 +188,8 @@ def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_ur
             asked.extend(ids)
             return claim_many(ids, **kwargs)
 
-        dispatcher.router.route_many = slow_route_many  # type: ignore[method-assign]
-        dispatcher.dispatch.claim_many = counted_claim_many  # type: ignore[method-assign]
+        dispatcher.router.route_many = slow_route_many  # type: ignore[method-assign, assignment]
+        dispatcher.dispatch.claim_many = counted_claim_many  # type: ignore[method-assign, assignment]
         try:
             async with dispatched(dispatcher, servers):
                 ids = service.posts.schedule_many(
