@@ -21,9 +21,7 @@ class ContentRules:
 
     def settings_of(self, workspace: str, account: str) -> dict[str, Any]:
         """The account's settings ({} for an account Herald does not know)."""
-        if self.account_settings is None or not account:
-            return {}
-        return self.account_settings([(workspace, account)]).get((workspace, account), {})
+        return self.settings_of_many([(workspace, account)]).get((workspace, account), {})
 
     def settings_of_many(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """{(workspace, account): settings} of many accounts in one read ({} for one Herald does
