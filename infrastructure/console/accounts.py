@@ -151,4 +151,5 @@ def _week(ctx: Context, workspace: str, account: str, start: date | None, now: d
         "previous": (monday - timedelta(days=7)).isoformat(),
         "next": (monday + timedelta(days=7)).isoformat(),
         "queue": queue is not None,
+        "counted_from": max(begins, now).astimezone(where),  # free slots are those at or after it
     }
