@@ -204,12 +204,18 @@ class Dispatcher:
         ]
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []
-        by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
-        rooms = await self._rooms(due, by_account)
+        # reserved before the first wait, so the other loop neither routes nor claims them too:
+        # two claims of one post in one process would be refused as a conflict, failing the
+        # whole batch's save
+        reserved = {post.post_id for post in due}
+        self.claiming |= reserved
+        try:
+            by_account = await self.router.route_many((post.workspace, post.account, post.platform) for post in due)
+            rooms = await self._rooms(due, by_account)
+        except BaseException:
+            self.claiming -= reserved
+            raise
         room = self.settings.in_flight - self.busy  # read again: the other loop may have claimed meanwhile
-        # and may have taken some of these posts: two claims of one post in one process would
-        # be refused as a conflict, failing the whole batch's save
-        due = [post for post in due if post.post_id not in self.claiming and post.post_id not in self.claimed]
         for post in due:
             route = by_account[(post.workspace, post.account, post.platform)]
             account = (post.workspace, post.account)
@@ -222,7 +228,6 @@ class Dispatcher:
                 if rooms.get(account) is not None:
                     rooms[account] = int(rooms[account] or 0) - 1
         self.busy += len(routes)  # their room is taken now, before any wait
-        self.claiming |= set(routes)
         try:
             if holds:
                 await asyncio.to_thread(self.dispatch.hold_many, holds, now)
@@ -241,7 +246,7 @@ class Dispatcher:
             self._give_back(due, routes, sent=set(), now=now)
             raise
         finally:
-            self.claiming -= set(routes)
+            self.claiming -= reserved
             for post_id in routes:
                 self.hints.pop(post_id, None)
         if not routes:

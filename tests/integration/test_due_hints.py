@@ -172,17 +172,20 @@ def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_ur
     """The due index's ticks and the hints are two loops of one dispatcher; both find posts
     published now. While one routes them (reads their accounts), the other may take them: a
     second claim of a post in one process is refused as a conflict and fails its whole batch's
-    save, which is then saved again post by post. Each post is asked for once."""
+    save, which is then saved again post by post. Each post is routed once and asked for once."""
 
     async def main() -> None:
         service = bootstrap(postgres_url, settings=SETTINGS)
         simulator, servers, dispatcher = await dispatching(service, DispatchSettings(worker="w"), False)
         route_many, claim_many = dispatcher.router.route_many, dispatcher.dispatch.claim_many
         asked: list[uuid.UUID] = []
+        routed: list[str] = []
 
-        async def slow_route_many(*args: Any) -> Any:
+        async def slow_route_many(keys: Any) -> Any:
+            keys = list(keys)
+            routed.extend(account for _, account, _ in keys)
             await asyncio.sleep(0.3)  # a slow account read: the other loop catches up meanwhile
-            return await route_many(*args)
+            return await route_many(keys)
 
         def counted_claim_many(ids: list[uuid.UUID], **kwargs: Any) -> Any:
             asked.extend(ids)
@@ -200,5 +203,6 @@ def test_posts_the_ticks_and_the_hints_find_at_once_are_claimed_once(postgres_ur
             service.close()
         assert len(simulator.posts) == 20
         assert sorted(asked) == sorted(ids), "a post was asked for twice"
+        assert sorted(routed) == sorted(f"a{n}" for n in range(20)), "a post was routed twice"
 
     asyncio.run(main())
