@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from domain.content import Platform
@@ -52,9 +52,12 @@ class Booking:
         # what this process booked lately, which the (lagging) due index may not show yet
         self._recent: dict[tuple[str, str], dict[UUID, tuple[datetime, float]]] = {}
 
-    def quota_of(self, workspace: str, account: str, platform: Platform) -> Quota:
-        """The account's posting window: the platform's, or the account's own limit."""
-        limit = self.rules.settings_of(workspace, account).get("quota_limit")
+    def quota_of(
+        self, workspace: str, account: str, platform: Platform, settings: dict[str, Any] | None = None
+    ) -> Quota:
+        """The account's posting window: the platform's, or the account's own limit (from its
+        `settings`, when they are already read)."""
+        limit = (self.rules.settings_of(workspace, account) if settings is None else settings).get("quota_limit")
         return quota_for(platform, int(limit) if limit else None)
 
     def book_of(self, workspace: str, account: str, since: datetime) -> dict[UUID, datetime]:
@@ -75,11 +78,19 @@ class Booking:
         if due is not None and self.bookings is not None:
             self._recent.setdefault((workspace, account), {})[post_id] = (due, time.monotonic())
 
-    def fit(self, workspace: str, account: str, platform: Platform, due: datetime, when_full: WhenFull) -> datetime:
+    def fit(
+        self,
+        workspace: str,
+        account: str,
+        platform: Platform,
+        due: datetime,
+        when_full: WhenFull,
+        settings: dict[str, Any] | None = None,
+    ) -> datetime:
         """`due`, if the account's posting window has room then; else refuse, or move."""
         if self.bookings is None:
             return due
-        quota = self.quota_of(workspace, account, platform)
+        quota = self.quota_of(workspace, account, platform, settings)
         book = list(self.book_of(workspace, account, due - quota.window).values())
         if fits(due, book, quota):
             return due

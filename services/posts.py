@@ -85,9 +85,9 @@ class PostCommands:
         instant, or moved to that instant when `when_full="move"`.
         """
         post = self.new_post(account, platform, content, external_id, workspace, post_id, category=category)
-        self.rules.check(post.platform, post.content, workspace, account)
-        due = self._fit(post, require_due(scheduled_at), when_full)
-        self._queue(post, due, now=self.clock())
+        own = self._checked(post)
+        due = self._fit(post, require_due(scheduled_at), when_full, own)
+        self._queue(post, due, now=self.clock(), settings=own)
         self._save(post)
         self.booked(workspace, account)
         return post.id
@@ -107,8 +107,7 @@ class PostCommands:
         """A new post queued for a queue's slot, checked but not saved: the queue saves it with
         its own event. The slot already keeps the posting window."""
         post = self.new_post(account, platform, content, external_id, workspace, post_id, category=category)
-        self.rules.check(post.platform, post.content, workspace, account)
-        self._queue(post, require_due(slot), now=self.clock())
+        self._queue(post, require_due(slot), now=self.clock(), settings=self._checked(post))
         return post
 
     def publish_now(
@@ -124,13 +123,10 @@ class PostCommands:
     ) -> UUID:
         """A new post, due immediately (or at the next free instant, with `when_full="move"`)."""
         post = self.new_post(account, platform, content, external_id, workspace, post_id)
-        self.rules.check(post.platform, post.content, workspace, account)
+        own = self._checked(post)
         now = self.clock()
-        due = self._fit(post, now, when_full)
-        if due == now:
-            self._queue(post, now, now=now, publish_now=True)
-        else:
-            self._queue(post, due, now=now)
+        due = self._fit(post, now, when_full, own)
+        self._queue(post, due, now=now, publish_now=due == now, settings=own)
         self._save(post)
         return post.id
 
@@ -154,11 +150,9 @@ class PostCommands:
         settings = self.rules.settings_of_many((post.workspace, post.account) for post, _ in drafted)
         posts = []
         for post, due in drafted:
-            own = settings.get((post.workspace, post.account), {})
-            self.rules.check(post.platform, post.content, post.workspace, post.account, settings=own)
+            own = self._checked(post, settings.get((post.workspace, post.account), {}))
             now = self.clock()  # after the draft's own instant: a post's events never go back in time
-            approval = self.needs_approval(post.workspace, post.account, settings=own)
-            self._queue(post, due or now, now=now, publish_now=due is None, approval=approval)
+            self._queue(post, due or now, now=now, publish_now=due is None, settings=own)
             posts.append(post)
         self.posts.save_new(posts, also=also)
         for workspace, account in dict.fromkeys((post.workspace, post.account) for post in posts):
@@ -168,9 +162,10 @@ class PostCommands:
     def schedule_draft(self, post_id: UUID, scheduled_at: datetime, when_full: WhenFull = "refuse") -> None:
         """Queue a draft for `scheduled_at`, checked as a new scheduled post is."""
         post = self.posts.get(post_id)
-        self.rules.check(post.platform, post.content, post.workspace, post.account)
+        own = self._checked(post)
         due = require_due(scheduled_at)
-        self._queue(post, self._fit(post, due, when_full) if due >= self.clock() else due, now=self.clock())
+        due = self._fit(post, due, when_full, own) if due >= self.clock() else due
+        self._queue(post, due, now=self.clock(), settings=own)
         self._save(post)
         self.booked(post.workspace, post.account)
 
@@ -196,12 +191,12 @@ class PostCommands:
             redrive_of=original.id,
         )
         original.redrive(new.id, actor=actor, now=self.clock())
-        self.rules.check(new.platform, new.content, new.workspace, new.account)
+        own = self._checked(new)
         now = self.clock()
         if scheduled_at is None:
-            self._queue(new, now, now=now, publish_now=True)
+            self._queue(new, now, now=now, publish_now=True, settings=own)
         else:
-            self._queue(new, self._fit(new, require_due(scheduled_at), "refuse"), now=now)
+            self._queue(new, self._fit(new, require_due(scheduled_at), "refuse", own), now=now, settings=own)
         try:
             self.posts.save_new([new, original])
         except IntegrityError:
@@ -313,14 +308,19 @@ class PostCommands:
         post = self.posts.change(post_id, lambda p: p.reject(actor=actor, comment=comment, now=self.clock()))
         return PostView.of(post)
 
+    def _checked(self, post: Post, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Refuse content the platform would not take; the account's settings, given or read
+        here once, are returned for the window and the approval to use too."""
+        own = self.rules.settings_of(post.workspace, post.account) if settings is None else settings
+        self.rules.check(post.platform, post.content, post.workspace, post.account, settings=own)
+        return own
+
     def _queue(
-        self, post: Post, due: datetime, *, now: datetime, publish_now: bool = False, approval: bool | None = None
+        self, post: Post, due: datetime, *, now: datetime, settings: dict[str, Any], publish_now: bool = False
     ) -> None:
-        """Queue the draft, or, on an account whose posts need approval (its `approval`
-        setting; `approval` when the caller read it already), ask for it."""
-        if approval is None:
-            approval = self.needs_approval(post.workspace, post.account)
-        if approval:
+        """Queue the draft, or, on an account whose posts need approval (its `approval` setting,
+        in `settings`, else the workspace's), ask for it."""
+        if self.needs_approval(post.workspace, post.account, settings=settings):
             post.request_approval(due, now=now, publish_now=publish_now)
         else:
             post.schedule(due, now=now, publish_now=publish_now)
@@ -331,8 +331,8 @@ class PostCommands:
         own = (self.rules.settings_of(workspace, account) if settings is None else settings).get("approval")
         return bool(own) if own is not None else self.workspace_approval(workspace)
 
-    def _fit(self, post: Post, due: datetime, when_full: WhenFull) -> datetime:
-        return self.booking.fit(post.workspace, post.account, post.platform, due, when_full)
+    def _fit(self, post: Post, due: datetime, when_full: WhenFull, settings: dict[str, Any] | None = None) -> datetime:
+        return self.booking.fit(post.workspace, post.account, post.platform, due, when_full, settings)
 
     def _save(self, post: Post) -> None:
         self.posts.save(post)

@@ -127,3 +127,14 @@ def test_this_process_counts_its_own_bookings_before_the_index_shows_them(world:
         schedule(world, clock)
     with pytest.raises(QuotaExceeded):  # the fake index knows none of them
         schedule(world, clock)
+
+
+@pytest.mark.parametrize("command", ["schedule", "publish_now"])
+def test_one_post_reads_its_accounts_settings_once_for_its_limit_and_its_approval(
+    world: Services, clock: ManualClock, command: str
+) -> None:
+    world.account_settings.settings[("default", "big")] = {"max_characters": 1000, "approval": True}
+    when = {"scheduled_at": clock.now} if command == "schedule" else {}
+    post_id = getattr(world.posts, command)(account="big", platform="mastodon", content=Content(text="a" * 700), **when)
+    assert world.posts.get_post(post_id).state == "awaiting_approval"
+    assert world.account_settings.reads == 1  # the limit and the approval setting: one read
