@@ -226,14 +226,16 @@ class PostCommands:
         if expected_version is not None and post.version != expected_version:
             raise VersionMismatch(f"the post is at version {post.version}, not {expected_version}; read it again")
         now = self.clock()
+        own = None  # the account's settings, once read: the content's check and the window share them
         if content is not None:
             content = self.media(post.workspace, content) if self.media else content
             if post.state is not PostState.DRAFT:
-                self.rules.check(post.platform, content, post.workspace, post.account)
+                own = self.rules.settings_of(post.workspace, post.account)
+                self.rules.check(post.platform, content, post.workspace, post.account, settings=own)
             post.edit_content(content, now=now)
         if scheduled_at is not None:
             due = require_due(scheduled_at)
-            post.reschedule(self._fit(post, due, when_full) if due >= now else due, now=now)
+            post.reschedule(self._fit(post, due, when_full, own) if due >= now else due, now=now)
         try:
             self._save(post)
         except ConcurrentChange:  # another revision landed between our read and our write

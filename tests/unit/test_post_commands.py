@@ -138,3 +138,16 @@ def test_one_post_reads_its_accounts_settings_once_for_its_limit_and_its_approva
     post_id = getattr(world.posts, command)(account="big", platform="mastodon", content=Content(text="a" * 700), **when)
     assert world.posts.get_post(post_id).state == "awaiting_approval"
     assert world.account_settings.reads == 1  # the limit and the approval setting: one read
+
+
+def test_a_revision_of_text_and_time_reads_the_accounts_settings_once(world: Services, clock: ManualClock) -> None:
+    world.account_settings.settings[("default", "big")] = {"max_characters": 1000}
+    post_id = world.posts.schedule(
+        account="big", platform="mastodon", content=Content(text="a"), scheduled_at=clock.now + timedelta(hours=1)
+    )
+    world.account_settings.reads = 0
+    later = clock.now + timedelta(hours=2)
+    world.posts.revise(post_id, expected_version=None, content=Content(text="b" * 700), scheduled_at=later)
+    post = world.posts.get_post(post_id)
+    assert (post.content.text, post.due_at) == ("b" * 700, later)  # the account's own limit let 700 pass
+    assert world.account_settings.reads == 1  # the limit and the window: one read
