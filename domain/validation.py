@@ -7,8 +7,6 @@ the limit, e.g. "part 2: text is 301 weighted characters, X allows 280".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
-from typing import Any
 
 import regex
 
@@ -19,6 +17,7 @@ from domain.media import MediaInfo
 from domain.media_rules import LIMITS, check_file, effective_kind
 from domain.platform_rules import NAMES as _NAMES
 from domain.platform_rules import RULES, Rules, rules_for
+from domain.x_length import x_count
 
 URL = regex.compile(r"https?://[^\s]+", regex.IGNORECASE)
 REMOTE_MENTION = regex.compile(r"(?<=^|[^\w/])@(\w+)@[\w.-]+\w", regex.UNICODE)
@@ -34,15 +33,6 @@ class Problem(Immutable):
     limit: int | None
     actual: int | None
     message: str
-
-
-@lru_cache(maxsize=1024)
-def parse_tweet(text: str) -> Any:
-    """twitter-text's parse of `text`. Imported on first use: the module takes ~0.7 s to load,
-    which every command would otherwise pay, `herald --help` included."""
-    from twitter_text import parse_tweet as parse
-
-    return parse(text)
 
 
 def validate(content: Content, rules: Rules, media: Mapping[str, MediaInfo] | None = None) -> list[Problem]:
@@ -115,7 +105,7 @@ def _check_comment(comment: str, rules: Rules, name: str) -> list[Problem]:
 def text_length(text: str, rules: Rules) -> int:
     """The length the platform counts for `text`."""
     if rules.platform is Platform.X:
-        return int(parse_tweet(text).weightedLength)
+        return x_count(text)[0]
     if rules.url_length is not None:  # Mastodon: URLs weigh 23, remote mentions count as @user
         text = URL.sub("x" * rules.url_length, REMOTE_MENTION.sub(r"@\1", text))
     if rules.unit in ("graphemes", "characters") and rules.platform in (Platform.BLUESKY, Platform.MASTODON):
@@ -147,7 +137,7 @@ def _check_text(text: str, part: int, rules: Rules, name: str) -> list[Problem]:
                     f"too_many_{what}", part, "text", limit, count, f"text has {count} {what}, {name} allows {limit}"
                 )
             )
-    if rules.platform is Platform.X and length <= rules.max_text and not parse_tweet(text).valid:
+    if rules.platform is Platform.X and length <= rules.max_text and not x_count(text)[1]:
         problems.append(
             _problem(
                 "invalid_characters",

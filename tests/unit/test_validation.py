@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.content import Content, MediaRef, Platform, ThreadPart
 from domain.validation import RULES, rules_for, text_length, validate
+from domain.x_length import x_count
 
 CONFORMANCE = Path(__file__).resolve().parent.parent / "conformance" / "twitter-text" / "validate.yml"
 SECTIONS = ("WeightedTweetsWithDiscountedEmojiCounterTest", "UnicodeDirectionalMarkerCounterTest")
@@ -31,6 +34,45 @@ def test_x_weighted_length_passes_twitter_texts_conformance(case: dict[str, Any]
 
 def test_every_conformance_case_is_run() -> None:
     assert len(conformance_cases()) == 24
+
+
+def test_no_emoji_is_ascii_alone_and_x_refuses_no_ascii_character() -> None:
+    """What lets an ASCII text skip twitter-text's emoji scan (`domain/x_length.py`)."""
+    from twitter_text.regexp.emoji import emoji, emoji_list
+    from twitter_text.regexp.invalid_chars import invalid_chars
+
+    assert emoji_list and not [e for e in emoji_list if all(int(c, 16) < 128 for c in e.codepoint.split())]
+    ascii_text = "".join(map(chr, range(128)))
+    assert emoji.search(ascii_text * 2) is None and invalid_chars.search(ascii_text) is None
+
+
+PIECES = [
+    "https://",
+    "http://",
+    "www.",
+    "example.com",
+    ".org",
+    "t.co/",
+    "/path?q=1&b=2",
+    "#tag",
+    "@user",
+    " ",
+    "\r\n",
+    ".",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(PIECES), st.text(st.characters(max_codepoint=127), max_size=40)), max_size=12
+    ).map("".join)
+)
+def test_an_ascii_text_counts_as_twitter_text_counts_it(text: str) -> None:
+    from twitter_text import parse_tweet
+
+    parsed = parse_tweet(text)
+    assert x_count(text) == (parsed.weightedLength, parsed.valid)
 
 
 def test_a_too_long_thread_part_is_named_with_its_limit() -> None:
