@@ -62,7 +62,7 @@ class HeraldEvents(Application[UUID]):
     @property
     def pool(self) -> Any:
         """The PostgreSQL connection pool (None on SQLite and in memory)."""
-        datastore = getattr(self.factory, "datastore", None)
+        datastore: Any = getattr(self.factory, "datastore", None)
         return datastore.pool if hasattr(datastore, "schema") else None
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
@@ -87,7 +87,8 @@ class HeraldEvents(Application[UUID]):
             try:
                 aggregate = None
                 for record in stored:
-                    aggregate = self.mapper.to_domain_event(record).mutate(aggregate)
+                    event: Any = self.mapper.to_domain_event(record)  # a Herald event: it mutates
+                    aggregate = event.mutate(aggregate)
             except Exception:  # one unreadable aggregate is left out; reading it alone says why
                 log.exception("aggregate %s cannot be folded from its events", aggregate_id)
                 continue
