@@ -46,33 +46,41 @@ def test_no_emoji_is_ascii_alone_and_x_refuses_no_ascii_character() -> None:
     assert emoji.search(ascii_text * 2) is None and invalid_chars.search(ascii_text) is None
 
 
-PIECES = [
-    "https://",
-    "http://",
-    "www.",
-    "example.com",
-    ".org",
-    "t.co/",
-    "/path?q=1&b=2",
-    "#tag",
-    "@user",
-    " ",
-    "\r\n",
-    ".",
-]
+ASCII = ["https://", "http://", "www.", "example.com", ".org", "t.co/", "/path?q=1&b=2", "#tag", "@user", " "]
+ASCII += ["\r\n", "."]
+# keycaps (an ASCII start), accents composed or not, a joiner and a skin tone alone, characters
+# X refuses, flags, families, symbols that are emoji
+OTHERS = ["#\ufe0f\u20e3", "1\u20e3", "é", "e\u0301", "日本語", "\u200d", "\U0001f3fd", "\ufffe", "\u202a"]
+OTHERS += ["😷", "👨\u200d👩\u200d👧\u200d👦", "🙋🏽", "🇫🇷", "©", "™", "❤\ufe0f", "\u2028"]
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.one_of(st.sampled_from(PIECES), st.text(st.characters(max_codepoint=127), max_size=40)), max_size=12
-    ).map("".join)
-)
-def test_an_ascii_text_counts_as_twitter_text_counts_it(text: str) -> None:
+def _emoji() -> list[str]:
+    from twitter_text.regexp.emoji import emoji_list
+
+    return [entry.emoji for entry in emoji_list[::7]]
+
+
+def _texts(named: st.SearchStrategy[str], alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(st.one_of(named, st.text(alphabet, max_size=40)), max_size=12).map("".join)
+
+
+def _as_twitter_text_counts(text: str) -> tuple[int, bool]:
     from twitter_text import parse_tweet
 
     parsed = parse_tweet(text)
-    assert x_count(text) == (parsed.weightedLength, parsed.valid)
+    return parsed.weightedLength, parsed.valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts(st.sampled_from(ASCII), st.characters(max_codepoint=127)))
+def test_an_ascii_text_counts_as_twitter_text_counts_it(text: str) -> None:
+    assert x_count(text) == _as_twitter_text_counts(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_texts(st.one_of(st.sampled_from(ASCII + OTHERS), st.sampled_from(_emoji())), st.characters(codec="utf-8")))
+def test_any_text_counts_as_twitter_text_counts_it(text: str) -> None:
+    assert x_count(text) == _as_twitter_text_counts(text)
 
 
 def test_a_too_long_thread_part_is_named_with_its_limit() -> None:
