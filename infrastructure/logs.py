@@ -10,7 +10,7 @@ the context (`bind_request`), so every line logged while it is handled carries i
 
 A line runs structlog's processors and renderer, but not through its `ProcessorFormatter`:
 that one copies every record for other handlers (there are none) and reads the whole context
-for bound variables, and the dispatcher logs each attempt: `Lines` costs about half as much.
+for bound variables, and the dispatcher logs each attempt: `Lines` costs a third less.
 """
 
 from __future__ import annotations
