@@ -45,7 +45,7 @@ class ReadStore(Protocol):
     def close(self) -> None: ...
 
 
-def _on_postgres(cursor: Cursor) -> bool:
+def on_postgres(cursor: Cursor) -> bool:
     return hasattr(cursor, "copy")  # a psycopg cursor; SQLite's has no COPY
 
 
@@ -58,7 +58,7 @@ def insert_rows(cursor: Cursor, table: str, columns: Sequence[str], rows: list[l
     """Append rows to a table: COPY on PostgreSQL (several times faster), executemany on SQLite."""
     if not rows:
         return
-    if _on_postgres(cursor):
+    if on_postgres(cursor):
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
             for row in rows:
                 copy.write_row(row)
@@ -71,7 +71,7 @@ def bytewise(cursor: Cursor) -> str:
     """A column's collation for ids compared byte by byte: PostgreSQL's "C" (a locale's, even
     C.UTF-8, sorts through `strcoll` without abbreviated keys: a replay's key builds take ~40%
     longer), SQLite's default already."""
-    return ' COLLATE "C"' if _on_postgres(cursor) else ""
+    return ' COLLATE "C"' if on_postgres(cursor) else ""
 
 
 def upsert_rows(
@@ -88,7 +88,7 @@ def upsert_rows(
     names = [key, *columns]
     updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
     conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    if _on_postgres(cursor):
+    if on_postgres(cursor):
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({_arrays(names, types)}) {conflict}",
             [list(values) for values in zip(*rows, strict=True)],
@@ -107,7 +107,7 @@ def update_rows(
     non-text columns), so a batch costs one execution, not one per row; executemany on SQLite."""
     if not rows:
         return
-    if _on_postgres(cursor):
+    if on_postgres(cursor):
         names = [*columns, key]
         sets = ", ".join(f"{name} = v.{name}" for name in columns)
         cursor.execute(

@@ -71,3 +71,48 @@ def test_a_blocked_account_leaves_its_namesake_in_another_workspace_due(store: R
     queue(store, "main", 3, T0, timedelta(seconds=1), workspace="agency-b")
     found = SqlDueIndex(store).due(T0 + timedelta(hours=1), 10, [("agency-a", "main")])
     assert {(post.workspace, post.account) for post in found} == {("agency-b", "main")} and len(found) == 3
+
+
+def _plan(store: ReadStore, sql: str, params: list[object]) -> str:
+    with store.reading() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+def test_a_queue_grown_by_thousands_is_read_through_its_indexes_at_once(postgres_url: str) -> None:
+    """3,000 posts scheduled in one go (a burst), folded before PostgreSQL's autovacuum comes by:
+    the due query reads the oldest queued posts in order, and the deadline look-up reads no
+    queued post, rather than each reading and sorting the whole queue."""
+    from domain.content import Content
+    from projections.due_index import DueIndex
+
+    service = bootstrap(postgres_url)
+    due = datetime.now(UTC) + timedelta(minutes=5)
+    for start in range(0, 3000, 1000):
+        service.posts.schedule_many(
+            [
+                {
+                    "account": f"acct-{n % 100}",
+                    "platform": "mastodon",
+                    "content": Content(text=f"burst {n}"),
+                    "scheduled_at": due,
+                }
+                for n in range(start, start + 1000)
+            ]
+        )
+    service.runner(DueIndex()).catch_up()
+    now = instant(due + timedelta(seconds=1))
+    oldest = _plan(
+        service.read_store,
+        "SELECT post_id FROM due_index WHERE state = 'queued' AND not_before <= %s ORDER BY not_before LIMIT %s",
+        [now, 80],
+    )
+    late = _plan(
+        service.read_store, "SELECT post_id FROM due_index WHERE state = 'queued' AND deadline < %s LIMIT 10", [now]
+    )
+    found = SqlDueIndex(service.read_store).due(due + timedelta(seconds=1), 10)
+    service.close()
+    assert "Index Scan using due_index_queued" in oldest, oldest
+    assert "due_index_deadline" in late and "Seq Scan" not in late, late
+    assert len(found) == 10 and len({post.account for post in found}) == 10  # each account's oldest first

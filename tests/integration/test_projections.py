@@ -141,7 +141,8 @@ def test_each_due_query_reads_an_index_of_the_posts_still_moving(store_url: str)
         expected = {
             "due": (lambda: queries.due(now, 100), "_queued"),
             "next due": (queries.next_due, "_queued"),
-            "past deadline": (lambda: queries.past_deadline(now, 100), "_queued"),
+            # here every queued post is past its deadline: either index of queued posts finds them
+            "past deadline": (lambda: queries.past_deadline(now, 100), "_deadline|_queued"),
             "expired leases": (lambda: queries.expired_leases(now, 100), "_leased"),
             "needing attention": (lambda: queries.needing_attention(None, 100), "_attention"),
             "ambiguous": (lambda: queries.ambiguous(100), "_unsettled"),
@@ -155,8 +156,8 @@ def test_each_due_query_reads_an_index_of_the_posts_still_moving(store_url: str)
             with made.store.reading() as cursor:
                 cursor.execute(explain + sql, params)
                 plans[name] = "\n".join(str(row[-1]) for row in cursor.fetchall())
-        for name, (_, index) in expected.items():
-            assert f"due_index{index}" in plans[name], (name, plans[name])
+        for name, (_, indexes) in expected.items():
+            assert any(f"due_index{index}" in plans[name] for index in indexes.split("|")), (name, plans[name])
     finally:
         made.store.close()
         made.service.close()
