@@ -230,8 +230,7 @@ class PostCommands:
         if content is not None:
             content = self.media(post.workspace, content) if self.media else content
             if post.state is not PostState.DRAFT:
-                own = self.rules.settings_of(post.workspace, post.account)
-                self.rules.check(post.platform, content, post.workspace, post.account, settings=own)
+                own = self._checked(post, content=content)
             post.edit_content(content, now=now)
         if scheduled_at is not None:
             due = require_due(scheduled_at)
@@ -310,11 +309,15 @@ class PostCommands:
         post = self.posts.change(post_id, lambda p: p.reject(actor=actor, comment=comment, now=self.clock()))
         return PostView.of(post)
 
-    def _checked(self, post: Post, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Refuse content the platform would not take; the account's settings, given or read
-        here once, are returned for the window and the approval to use too."""
+    def _checked(
+        self, post: Post, settings: dict[str, Any] | None = None, content: Content | None = None
+    ) -> dict[str, Any]:
+        """Refuse content the platform would not take (the post's, or `content` it is about to
+        take); the account's settings, given or read here once, are returned for the window and
+        the approval to use too."""
         own = self.rules.settings_of(post.workspace, post.account) if settings is None else settings
-        self.rules.check(post.platform, post.content, post.workspace, post.account, settings=own)
+        checked = post.content if content is None else content
+        self.rules.check(post.platform, checked, post.workspace, post.account, settings=own)
         return own
 
     def _queue(
