@@ -54,11 +54,13 @@ def _multipart(raw: bytes, content_type: str) -> tuple[bytes, str, str | None]:
     data, filename, alt_text = None, "file", None
     for part in message.iter_parts() if message.is_multipart() else []:
         name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""  # a part nested in a part holds no file
         if name == "file":
-            data = part.get_payload(decode=True) or b""
+            data = content
             filename = part.get_filename() or "file"
         elif name == "alt_text":
-            alt_text = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace") or None
+            alt_text = content.decode("utf-8", errors="replace") or None
     if data is None:
         raise ApiError(422, "file_missing", "send the file as the multipart part named file", "file")
     return bytes(data), str(filename), alt_text

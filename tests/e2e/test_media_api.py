@@ -52,6 +52,29 @@ def test_bytes_that_are_no_picture_are_refused_with_a_code(store_url: str) -> No
     run_api(store_url, scenario)
 
 
+def test_a_file_part_that_is_itself_multipart_is_refused_with_a_code(store_url: str) -> None:
+    async def scenario(api: Api) -> None:
+        picture = media.image(40, 30, fmt="PNG")
+        body = (
+            b'--outer\r\nContent-Disposition: form-data; name="file"; filename="nested.png"\r\n'
+            b"Content-Type: multipart/mixed; boundary=inner\r\n\r\n"
+            b"--inner\r\nContent-Type: image/png\r\n\r\n" + picture + b"\r\n--inner--\r\n"
+            b'--outer\r\nContent-Disposition: form-data; name="alt_text"\r\n\r\nA picture\r\n--outer--\r\n'
+        )
+        headers = {
+            "Authorization": f"Bearer {api.key}",
+            "Idempotency-Key": "nested",
+            "Content-Type": "multipart/form-data; boundary=outer",
+        }
+        async with api.session.post(api.url("/media"), data=body, headers=headers) as answer:
+            status, refused = answer.status, await answer.json(content_type=None)
+        assert status == 422 and refused["field"] == "file" and refused["code"], refused
+        status, listing, _ = await api.call("GET", "/media")
+        assert listing["items"] == []
+
+    run_api(store_url, scenario)
+
+
 def test_media_in_use_cannot_be_deleted_and_unused_media_can(store_url: str) -> None:
     async def scenario(api: Api) -> None:
         _, used = await upload(api, media.image(shade=1), alt="Used")
