@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -119,7 +120,8 @@ def _age_of_event(herald: Herald, position: int, now: datetime) -> float:
     if not found:
         return 0.0
     event = herald.events.mapper.to_domain_event(found[0])
-    return max(0.0, (now - event.timestamp).total_seconds())  # type: ignore[attr-defined]
+    happened: datetime = event.timestamp  # type: ignore[attr-defined]
+    return max(0.0, (now - happened).total_seconds())
 
 
 def exposition(herald: Callable[[], Herald]) -> tuple[bytes, str]:
@@ -155,7 +157,7 @@ def route_of(request: Any) -> str:
 
 
 @web.middleware
-async def measured(request: web.Request, handler: Any) -> web.StreamResponse:
+async def measured(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Time every request by its route template and status (outermost: it sees the answer
     the client gets)."""
     started = time.perf_counter()

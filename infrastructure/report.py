@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,7 @@ def report(
 
     herald.runner(PROJECTIONS["engagement"]()).catch_up()
     samples = SqlEngagementView(herald.read_store).samples(workspace, account, SAMPLES)
-    draw = {
+    draw: dict[str, Callable[[], Path]] = {
         "cadence": lambda: _cadence(out / "cadence.png", delivered, zone),
         "lateness": lambda: _lateness(out / "lateness.png", lateness),
         "outcomes": lambda: _outcomes(out / "outcomes.png", outcomes),

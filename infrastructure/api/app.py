@@ -67,7 +67,7 @@ async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = await identify(ctx.workspaces, request)
     except HeraldError as refusal:
         if resource is None and not isinstance(refusal, RateLimited):
-            response = http_error_response(request.match_info.http_exception)  # type: ignore[attr-defined]
+            response: web.StreamResponse = http_error_response(request.match_info.http_exception or web.HTTPNotFound())
         else:
             if not isinstance(refusal, RateLimited):
                 ctx.strangers.failed(address)

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from domain.errors import (
@@ -158,7 +159,7 @@ def refusal_response(problem: HeraldError | ValidationError) -> web.Response:
 
 
 @web.middleware
-async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     """No input gets a traceback: refusals become their status, and a bug a logged 500 in JSON."""
     try:
         return await handler(request)

@@ -25,8 +25,8 @@ def pool_out(view: PoolView) -> dict[str, Any]:
     return PoolOut(
         id=view.id,
         name=view.name,
-        targets=[{"account": t.account, "platform": t.platform} for t in view.targets],  # type: ignore[misc]
-        items=[{"key": item.key, "variants": len(item.variants)} for item in view.items],  # type: ignore[misc]
+        targets=[{"account": t.account, "platform": t.platform} for t in view.targets],
+        items=[{"key": item.key, "variants": len(item.variants)} for item in view.items],
         min_interval_days=view.min_interval_seconds / 86400,
         category=view.category,
         paused=view.paused,

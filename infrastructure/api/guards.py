@@ -26,6 +26,7 @@ from uuid import UUID
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from infrastructure.api.errors import ApiError
 from infrastructure.api.keys import BODY_LIMIT, CALLER, KEY_CLAIM
@@ -45,7 +46,8 @@ async def identify(workspaces: WorkspaceService, request: web.Request) -> Caller
     if not header.startswith("Bearer "):
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <api key>", "Authorization")
     key = header.removeprefix("Bearer ").strip()
-    return workspaces.remembered(key) or await asyncio.to_thread(workspaces.authenticate, key)
+    known = workspaces.remembered(key)
+    return known if known is not None else await asyncio.to_thread(workspaces.authenticate, key)
 
 
 def confine(caller: Caller, request: web.Request) -> None:
@@ -88,7 +90,7 @@ class KeyClaim:
 async def idempotent(
     store: IdempotencyStore,
     request: web.Request,
-    handler: Any,
+    handler: Handler,
     recall: Callable[[PostAnswer], str],
     joins: Callable[[Any], bool] | None = None,
 ) -> web.StreamResponse:

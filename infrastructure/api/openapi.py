@@ -162,8 +162,8 @@ def document(routes: list[Any]) -> dict[str, Any]:
         for (source, status), links in LINKS.items():
             if source == operation["operationId"]:
                 operation["responses"][str(status)]["links"] = links
-        for status, why in ERRORS.items():
-            operation["responses"][status] = {
+        for code, why in ERRORS.items():
+            operation["responses"][code] = {
                 "description": why,
                 "headers": COMMON_HEADERS,
                 "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}},

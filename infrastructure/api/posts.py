@@ -91,7 +91,7 @@ async def create(request: web.Request) -> web.Response:
     body = CreatePost.model_validate(await json_of(request))
     workspace = workspace_of(request)
     post_id = uuid4()  # known before the save, so the idempotency key's record can name it
-    common = {
+    common: dict[str, Any] = {
         "account": body.account,
         "platform": body.platform,
         "content": body.content.to_domain(),
@@ -307,7 +307,7 @@ async def timeline(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     read = functools.partial(ctx.own_timeline, workspace_of(request), str(post_id_of(request)))
     rows = await asyncio.get_running_loop().run_in_executor(ctx.reads, read)
-    out = TimelineOut(summary=summary(rows), events=rows)  # type: ignore[arg-type]
+    out = TimelineOut(summary=summary(rows), events=rows)
     return json_response(out.model_dump(mode="json"))
 
 

@@ -22,11 +22,11 @@ def queue_out(view: QueueView) -> dict[str, Any]:
     return QueueOut(
         account=view.account,
         timezone=view.zone,
-        slots=[{"weekday": WEEKDAYS[day], "at": at} for day, at in view.slots],  # type: ignore[misc]
+        slots=[{"weekday": WEEKDAYS[day], "at": at} for day, at in view.slots],
         min_gap_minutes=view.min_gap_seconds / 60,
         daily_cap=view.daily_cap,
         next_free=view.next_free,
-        waiting=[post.model_dump() for post in view.waiting],  # type: ignore[misc]
+        waiting=[post.model_dump() for post in view.waiting],
     ).model_dump(mode="json")
 
 

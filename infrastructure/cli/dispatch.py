@@ -158,8 +158,13 @@ def _start_dispatching(args: argparse.Namespace) -> int:
             )
             loop = asyncio.get_running_loop()
             watchdog = StopWatchdog(herald.settings.lease.total_seconds() + 5, args.worker)
+
+            def stop() -> None:  # stop claiming; and if what it holds is not sent in time, exit
+                dispatcher.stop()
+                watchdog.start()
+
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, lambda: (dispatcher.stop(), watchdog.start()))
+                loop.add_signal_handler(signum, stop)
             print(f"dispatcher {args.worker}: running; SIGTERM stops it once what it holds is sent", flush=True)
             await dispatcher.run(until_idle=args.until_idle)
             watchdog.cancel()

@@ -157,7 +157,7 @@ def _status(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column == "projection" else "right")
     for row in rows:
         alarm = f"[red]{row['quarantined']}[/red]" if row["quarantined"] else "0"
-        table.add_row(row["projection"], str(row["position"]), str(row["behind"]), alarm)
+        table.add_row(str(row["projection"]), str(row["position"]), str(row["behind"]), alarm)
     out.print(table)
     for q in held:
         out.print(f"[red]set aside[/red] {q.projection} event {q.position} ({q.event} of {q.aggregate_id}): {q.error}")

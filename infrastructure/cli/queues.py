@@ -151,6 +151,6 @@ def _print(view: QueueView) -> None:
         for column in ("#", "post", "category", "slot (local)"):
             table.add_column(column)
         for n, post in enumerate(view.waiting, 1):
-            at = f"{post.scheduled_at.astimezone(zone):%a %d %b %H:%M}" if post.scheduled_at else "-"
-            table.add_row(str(n), str(post.post_id), post.category or "-", at)
+            slot = f"{post.scheduled_at.astimezone(zone):%a %d %b %H:%M}" if post.scheduled_at else "-"
+            table.add_row(str(n), str(post.post_id), post.category or "-", slot)
         out.print(table)

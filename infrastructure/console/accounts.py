@@ -17,9 +17,9 @@ from domain.queue import SlotGrid, free_slots
 from infrastructure.api.context import Context
 from infrastructure.api.keys import CTX
 from infrastructure.console.pages import now_of, render, session_of
-from infrastructure.persistence.due_index import BOOKED  # states that hold a place in a day
 from infrastructure.persistence.timeline import answered_since
 from infrastructure.zones import zone
+from projections.due_index import BOOKED  # states that hold a place in a day
 from projections.facts import utc_text
 
 

@@ -245,7 +245,7 @@ async def attention(request: web.Request) -> web.StreamResponse:
     waiting = await asyncio.to_thread(ctx.needing_attention, session.workspace)
     failed = await asyncio.to_thread(ctx.page, session.workspace, 0, 200, {"state": "failed"})
     now = now_of(request)
-    items = [
+    items: list[dict[str, Any]] = [
         {"post_id": w.post_id, "state": w.state, "reason": w.reason, "account": w.account, "age": _age(w.since, now)}
         for w in waiting
     ]
