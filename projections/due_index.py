@@ -85,6 +85,7 @@ class DuePost:
     account: str
     platform: str
     workspace: str = "default"
+    version: int | None = None  # the row's version, where the due query read it (a hint has none)
 
 
 class DueIndexWriter(Protocol):

@@ -32,7 +32,7 @@ from services.due_hints import DueHint, heard
 from services.pacing import Pacer
 from services.ports import Clock, Metrics, NoMetrics, Share
 from services.reconciler import Reconciler
-from services.results import OutcomeReport
+from services.results import CommandResult, OutcomeReport
 from services.routing import Held, Route, Router
 
 log = logging.getLogger("herald.dispatcher")
@@ -61,6 +61,7 @@ class DispatchSettings:
 
 
 REFUSED_REST = 0.5  # seconds a refused post is left out of claims: a lagging due index catches up
+RECORDED_KEPT = 30.0  # seconds a recorded outcome's version is remembered: longer than a due index lags
 CLAIM_AHEAD = timedelta(seconds=1)  # what `herald dispatch` and `serve` claim ahead by default
 
 
@@ -106,6 +107,9 @@ class Dispatcher:
         self.reconciled_at = -1e9
         self.unreadable: set[str] = set()  # posts whose events this process cannot fold: left alone
         self.refused: dict[str, float] = {}  # posts whose claim was just refused → until when they rest
+        # post id → (its version once its outcome was recorded here, when): a due index row older
+        # than that is stale (its fold lags, above all one another dispatcher folds) and is not claimed
+        self.recorded: dict[str, tuple[int, float]] = {}
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Step until stopped (SIGTERM: stop claiming, finish and record what is in flight), or
@@ -194,6 +198,7 @@ class Dispatcher:
         """Route, pace, claim (one transaction) and send `due`, as far as there is room in flight."""
         looked = time.monotonic()
         self.refused = {post_id: until for post_id, until in self.refused.items() if until > looked}
+        self._forget_recorded(looked - RECORDED_KEPT)
         due = [
             post
             for post in due
@@ -201,6 +206,7 @@ class Dispatcher:
             and post.post_id not in self.refused
             and post.post_id not in self.claiming
             and post.post_id not in self.claimed
+            and not self._stale(post)
         ]
         routes: dict[str, Route] = {}
         holds: list[tuple[UUID, str, str]] = []
@@ -316,7 +322,8 @@ class Dispatcher:
                 for (intent, _), report in zip(claimed, answers, strict=True)
                 if report is None
             ]
-            await asyncio.to_thread(self.dispatch.record_outcomes, reports)
+            recorded = await asyncio.to_thread(self.dispatch.record_outcomes, reports)
+            self._remember(recorded)
             if unsent:
                 await asyncio.to_thread(
                     self.dispatch.abandon_claims,
@@ -329,6 +336,28 @@ class Dispatcher:
         self.batches.add(task)
         task.add_done_callback(self.batches.discard)
         return True
+
+    def _remember(self, results: list[CommandResult]) -> None:
+        at = time.monotonic()
+        for result in results:
+            if result.ok and result.version is not None:
+                key = str(result.post_id)
+                self.recorded.pop(key, None)  # moved to the end: the dict stays in order of time
+                self.recorded[key] = (result.version, at)
+
+    def _forget_recorded(self, before: float) -> None:
+        while self.recorded:
+            oldest = next(iter(self.recorded))
+            if self.recorded[oldest][1] >= before:
+                return
+            del self.recorded[oldest]
+
+    def _stale(self, post: DuePost) -> bool:
+        """Whether the due index lists `post` from before the outcome recorded here: claiming it
+        would only be refused (its claim reads the post's events), and take a slot of its
+        account's window meanwhile."""
+        known = self.recorded.get(post.post_id)
+        return known is not None and post.version is not None and post.version < known[0]
 
     def _give_back(self, due: list[DuePost], routes: dict[str, Route], sent: set[str], now: datetime) -> None:
         """Posts routed here but not claimed send nothing: their claims were refused (another

@@ -46,6 +46,7 @@ class CommandResult:
     message: str | None = None
     intent: PublishIntent | None = None  # what a claimed post's attempt is to publish
     lease_until: datetime | None = None  # a claimed post's lease: its attempt must be sent before
+    version: int | None = None  # the post's version once changed (a done result's)
 
     @classmethod
     def done(cls, post_id: UUID, post: Post) -> CommandResult:
@@ -57,6 +58,7 @@ class CommandResult:
             attempt=post.attempt,
             intent=post.intent() if claimed else None,
             lease_until=post.lease_until if claimed else None,
+            version=post.version,
         )
 
     @classmethod

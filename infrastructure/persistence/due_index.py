@@ -147,10 +147,10 @@ class SqlDueIndex:
             params += values
         with self.store.reading() as cursor:
             cursor.execute(
-                "SELECT post_id, account, platform, workspace FROM ("
-                " SELECT post_id, account, platform, workspace, not_before,"
+                "SELECT post_id, account, platform, workspace, version FROM ("
+                " SELECT post_id, account, platform, workspace, version, not_before,"
                 "  ROW_NUMBER() OVER (PARTITION BY workspace, account ORDER BY not_before) AS turn FROM ("
-                "  SELECT post_id, account, platform, workspace, not_before FROM due_index"
+                "  SELECT post_id, account, platform, workspace, version, not_before FROM due_index"
                 f"  WHERE state = 'queued' AND not_before <= %s{skip} ORDER BY not_before LIMIT %s"
                 " ) AS oldest) AS due ORDER BY turn, not_before LIMIT %s",
                 [*params, limit * CANDIDATES, limit],
