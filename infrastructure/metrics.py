@@ -52,6 +52,11 @@ HELD_BACK = Gauge(
     "Accounts the dispatchers' pacers hold back now: a full posting window, or a 429's pause",
     multiprocess_mode="livesum",
 )
+REFUSED = Counter(
+    "herald_claims_refused_total",
+    "Claims refused, by code: another worker had the post, or a lagging due index listed one already done",
+    ["code"],
+)
 WEBHOOKS = Counter("herald_webhook_deliveries_total", "Webhook delivery attempts, by outcome", ["outcome"])
 TOKEN = "HERALD_METRICS_TOKEN"  # the bearer token a scraper sends; /metrics is off without it
 
@@ -69,6 +74,9 @@ class PrometheusMetrics:
 
     def held_back(self, accounts: int) -> None:
         HELD_BACK.set(accounts)
+
+    def claim_refused(self, code: str) -> None:
+        REFUSED.labels(code).inc()
 
     def webhook_delivered(self, outcome: str) -> None:
         WEBHOOKS.labels(outcome).inc()

@@ -258,6 +258,8 @@ class Dispatcher:
         if not routes:
             return bool(holds)
         for claim in claims:
+            if not claim.ok:
+                self.metrics.claim_refused(claim.code or "unknown")
             if claim.code == "post_unreadable" and str(claim.post_id) not in self.unreadable:
                 self.unreadable.add(str(claim.post_id))  # left queued, and said: support must look
                 log.error("ALARM: post %s cannot be read from its events; it is left alone", claim.post_id)

@@ -205,6 +205,11 @@ class Metrics(Protocol):
         Pacing logs nothing, so this is where an account kept waiting shows."""
         ...
 
+    def claim_refused(self, code: str) -> None:
+        """A claim was refused (its code: another worker had the post, or a lagging due index
+        listed a post already done). Nothing is sent for it; many say the work is wasted."""
+        ...
+
     def webhook_delivered(self, outcome: str) -> None: ...
 
 
@@ -218,6 +223,9 @@ class NoMetrics:
         pass
 
     def held_back(self, accounts: int) -> None:
+        pass
+
+    def claim_refused(self, code: str) -> None:
         pass
 
     def webhook_delivered(self, outcome: str) -> None:

@@ -38,6 +38,12 @@ class Lagging:
         return getattr(self.index, name)
 
 
+def refused() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("herald_claims_refused_total", {"code": "post_terminal"}) or 0.0
+
+
 def test_refused_claims_leave_the_accounts_window_to_the_posts_that_are_sent(store_url: str) -> None:
     async def scenario(service: Any, dispatcher: Any, simulator: Any, clock: Any) -> None:
         dispatcher.pacer = Pacer({"mastodon": (3, timedelta(minutes=15))})  # X's 200, made small
@@ -46,9 +52,11 @@ def test_refused_claims_leave_the_accounts_window_to_the_posts_that_are_sent(sto
         assert [service.posts.get_post(post).state for post in sent] == ["delivered"] * 2
         stale = [DuePost(str(post), "acme", "mastodon", "default") for post in sent]
         dispatcher.due_index = Lagging(dispatcher.due_index, stale)
+        before = refused()
         for _ in range(5):
             dispatcher.refused.clear()  # as if each refusal's rest were over: they are claimed again
             await dispatcher.tick()  # and refused again: already delivered
+        assert refused() >= before + 5, "refused claims are not counted for operators"  # one a tick at least
         fresh: UUID = due_post(service, clock)
         for _ in range(3):  # a tick may still try a stale one first; the window must not stay full
             await dispatcher.tick()
