@@ -150,7 +150,12 @@ def outbound_session(
     targets are allowed, every connection is checked where it goes: a name that resolves to a
     private address, or a literal private address, is refused as a connect error. `trusted`
     is a URL the operator gave on the command line (the generic simulator of
-    `--platform-url`): its host is exempt."""
+    `--platform-url`): its host is exempt.
+
+    No cookie is kept: one session serves every workspace's accounts and webhook endpoints,
+    so a cookie from one tenant's answer would ride on the next tenant's request to that
+    host. Platforms' APIs take the token, never a cookie."""
+    options.setdefault("cookie_jar", aiohttp.DummyCookieJar())
     allowed = private_allowed() if allow_private is None else allow_private
     if allowed:
         return aiohttp.ClientSession(**options)

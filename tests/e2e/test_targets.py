@@ -165,3 +165,40 @@ def test_redirects_are_never_followed() -> None:
             await trap_runner.cleanup()
 
     asyncio.run(main())
+
+
+class CookieSetter(Trap):
+    """A platform that sets a cookie on every answer, and notes the Cookie header each
+    request brought."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.brought: list[str | None] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.brought.append(request.headers.get("Cookie"))
+        answer = web.json_response({"id": str(len(self.brought))})
+        answer.set_cookie("session", f"for-{request.headers.get('Authorization', '')[-1:]}")
+        return answer
+
+
+@pytest.mark.parametrize("allow_private", [True, False])
+def test_a_cookie_one_answer_sets_never_rides_on_another_request(allow_private: bool) -> None:
+    """One session serves every account and webhook endpoint, so a cookie kept from tenant A's
+    answer would be sent with tenant B's request to the same host."""
+
+    async def main() -> None:
+        platform = CookieSetter()
+        runner, port = await platform.start()
+        url = f"http://localhost:{port}/v1/statuses"
+        try:
+            async with outbound_session(allow_private=allow_private, trusted=url) as session:
+                http = Http(session, timeout=2)
+                for token in ("Bearer a", "Bearer b"):
+                    answer = await http.request("POST", url, body=b"{}", headers={"Authorization": token})
+                    assert not isinstance(answer, Observed) and answer.status == 200, answer
+        finally:
+            await runner.cleanup()
+        assert platform.brought == [None, None]
+
+    asyncio.run(main())
