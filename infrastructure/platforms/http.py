@@ -24,6 +24,8 @@ class Answer:
 
 Form = dict[str, tuple[str, bytes, str] | str]  # multipart fields: a string, or (filename, bytes, type)
 
+ANSWER_MAX = 8 * 2**20  # an API's answer is kilobytes; a page of a deep history well under this
+
 
 class Http:
     def __init__(self, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
@@ -63,16 +65,38 @@ class Http:
                 timeout=self.timeout,
                 allow_redirects=False,  # an API answers; a redirect could lead anywhere (private addresses)
             ) as answer:
-                raw = await answer.read()
+                got = await _capped(answer)
+                if got is None:  # the request was taken; what it did is unknown: the reconciler looks
+                    answer.close()
+                    return Observed(
+                        kind=Observation.TIMEOUT_AFTER_SEND,
+                        http_status=answer.status,
+                        message=f"the answer ran past {ANSWER_MAX // 2**20} MiB; not read",
+                    )
                 try:
-                    parsed = orjson.loads(raw) if raw else {}
+                    parsed = orjson.loads(got) if got else {}
                 except orjson.JSONDecodeError:
-                    parsed = {"raw": raw[:200].decode(errors="replace")}
+                    parsed = {"raw": got[:200].decode(errors="replace")}
                 return Answer(answer.status, parsed, {k.lower(): v for k, v in answer.headers.items()})
         except (aiohttp.ClientConnectorError, PrivateAddressRefused) as problem:
             return Observed(kind=Observation.CONNECT_ERROR, message=str(problem)[:200])
         except (TimeoutError, aiohttp.ClientError) as problem:
             return Observed(kind=Observation.TIMEOUT_AFTER_SEND, message=type(problem).__name__)
+
+
+async def _capped(answer: aiohttp.ClientResponse) -> bytes | None:
+    """The answer's body, or None once it runs past ANSWER_MAX. A Mastodon or Bluesky host is
+    the user's choice, and an endless or gzip-bombed answer read whole would take the
+    dispatcher's memory, and with it every tenant's posts. Read from the stream, so the cap
+    counts bytes after decompression, not the Content-Length."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await answer.content.read(ANSWER_MAX + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > ANSWER_MAX:
+            return None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def json_body(value: Any) -> bytes:

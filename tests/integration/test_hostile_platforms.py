@@ -1,0 +1,126 @@
+"""A platform host that answers without end. Mastodon and Bluesky accounts name their own
+instance, so the answer may come from anyone: an endless body, a large one, or a gzip bomb.
+Herald reads no more than `ANSWER_MAX` of it, keeps its memory, and records the attempt as
+one whose fate is unknown (the reconciler looks), never as refused."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from domain.content import Content, Platform
+from domain.intent import PublishIntent
+from domain.outcomes import Observation, Observed, RemotePart, Upload
+from infrastructure.platforms.adapters.mastodon import MastodonAdapter
+from infrastructure.platforms.http import ANSWER_MAX, Answer, Http
+from services.ports import AccountAccess
+
+MIB = 2**20
+BOMB = gzip.compress(b"\0" * (8 * ANSWER_MAX), compresslevel=9)  # ~64 KiB that inflates to 64 MiB
+
+
+async def endless(request: web.Request) -> web.StreamResponse:
+    answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await answer.prepare(request)
+    with_chunk = b"[" + b"0," * (MIB // 2)
+    while True:  # until the client hangs up
+        await answer.write(with_chunk)
+
+
+async def large(_: web.Request) -> web.Response:
+    return web.Response(body=b" " * (ANSWER_MAX + MIB), content_type="application/json")
+
+
+async def bomb(_: web.Request) -> web.Response:
+    return web.Response(body=BOMB, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+
+async def fine(_: web.Request) -> web.Response:
+    return web.json_response({"id": "1", "url": "https://example.social/@acme/1"})
+
+
+class Progress:
+    async def container(self, part: int, container_id: str) -> None: ...
+
+    async def part_live(self, part: RemotePart) -> None: ...
+
+    async def uploaded(self, part: int, index: int, upload: Upload) -> None: ...
+
+    async def first_comment(self, remote: RemotePart | None, observed: Observed | None) -> None: ...
+
+
+async def serve() -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    for path, handler in (("/endless", endless), ("/large", large), ("/bomb", bomb), ("/fine", fine)):
+        app.router.add_route("*", path, handler)
+    app.router.add_post("/api/v1/statuses", endless)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("path", ["/endless", "/large", "/bomb"])
+def test_an_answer_past_the_cap_is_left_unread_and_the_session_goes_on(path: str) -> None:
+    async def main() -> None:
+        runner, url = await serve()
+        try:
+            async with aiohttp.ClientSession() as session:
+                http = Http(session, timeout=20)
+                began = time.monotonic()
+                tracemalloc.start()
+                seen = await http.request("POST", url + path, body=b"{}")
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                assert isinstance(seen, Observed), seen
+                assert seen.kind is Observation.TIMEOUT_AFTER_SEND and seen.http_status == 200
+                assert seen.message == "the answer ran past 8 MiB; not read"
+                assert time.monotonic() - began < 10, "it stopped at the cap, not at the timeout"
+                assert peak < 6 * ANSWER_MAX, f"{peak / MIB:.0f} MiB held while reading"  # read whole: 64+
+                after = await http.request("GET", url + "/fine")  # the next request is unharmed
+                assert isinstance(after, Answer) and after.body["id"] == "1"
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_publish_answered_without_end_is_unknown_not_refused() -> None:
+    async def main() -> None:
+        runner, url = await serve()
+        account = AccountAccess(
+            workspace="w",
+            name="acme",
+            platform=Platform.MASTODON,
+            handle="acme",
+            remote_user_id="2002",
+            base_url=url,
+            credentials={"access_token": "t"},
+        )
+        intent = PublishIntent(
+            post_id=uuid4(),
+            account="acme",
+            platform=Platform.MASTODON,
+            publish_key="k" + uuid4().hex[:31],
+            content=Content(text="Hello from Herald"),
+            attempt=1,
+            due_at=datetime.now(UTC),
+            window_start=datetime.now(UTC),
+        )
+        try:
+            async with aiohttp.ClientSession() as session:
+                seen = await MastodonAdapter(Http(session, timeout=20)).publish(intent, account, Progress())
+        finally:
+            await runner.cleanup()
+        assert seen.kind is Observation.TIMEOUT_AFTER_SEND, seen
+
+    asyncio.run(main())
