@@ -3,8 +3,10 @@ looked: the inputs to every outcome decision."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from pydantic import field_validator
 
 from domain.base import Immutable
 
@@ -34,6 +36,13 @@ class Observed(Immutable):
     retry_at: datetime | None = None  # from Retry-After or X's x-rate-limit-reset
     part: int | None = None
     auth_refreshed: bool = False  # a 401 was answered by refreshing the token and sending again
+
+    @field_validator("retry_at")
+    @classmethod
+    def _in_utc(cls, at: datetime | None) -> datetime | None:
+        """An instant without a zone is UTC, as platforms mean it: a naive one could not be
+        weighed against the clock, and the decision would break instead of waiting."""
+        return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 class RemotePost(Immutable):

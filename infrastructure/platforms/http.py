@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -97,6 +97,24 @@ async def _capped(answer: aiohttp.ClientResponse) -> bytes | None:
         if size > ANSWER_MAX:
             return None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def reset_at(value: str | None, *, now: datetime | None = None) -> datetime | None:
+    """When a 429's wait ends, from its header: Unix seconds (X, Bluesky), an ISO 8601 instant
+    (Mastodon; one without a zone read as UTC), or with `now`, seconds from now (Retry-After).
+    None for anything else, or past the calendar's end: the policy's backoff waits instead. A
+    host may send anything, and a naive or unrepresentable instant broke the whole batch's
+    record."""
+    text = (value or "").strip()
+    try:
+        if text.isascii() and text.isdigit():
+            return now + timedelta(seconds=int(text)) if now else datetime.fromtimestamp(int(text), UTC)
+        if text and now is None:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return at if at.tzinfo else at.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return None
 
 
 def json_body(value: Any) -> bytes:

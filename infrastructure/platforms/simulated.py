@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiohttp
 
 from domain.engagement import Counts
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search
-from infrastructure.platforms.http import Http, by_status, json_body, observed
+from infrastructure.platforms.http import Http, by_status, json_body, observed, reset_at
 
 
 class SimulatedPlatform:
@@ -41,8 +41,7 @@ class SimulatedPlatform:
                 remote_id=str(remote_id) if remote_id is not None else None,
                 permalink=body.get("permalink"),
             )
-        wait = answer.headers.get("retry-after", "").strip()
-        retry_at = self.clock() + timedelta(seconds=int(wait)) if wait.isdigit() else None
+        retry_at = reset_at(answer.headers.get("retry-after"), now=self.clock())
         code = str(body["error"]) if body.get("error") is not None else None
         if answer.status == 403 and code == "duplicate_content":
             return observed(answer, Observation.ALREADY_PUBLISHED, code)

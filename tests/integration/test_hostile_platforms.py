@@ -1,7 +1,8 @@
 """A platform host that answers without end. Mastodon and Bluesky accounts name their own
 instance, so the answer may come from anyone: an endless body, a large one, or a gzip bomb.
 Herald reads no more than `ANSWER_MAX` of it, keeps its memory, and records the attempt as
-one whose fate is unknown (the reconciler looks), never as refused."""
+one whose fate is unknown (the reconciler looks), never as refused. And a 429's reset header,
+whatever a host writes in it, is read as an instant in UTC or left to the backoff."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Upload
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
-from infrastructure.platforms.http import ANSWER_MAX, Answer, Http
+from infrastructure.platforms.http import ANSWER_MAX, Answer, Http, reset_at
 from services.ports import AccountAccess
 
 MIB = 2**20
@@ -124,3 +125,29 @@ def test_a_publish_answered_without_end_is_unknown_not_refused() -> None:
         assert seen.kind is Observation.TIMEOUT_AFTER_SEND, seen
 
     asyncio.run(main())
+
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "now", "expected"),
+    [
+        ("1796634000", None, datetime(2026, 12, 7, 9, 0, tzinfo=UTC)),  # X, Bluesky: Unix seconds
+        ("2026-12-07T09:05:00.000Z", None, datetime(2026, 12, 7, 9, 5, tzinfo=UTC)),  # Mastodon
+        ("2026-12-07T09:05:00", None, datetime(2026, 12, 7, 9, 5, tzinfo=UTC)),  # no zone: UTC
+        ("2026-12-07T10:05:00+01:00", None, datetime(2026, 12, 7, 9, 5, tzinfo=UTC)),
+        ("30", NOW, datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC)),  # Retry-After: seconds from now
+        ("99999999999999", None, None),  # past the year 9999
+        ("9" * 400, NOW, None),
+        ("١٢٣", None, None),  # digits, but not ASCII ones
+        ("-5", None, None),
+        ("soon", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_a_reset_header_is_read_or_left_to_the_backoff(
+    value: str | None, now: datetime | None, expected: datetime | None
+) -> None:
+    assert reset_at(value, now=now) == expected

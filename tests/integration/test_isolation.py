@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
 import pytest
+from aiohttp import web
 from eventsourcing.persistence import StoredEvent
 
 from domain.content import Content, Platform
@@ -219,5 +221,70 @@ def test_held_posts_that_cannot_go_yet_never_hide_one_that_can(store_url: str) -
             await world.dispatcher.tick()
         assert world.posts.get_post(waiting).state == "delivered"
         assert {world.posts.get_post(p).state for p in backlog} == {"held"}
+
+    run(store_url, scenario)
+
+
+async def rate_limiting_host(header: str, value: str) -> tuple[web.AppRunner, str]:
+    """An instance of the user's choosing that answers every post with a 429 whose reset
+    header is `value`."""
+
+    async def limited(_: web.Request) -> web.Response:
+        return web.json_response({"error": "Too many requests"}, status=429, headers={header: value})
+
+    async def instance(_: web.Request) -> web.Response:
+        return web.json_response({"configuration": {"statuses": {"max_characters": 500}}})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/statuses", limited)
+    app.router.add_post("/2/tweets", limited)
+    app.router.add_get("/api/v2/instance", instance)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("platform", "header", "value"),
+    [
+        ("mastodon", "X-RateLimit-Reset", "in five minutes, without a zone"),  # Mastodon sends one
+        ("mastodon", "X-RateLimit-Reset", "soon"),
+        ("x", "x-rate-limit-reset", "99999999999999"),  # past the year 9999
+    ],
+)
+def test_a_rate_limit_with_an_odd_reset_waits_and_the_batch_goes_out(
+    store_url: str, platform: str, header: str, value: str
+) -> None:
+    """A 429 whose reset header a host got wrong: the post waits (at the reset, read as UTC, or
+    by the policy's backoff) and every other post of the batch is recorded. A naive instant
+    broke the decision, and with it the record of the whole batch."""
+
+    async def scenario(world: World) -> None:
+        soon = world.clock.now + timedelta(minutes=5)
+        naive = value == "in five minutes, without a zone"
+        reset = soon.strftime("%Y-%m-%dT%H:%M:%SZ") if naive else None
+        host, url = await rate_limiting_host(header, soon.strftime("%Y-%m-%dT%H:%M:%S") if naive else value)
+        try:
+            world.connect("fine", "mastodon", "2002")
+            world.accounts.connect(
+                name="odd",
+                platform=platform,
+                handle="odd",
+                remote_user_id="9009",
+                credentials={"access_token": "t"},
+                base_url=url,
+            )
+            limited = world.post("odd", platform, "waits for the reset")
+            fine = world.post("fine", "mastodon", "goes out")
+            await world.dispatcher.tick()
+            await world.dispatcher.drain()
+        finally:
+            await host.cleanup()
+        assert world.posts.get_post(fine).state == "delivered"
+        last = world.posts.history(limited)[-1]
+        assert (last.name, last.data["observed"]["kind"]) == ("AttemptFailed", "rate_limited")  # waits, then again
+        assert last.data["next_attempt_at"] == (reset or last.data["next_attempt_at"])  # else the policy's backoff
 
     run(store_url, scenario)

@@ -7,7 +7,7 @@ which answers for certain. Links become facets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -17,7 +17,7 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import URL, Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Http, at_part, by_status, json_body, observed
+from infrastructure.platforms.http import Answer, Http, at_part, by_status, json_body, observed, reset_at
 from infrastructure.platforms.lookups import observed_live
 from infrastructure.platforms.media_steps import PartFiles, sent_with_files
 from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed, system_clock
@@ -203,8 +203,7 @@ class BlueskyAdapter:
             return observed(answer, Observation.AUTH_REVOKED, error, message, part=part)
         if error == "RecordAlreadyExists":  # the explicit answer a PDS is to give (atproto#4728)
             return observed(answer, Observation.ALREADY_PUBLISHED, error, message, part=part)
-        reset = answer.headers.get("ratelimit-reset", "")
-        retry_at = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
+        retry_at = reset_at(answer.headers.get("ratelimit-reset"))
         return by_status(answer, error or None, message, retry_at, part)
 
     @staticmethod

@@ -16,7 +16,17 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Form, Http, at_part, by_status, fingerprint, json_body, observed
+from infrastructure.platforms.http import (
+    Answer,
+    Form,
+    Http,
+    at_part,
+    by_status,
+    fingerprint,
+    json_body,
+    observed,
+    reset_at,
+)
 from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
 from infrastructure.platforms.media_steps import PartFiles, Polling, sent_with_files, until_ready
 from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed, system_clock
@@ -168,13 +178,7 @@ class MastodonAdapter:
             return observed(
                 answer, Observation.ACCEPTED, remote_id=str(body["id"]), permalink=body.get("url"), part=part
             )
-        reset = answer.headers.get("x-ratelimit-reset")
-        retry_at = None
-        if reset:
-            try:
-                retry_at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-            except ValueError:
-                retry_at = None
+        retry_at = reset_at(answer.headers.get("x-ratelimit-reset"))
         return by_status(answer, str(answer.status), str(body.get("error", "")), retry_at, part)
 
     async def counts(self, remote_id: str, account: AccountAccess) -> Counts | None:

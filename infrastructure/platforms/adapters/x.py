@@ -10,7 +10,7 @@ deeper than that cannot be searched, and the look says so.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from urllib.parse import urlencode
 
@@ -20,7 +20,17 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
-from infrastructure.platforms.http import Answer, Form, Http, at_part, by_status, fingerprint, json_body, observed
+from infrastructure.platforms.http import (
+    Answer,
+    Form,
+    Http,
+    at_part,
+    by_status,
+    fingerprint,
+    json_body,
+    observed,
+    reset_at,
+)
 from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
 from infrastructure.platforms.media_steps import PartFiles, Polling, sent_with_files, until_ready
 from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed
@@ -194,8 +204,7 @@ class XAdapter:
             return observed(answer, Observation.REJECTED, "invalid_media", errors[:300], part=part)
         if answer.status == 403 and DUPLICATE.search(detail):
             return observed(answer, Observation.ALREADY_PUBLISHED, "duplicate_content", detail, part=part)
-        reset = answer.headers.get("x-rate-limit-reset", "")
-        retry_at = datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None
+        retry_at = reset_at(answer.headers.get("x-rate-limit-reset"))
         code = body.get("title") and str(body["title"]).lower().replace(" ", "_")
         return by_status(answer, code, detail, retry_at, part)
 
