@@ -7,6 +7,7 @@ post and a per-post refusal in a batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,8 @@ from services.group_commit import GroupCommit
 from services.kept_posts import KeptPosts
 from services.ports import EventLog
 from services.results import CommandResult, EventRecord
+
+log = logging.getLogger("herald.posts")
 
 
 class PostUnreadable(HeraldError):
@@ -106,6 +109,10 @@ class PostRepository:
                     changed(post_id, None)
                 else:
                     results[post_id] = CommandResult.refused(post_id, refusal)
+                return
+            except Exception as problem:  # a bug met by one post: the batch's others are still saved
+                log.exception("ALARM: a command broke on post %s; nothing of it was saved", post_id)
+                results[post_id] = CommandResult.broke(post_id, problem)
                 return
             pending[post_id] = (post, list(post.collect_events()))
             results[post_id] = CommandResult.done(post_id, post)

@@ -66,6 +66,10 @@ class CommandResult:
         return cls(post_id, False, code=error.code, message=error.message)
 
     @classmethod
+    def broke(cls, post_id: UUID, problem: Exception) -> CommandResult:
+        return cls(post_id, False, code="command_broke", message=f"{type(problem).__name__}: {problem}"[:300])
+
+    @classmethod
     def lost_race(cls, post_id: UUID) -> CommandResult:
         return cls(
             post_id,

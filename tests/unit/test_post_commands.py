@@ -12,6 +12,7 @@ import pytest
 from domain.content import Content
 from domain.errors import PostNotFound, VersionMismatch
 from domain.outcomes import Observation, Observed
+from domain.post import Post
 from domain.quota import QuotaExceeded
 from domain.validation import ContentInvalid
 from services.results import OutcomeReport
@@ -104,6 +105,26 @@ def test_outcomes_are_recorded_as_the_decisions_choose(world: Services, clock: M
         [OutcomeReport(post_id, 1, seen) for post_id, seen in zip(ids, observed, strict=True)]
     )
     assert [r.state for r in results] == ["delivered", "queued", "ambiguous"]
+
+
+def test_a_command_that_breaks_on_one_post_leaves_the_batchs_others_recorded(
+    world: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [schedule(world, clock, minutes=0) for _ in range(3)]
+    world.dispatch.claim_many(ids, worker="w")
+    record = Post.record_outcome
+
+    def breaks_on_the_second(post: Post, **kwargs: Any) -> None:
+        if post.id == ids[1]:
+            raise TypeError("a bug met by this post alone")
+        record(post, **kwargs)
+
+    monkeypatch.setattr(Post, "record_outcome", breaks_on_the_second)
+    accepted = Observed(kind=Observation.ACCEPTED, remote_id="r")
+    results = world.dispatch.record_outcomes([OutcomeReport(post_id, 1, accepted) for post_id in ids])
+    assert [(r.state, r.code) for r in results] == [("delivered", None), (None, "command_broke"), ("delivered", None)]
+    assert results[1].message == "TypeError: a bug met by this post alone"
+    assert world.posts.get_post(ids[1]).state == "dispatched"  # nothing saved: its lease runs out, visibly
 
 
 def test_a_revision_from_a_stale_version_is_refused(world: Services, clock: ManualClock) -> None:
