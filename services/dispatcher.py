@@ -317,8 +317,15 @@ class Dispatcher:
                     self.claimed.discard(str(intent.post_id))
 
         async def send_and_record_all() -> None:
-            answers = await asyncio.gather(*(attempt(intent, lease_until) for intent, lease_until in claimed))
-            reports = [report for report in answers if report is not None]
+            answers = await asyncio.gather(
+                *(attempt(intent, lease_until) for intent, lease_until in claimed), return_exceptions=True
+            )
+            for (intent, _), answer in zip(claimed, answers, strict=True):
+                if isinstance(answer, BaseException):  # a bug met by one attempt: the others are recorded
+                    log.error(
+                        "ALARM: the attempt of post %s broke; its lease runs out", intent.post_id, exc_info=answer
+                    )
+            reports = [report for report in answers if isinstance(report, OutcomeReport)]
             unsent = [
                 (intent.post_id, intent.attempt)
                 for (intent, _), report in zip(claimed, answers, strict=True)

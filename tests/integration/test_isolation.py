@@ -288,3 +288,26 @@ def test_a_rate_limit_with_an_odd_reset_waits_and_the_batch_goes_out(
         assert last.data["next_attempt_at"] == (reset or last.data["next_attempt_at"])  # else the policy's backoff
 
     run(store_url, scenario)
+
+
+def test_an_attempt_that_breaks_after_its_send_leaves_the_batchs_others_recorded(store_url: str) -> None:
+    async def scenario(world: World) -> None:
+        world.connect("acme-m", "mastodon", "2002")
+        tripped = world.post("acme-m", "mastodon", "its bookkeeping trips")
+        fine = world.post("acme-m", "mastodon", "goes out")
+        attempted = world.dispatcher.metrics.attempted
+        tripped_once: list[bool] = []
+
+        def breaks_once(*args: Any) -> None:
+            if not tripped_once:
+                tripped_once.append(True)
+                raise ZeroDivisionError("a bug after the send")
+            attempted(*args)
+
+        world.dispatcher.metrics.attempted = breaks_once  # type: ignore[method-assign]
+        await world.dispatcher.tick()
+        await world.dispatcher.drain()
+        states = {world.posts.get_post(p).state for p in (tripped, fine)}
+        assert states == {"delivered", "dispatched"}  # the broken one waits for its lease, visibly
+
+    run(store_url, scenario)
