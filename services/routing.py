@@ -286,7 +286,9 @@ class AccountRouter:
                 return None
             try:
                 refreshed = await adapter.refresh(access)
-            except (RefreshFailed, LookupError):
+            except Exception as problem:  # refused, or an answer that cannot be read (no token, odd expiry)
+                if not isinstance(problem, RefreshFailed):
+                    log.warning("the refresh of %s/%s answered what cannot be read", *key, exc_info=True)
                 current = await asyncio.to_thread(self._current, access)
                 if current is not None and current.credentials != access.credentials:
                     return current  # another process refreshed first (X rotates refresh tokens)

@@ -311,3 +311,56 @@ def test_an_attempt_that_breaks_after_its_send_leaves_the_batchs_others_recorded
         assert states == {"delivered", "dispatched"}  # the broken one waits for its lease, visibly
 
     run(store_url, scenario)
+
+
+@pytest.mark.parametrize(
+    ("platform", "refresh", "answer"),
+    [
+        ("bluesky", "/xrpc/com.atproto.server.refreshSession", {"hello": "there"}),  # no session in it
+        ("x", "/2/oauth2/token", {"access_token": "n", "expires_in": "soon"}),  # no number of seconds
+    ],
+)
+def test_a_refresh_answered_with_nonsense_disconnects_only_that_account(
+    store_url: str, platform: str, refresh: str, answer: dict[str, str]
+) -> None:
+    """A host refuses the token, then answers the refresh with a body Herald cannot read: the
+    account is disconnected and its post held, as for a refused refresh, and the batch's
+    other post goes out."""
+
+    async def scenario(world: World) -> None:
+        async def expired(_: web.Request) -> web.Response:
+            error = {"error": "ExpiredToken", "message": "Token has expired", "title": "Unauthorized"}
+            return web.json_response(error, status=400 if platform == "bluesky" else 401)
+
+        async def nonsense(_: web.Request) -> web.Response:
+            return web.json_response(answer)
+
+        app = web.Application()
+        app.router.add_post(refresh, nonsense)
+        app.router.add_route("*", "/{tail:.*}", expired)
+        host = web.AppRunner(app)
+        await host.setup()
+        site = web.TCPSite(host, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        try:
+            world.connect("fine", "mastodon", "2002")
+            world.accounts.connect(
+                name="odd",
+                platform=platform,
+                handle="odd.example",
+                remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
+                credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
+                base_url=url,
+            )
+            odd = world.post("odd", platform, "held, visibly")
+            fine = world.post("fine", "mastodon", "goes out")
+            await world.dispatcher.tick()
+            await world.dispatcher.drain()
+        finally:
+            await host.cleanup()
+        assert world.posts.get_post(fine).state == "delivered"
+        held = world.posts.get_post(odd)
+        assert (held.state, held.waiting_for) == ("held", "auth_revoked"), [r.name for r in world.posts.history(odd)]
+
+    run(store_url, scenario)
