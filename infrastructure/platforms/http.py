@@ -106,15 +106,21 @@ def reset_at(value: str | None, *, now: datetime | None = None) -> datetime | No
     host may send anything, and a naive or unrepresentable instant broke the whole batch's
     record."""
     text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return instant(text) if now is None else None
     try:
-        if text.isascii() and text.isdigit():
-            return now + timedelta(seconds=int(text)) if now else datetime.fromtimestamp(int(text), UTC)
-        if text and now is None:
-            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return at if at.tzinfo else at.replace(tzinfo=UTC)
+        return now + timedelta(seconds=int(text)) if now else datetime.fromtimestamp(int(text), UTC)
     except (ValueError, OverflowError, OSError):
-        pass
-    return None
+        return None
+
+
+def instant(text: str) -> datetime | None:
+    """An ISO 8601 instant a platform wrote (no zone: UTC), or None if it is not one."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def json_body(value: Any) -> bytes:

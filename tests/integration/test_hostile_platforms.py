@@ -1,8 +1,9 @@
 """A platform host that answers without end. Mastodon and Bluesky accounts name their own
 instance, so the answer may come from anyone: an endless body, a large one, or a gzip bomb.
 Herald reads no more than `ANSWER_MAX` of it, keeps its memory, and records the attempt as
-one whose fate is unknown (the reconciler looks), never as refused. And a 429's reset header,
-whatever a host writes in it, is read as an instant in UTC or left to the backoff."""
+one whose fate is unknown (the reconciler looks), never as refused. A 429's reset header,
+whatever a host writes in it, is read as an instant in UTC or left to the backoff, and so is
+the `created_at` of a status a look-up reads."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
-from domain.outcomes import Observation, Observed, RemotePart, Upload
+from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
 from infrastructure.platforms.http import ANSWER_MAX, Answer, Http, reset_at
 from services.ports import AccountAccess
@@ -58,8 +59,45 @@ class Progress:
     async def first_comment(self, remote: RemotePart | None, observed: Observed | None) -> None: ...
 
 
+async def statuses(_: web.Request) -> web.Response:
+    """An account's statuses, newest first, dated the way a careless instance might."""
+    return web.json_response(
+        [
+            {"id": "3", "content": "<p>Hello from Herald</p>", "created_at": "2999-01-01T00:00:00"},  # no zone
+            {"id": "2", "content": "<p>an aside</p>", "created_at": "yesterday-ish"},
+            {"id": "1", "content": "<p>an old one</p>", "created_at": "2001-01-01T00:00:00"},
+        ]
+    )
+
+
+def mastodon_account(url: str) -> AccountAccess:
+    return AccountAccess(
+        workspace="w",
+        name="acme",
+        platform=Platform.MASTODON,
+        handle="acme",
+        remote_user_id="2002",
+        base_url=url,
+        credentials={"access_token": "t"},
+    )
+
+
+def mastodon_intent() -> PublishIntent:
+    return PublishIntent(
+        post_id=uuid4(),
+        account="acme",
+        platform=Platform.MASTODON,
+        publish_key="k" + uuid4().hex[:31],
+        content=Content(text="Hello from Herald"),
+        attempt=1,
+        due_at=datetime.now(UTC),
+        window_start=datetime.now(UTC),
+    )
+
+
 async def serve() -> tuple[web.AppRunner, str]:
     app = web.Application()
+    app.router.add_get("/api/v1/accounts/2002/statuses", statuses)
     for path, handler in (("/endless", endless), ("/large", large), ("/bomb", bomb), ("/fine", fine)):
         app.router.add_route("*", path, handler)
     app.router.add_post("/api/v1/statuses", endless)
@@ -98,33 +136,34 @@ def test_an_answer_past_the_cap_is_left_unread_and_the_session_goes_on(path: str
 def test_a_publish_answered_without_end_is_unknown_not_refused() -> None:
     async def main() -> None:
         runner, url = await serve()
-        account = AccountAccess(
-            workspace="w",
-            name="acme",
-            platform=Platform.MASTODON,
-            handle="acme",
-            remote_user_id="2002",
-            base_url=url,
-            credentials={"access_token": "t"},
-        )
-        intent = PublishIntent(
-            post_id=uuid4(),
-            account="acme",
-            platform=Platform.MASTODON,
-            publish_key="k" + uuid4().hex[:31],
-            content=Content(text="Hello from Herald"),
-            attempt=1,
-            due_at=datetime.now(UTC),
-            window_start=datetime.now(UTC),
-        )
         try:
             async with aiohttp.ClientSession() as session:
-                seen = await MastodonAdapter(Http(session, timeout=20)).publish(intent, account, Progress())
+                adapter = MastodonAdapter(Http(session, timeout=20))
+                seen = await adapter.publish(mastodon_intent(), mastodon_account(url), Progress())
         finally:
             await runner.cleanup()
         assert seen.kind is Observation.TIMEOUT_AFTER_SEND, seen
 
     asyncio.run(main())
+
+
+def test_a_look_up_reads_statuses_whatever_their_dates_say() -> None:
+    """A `created_at` without a zone is UTC and an unreadable one is read as in the window: the
+    look-up finds the post and stops at the first status older than the window. Before, a naive
+    date broke every look-up, and the post stayed ambiguous for good."""
+
+    async def main() -> Search:
+        runner, url = await serve()
+        try:
+            async with aiohttp.ClientSession() as session:
+                return await MastodonAdapter(Http(session, timeout=20)).find(mastodon_intent(), mastodon_account(url))
+        finally:
+            await runner.cleanup()
+
+    search = asyncio.run(main())
+    assert [part.remote_id for part in search.found] == ["3"]
+    assert search.complete, search.how
+    assert "2 statuses" in search.how
 
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
