@@ -20,6 +20,7 @@ from infrastructure.webhook_client import WebhookClient
 from services.dispatcher import DispatchSettings
 from services.webhooks import sign, verify
 from tests.e2e.conftest import Api, post_body, run_api
+from tests.loopback import serve
 
 
 class Receiver:
@@ -36,11 +37,8 @@ class Receiver:
     async def start(self) -> tuple[web.AppRunner, str]:
         app = web.Application()
         app.router.add_post("/hook", self.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
+        runner, url = await serve(app)
+        return runner, f"{url}/hook"
 
 
 async def deliver_one_post(api: Api, sim_url: str, session: aiohttp.ClientSession) -> str:

@@ -24,6 +24,7 @@ from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
 from infrastructure.platforms.http import ANSWER_MAX, Answer, Http, reset_at
 from services.ports import AccountAccess
+from tests import loopback
 
 MIB = 2**20
 BOMB = gzip.compress(b"\0" * (8 * ANSWER_MAX), compresslevel=9)  # ~64 KiB that inflates to 64 MiB
@@ -101,11 +102,7 @@ async def serve() -> tuple[web.AppRunner, str]:
     for path, handler in (("/endless", endless), ("/large", large), ("/bomb", bomb), ("/fine", fine)):
         app.router.add_route("*", path, handler)
     app.router.add_post("/api/v1/statuses", endless)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    return await loopback.serve(app)
 
 
 @pytest.mark.parametrize("path", ["/endless", "/large", "/bomb"])

@@ -21,6 +21,7 @@ from domain.content import Content, Platform
 from domain.outcomes import Observed
 from services.routing import AccountRouter
 from tests.integration.world import World, run
+from tests.loopback import serve
 
 pytestmark = pytest.mark.usefixtures("secret_key")
 
@@ -239,11 +240,24 @@ async def rate_limiting_host(header: str, value: str) -> tuple[web.AppRunner, st
     app.router.add_post("/api/v1/statuses", limited)
     app.router.add_post("/2/tweets", limited)
     app.router.add_get("/api/v2/instance", instance)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    return await serve(app)
+
+
+async def beside_a_fine_account(world: World, host: web.AppRunner, platform: str, text: str, **account: Any) -> Any:
+    """A post on account "odd" (`account`: where and how it connects) dispatched with one on a
+    fine Mastodon account, until both are recorded; the fine one must be delivered whatever
+    the odd one's host did. The odd post's id."""
+    try:
+        world.connect("fine", "mastodon", "2002")
+        world.accounts.connect(name="odd", platform=platform, **account)
+        odd = world.post("odd", platform, text)
+        fine = world.post("fine", "mastodon", "goes out")
+        await world.dispatcher.tick()
+        await world.dispatcher.drain()
+    finally:
+        await host.cleanup()
+    assert world.posts.get_post(fine).state == "delivered"
+    return odd
 
 
 @pytest.mark.parametrize(
@@ -266,23 +280,16 @@ def test_a_rate_limit_with_an_odd_reset_waits_and_the_batch_goes_out(
         naive = value == "in five minutes, without a zone"
         reset = soon.strftime("%Y-%m-%dT%H:%M:%SZ") if naive else None
         host, url = await rate_limiting_host(header, soon.strftime("%Y-%m-%dT%H:%M:%S") if naive else value)
-        try:
-            world.connect("fine", "mastodon", "2002")
-            world.accounts.connect(
-                name="odd",
-                platform=platform,
-                handle="odd",
-                remote_user_id="9009",
-                credentials={"access_token": "t"},
-                base_url=url,
-            )
-            limited = world.post("odd", platform, "waits for the reset")
-            fine = world.post("fine", "mastodon", "goes out")
-            await world.dispatcher.tick()
-            await world.dispatcher.drain()
-        finally:
-            await host.cleanup()
-        assert world.posts.get_post(fine).state == "delivered"
+        limited = await beside_a_fine_account(
+            world,
+            host,
+            platform,
+            "waits for the reset",
+            handle="odd",
+            remote_user_id="9009",
+            credentials={"access_token": "t"},
+            base_url=url,
+        )
         last = world.posts.history(limited)[-1]
         assert (last.name, last.data["observed"]["kind"]) == ("AttemptFailed", "rate_limited")  # waits, then again
         assert last.data["next_attempt_at"] == (reset or last.data["next_attempt_at"])  # else the policy's backoff
@@ -304,7 +311,7 @@ def test_an_attempt_that_breaks_after_its_send_leaves_the_batchs_others_recorded
                 raise ZeroDivisionError("a bug after the send")
             attempted(*args)
 
-        world.dispatcher.metrics.attempted = breaks_once  # type: ignore[method-assign]
+        world.dispatcher.metrics.attempted = breaks_once  # type: ignore[method-assign,assignment]
         await world.dispatcher.tick()
         await world.dispatcher.drain()
         states = {world.posts.get_post(p).state for p in (tripped, fine)}
@@ -338,28 +345,17 @@ def test_a_refresh_answered_with_nonsense_disconnects_only_that_account(
         app = web.Application()
         app.router.add_post(refresh, nonsense)
         app.router.add_route("*", "/{tail:.*}", expired)
-        host = web.AppRunner(app)
-        await host.setup()
-        site = web.TCPSite(host, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        try:
-            world.connect("fine", "mastodon", "2002")
-            world.accounts.connect(
-                name="odd",
-                platform=platform,
-                handle="odd.example",
-                remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
-                credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
-                base_url=url,
-            )
-            odd = world.post("odd", platform, "held, visibly")
-            fine = world.post("fine", "mastodon", "goes out")
-            await world.dispatcher.tick()
-            await world.dispatcher.drain()
-        finally:
-            await host.cleanup()
-        assert world.posts.get_post(fine).state == "delivered"
+        host, url = await serve(app)
+        odd = await beside_a_fine_account(
+            world,
+            host,
+            platform,
+            "held, visibly",
+            handle="odd.example",
+            remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
+            credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
+            base_url=url,
+        )
         held = world.posts.get_post(odd)
         assert (held.state, held.waiting_for) == ("held", "auth_revoked"), [r.name for r in world.posts.history(odd)]
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from domain.content import Content
 from domain.decisions import RetryPolicy
@@ -26,6 +25,7 @@ from services.dispatcher import Dispatcher, DispatchSettings
 from services.posts import PostCommands
 from services.results import PostSettings
 from tests.clock import ManualClock
+from tests.loopback import serve
 
 SETTINGS = PostSettings(grace=timedelta(minutes=30), retry_policy=RetryPolicy(base_seconds=10, max_attempts=3))
 
@@ -78,11 +78,7 @@ def run(store_url: str, scenario: Callable[[World], Awaitable[None]], settings: 
         sim = Simulator(seed=2, clock=clock)
         runner, port = await start(sim)
         # Herald's own server, where Threads, Instagram and Facebook fetch files at signed URLs
-        api = GuardedRunner(make_app(herald.api_context(generic_platform=True)), access_log=None)
-        await api.setup()
-        site = web.TCPSite(api, "127.0.0.1", 0)
-        await site.start()
-        public = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        api, public = await serve(GuardedRunner(make_app(herald.api_context(generic_platform=True)), access_log=None))
         os.environ["HERALD_PUBLIC_URL"] = public
         async with aiohttp.ClientSession() as session:
             router = herald.account_router(session, timeout=2, polling=FAST)
