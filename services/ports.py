@@ -127,6 +127,16 @@ class RefreshFailed(HeraldError):
     field = "credentials"
 
 
+class RefreshUnanswered(HeraldError):
+    """The platform did not answer a refresh: no answer, a 5xx or a 429. The token may still be
+    good, so the account stays connected and the refresh is tried again with the next attempt.
+    Were the refresh token rotated by a refresh whose answer was lost, the next one is refused,
+    and only then is the account disconnected."""
+
+    code = "refresh_unanswered"
+    field = "credentials"
+
+
 class Progress(Protocol):
     """What an adapter reports while it publishes, so it is recorded before the attempt ends."""
 

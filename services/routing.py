@@ -27,7 +27,7 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from services.account_service import AccountService
 from services.dispatching import DispatchCommands
-from services.ports import AccountAccess, Clock, LookupRefused, PlatformAdapter, RefreshFailed
+from services.ports import AccountAccess, Clock, LookupRefused, PlatformAdapter, RefreshFailed, RefreshUnanswered
 
 log = logging.getLogger("herald.routing")
 
@@ -124,6 +124,16 @@ class AttemptProgress:
         )
 
 
+def unanswered_refresh(refused: Observed, problem: RefreshUnanswered) -> Observed:
+    """The attempt whose token was refused, when the platform did not answer the refresh: the
+    post was refused before acceptance, so nothing of it can be live. It is tried again after
+    the policy's backoff, as after any send that did not reach the platform, and the account
+    stays connected (a 5xx or a timeout says nothing against its refresh token)."""
+    return refused.model_copy(
+        update={"kind": Observation.CONNECT_ERROR, "message": f"the token was refused; {problem.message}"[:300]}
+    )
+
+
 class BoundAdapter:
     """An adapter bound to one account's access."""
 
@@ -141,6 +151,8 @@ class BoundAdapter:
         if observed.kind is Observation.AUTH_REVOKED:
             try:
                 fresh = await self.router.renewed(self.adapter, self.access)
+            except RefreshUnanswered as problem:  # refused before acceptance, and tried again later
+                return unanswered_refresh(observed, problem)
             except HeraldError:  # its credentials cannot be opened now: held like any 401
                 fresh = None
             if fresh is not None:  # refused before acceptance: the same request again, same key
@@ -246,7 +258,10 @@ class AccountRouter:
             return Held("platform_unsupported", f"this Herald has no {account.platform.value} adapter")
         access = self._access(account, await asyncio.to_thread(self.accounts.unsealed, account))
         if account.needs_refresh(self.clock(), self.refresh_margin.total_seconds()):
-            fresh = await self.renewed(adapter, access, without_refresh="refresh_unavailable")
+            try:
+                fresh = await self.renewed(adapter, access, without_refresh="refresh_unavailable")
+            except RefreshUnanswered:  # the token as it is: a refused one is refreshed again at its 401
+                fresh = access
             if fresh is None:
                 return Held("account_disconnected", f"{name}'s token expires and could not be refreshed")
             access = fresh
@@ -286,6 +301,9 @@ class AccountRouter:
                 return None
             try:
                 refreshed = await adapter.refresh(access)
+            except RefreshUnanswered:
+                log.warning("the refresh of %s/%s got no answer; the account stays connected", *key)
+                raise
             except Exception as problem:  # refused, or an answer that cannot be read (no token, odd expiry)
                 if not isinstance(problem, RefreshFailed):
                     log.warning("the refresh of %s/%s answered what cannot be read", *key, exc_info=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart
 from infrastructure.platforms.http import Answer
-from services.ports import LookupRefused
+from services.ports import LookupRefused, RefreshFailed, RefreshUnanswered
 
 MAX_PAGES = 64  # a look never reads more pages than this: past it, the look is incomplete
 
@@ -72,3 +72,12 @@ def lookup_failed(platform: str, answer: Answer | Observed) -> LookupError:
     if isinstance(answer, Answer) and answer.status == 401:
         return LookupRefused(problem)
     return LookupError(problem)
+
+
+def refresh_refused(platform: str, answer: Answer | Observed) -> RefreshFailed | RefreshUnanswered:
+    """What a refresh that got no new token raises: unanswered when no answer came, or a 5xx or
+    a 429 (the account stays connected and the refresh is tried again), else refused (the
+    account is disconnected and its posts held until it is reconnected)."""
+    if isinstance(answer, Observed) or answer.status >= 500 or answer.status == 429:
+        return RefreshUnanswered(f"{platform} did not answer the refresh: {lookup_problem(answer)}")
+    return RefreshFailed(f"{platform} refused the refresh: {lookup_problem(answer)}")

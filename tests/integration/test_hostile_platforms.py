@@ -23,7 +23,8 @@ from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
 from infrastructure.platforms.http import ANSWER_MAX, Answer, Http, reset_at
-from services.ports import AccountAccess
+from infrastructure.platforms.lookups import refresh_refused
+from services.ports import AccountAccess, RefreshFailed, RefreshUnanswered
 from tests import loopback
 
 MIB = 2**20
@@ -187,3 +188,21 @@ def test_a_reset_header_is_read_or_left_to_the_backoff(
     value: str | None, now: datetime | None, expected: datetime | None
 ) -> None:
     assert reset_at(value, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "unanswered"),
+    [
+        (Observed(kind=Observation.TIMEOUT_AFTER_SEND), True),
+        (Observed(kind=Observation.CONNECT_ERROR), True),
+        (Answer(503, {"title": "Service Unavailable"}, {}), True),
+        (Answer(429, {"title": "Too Many Requests"}, {}), True),
+        (Answer(400, {"error": "invalid_request"}, {}), False),  # X: the refresh token is spent
+        (Answer(401, {"error": "ExpiredToken"}, {}), False),
+    ],
+)
+def test_a_refresh_without_an_answer_is_told_from_a_refused_one(answer: Answer | Observed, unanswered: bool) -> None:
+    """Only a refused refresh disconnects an account; no answer, a 5xx or a 429 leaves it be."""
+    problem = refresh_refused("X", answer)
+    assert isinstance(problem, RefreshUnanswered) is unanswered
+    assert isinstance(problem, RefreshFailed) is not unanswered

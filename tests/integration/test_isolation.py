@@ -360,3 +360,99 @@ def test_a_refresh_answered_with_nonsense_disconnects_only_that_account(
         assert (held.state, held.waiting_for) == ("held", "auth_revoked"), [r.name for r in world.posts.history(odd)]
 
     run(store_url, scenario)
+
+
+@pytest.mark.parametrize(
+    ("platform", "refresh", "status"),
+    [
+        ("x", "/2/oauth2/token", 503),
+        ("x", "/2/oauth2/token", 429),
+        ("bluesky", "/xrpc/com.atproto.server.refreshSession", 502),
+    ],
+)
+def test_a_refresh_the_platform_does_not_answer_keeps_the_account_and_tries_again(
+    store_url: str, platform: str, refresh: str, status: int
+) -> None:
+    """A host refuses the token, then answers the refresh with a 5xx or a 429. That says nothing
+    against the refresh token: the account stays connected, and the post, refused before it was
+    accepted, is tried again after the backoff. Before, the account was disconnected and its
+    posts held until someone reconnected it."""
+
+    async def scenario(world: World) -> None:
+        async def expired(_: web.Request) -> web.Response:
+            error = {"error": "ExpiredToken", "message": "Token has expired", "title": "Unauthorized"}
+            return web.json_response(error, status=400 if platform == "bluesky" else 401)
+
+        async def busy(_: web.Request) -> web.Response:
+            return web.json_response({"title": "Service Unavailable"}, status=status)
+
+        app = web.Application()
+        app.router.add_post(refresh, busy)
+        app.router.add_route("*", "/{tail:.*}", expired)
+        host, url = await serve(app)
+        odd = await beside_a_fine_account(
+            world,
+            host,
+            platform,
+            "tried again",
+            handle="odd.example",
+            remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
+            credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
+            base_url=url,
+        )
+        account = world.accounts.get("default", "odd")
+        assert (account.state, account.disconnect_reason) == ("connected", None)
+        post = world.posts.get_post(odd)
+        last = world.posts.history(odd)[-1]
+        assert (post.state, last.name, last.data["observed"]["kind"]) == ("queued", "AttemptFailed", "connect_error")
+        assert "did not answer the refresh" in last.data["observed"]["message"]
+        assert last.data["next_attempt_at"]  # after the backoff
+
+    run(store_url, scenario)
+
+
+def test_once_the_refresh_is_answered_the_post_goes_out(store_url: str) -> None:
+    """The same host, mended: the retry's 401 is answered by a refresh that works, and the post
+    goes out with the new token."""
+
+    async def scenario(world: World) -> None:
+        mended: list[bool] = []
+
+        async def tweets(request: web.Request) -> web.Response:
+            if request.headers.get("Authorization") != "Bearer fresh":
+                return web.json_response({"title": "Unauthorized", "status": 401}, status=401)
+            return web.json_response({"data": {"id": "77", "text": "tried again"}}, status=201)
+
+        async def token(_: web.Request) -> web.Response:
+            if not mended:
+                return web.json_response({"title": "Service Unavailable"}, status=503)
+            return web.json_response({"access_token": "fresh", "refresh_token": "r2", "expires_in": 7200})
+
+        app = web.Application()
+        app.router.add_post("/2/oauth2/token", token)
+        app.router.add_post("/2/tweets", tweets)
+        host, url = await serve(app)
+        try:
+            world.accounts.connect(
+                name="odd",
+                platform="x",
+                handle="odd",
+                remote_user_id="9009",
+                credentials={"access_token": "a", "refresh_token": "r"},
+                base_url=url,
+            )
+            odd = world.post("odd", "x", "tried again")
+            await world.dispatcher.tick()
+            await world.dispatcher.drain()
+            assert world.posts.get_post(odd).state == "queued"
+            mended.append(True)
+            world.clock.advance(seconds=300)
+            await world.dispatcher.tick()
+            await world.dispatcher.drain()
+        finally:
+            await host.cleanup()
+        post = world.posts.get_post(odd)
+        assert (post.state, post.remote_id) == ("delivered", "77"), [r.name for r in world.posts.history(odd)]
+        assert world.accounts.get("default", "odd").state == "connected"
+
+    run(store_url, scenario)

@@ -18,7 +18,7 @@ from domain.outcomes import Observation, Observed, RemotePart, RemotePost, Searc
 from domain.quota import QUOTAS
 from domain.validation import URL, Problem, rules_for, validate
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, json_body, observed, reset_at
-from infrastructure.platforms.lookups import observed_live
+from infrastructure.platforms.lookups import observed_live, refresh_refused
 from infrastructure.platforms.media_steps import PartFiles, sent_with_files
 from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed, system_clock
 
@@ -302,7 +302,7 @@ class BlueskyAdapter:
             headers={"Authorization": f"Bearer {account.credentials.get('refresh_jwt', '')}"},
         )
         if isinstance(answer, Observed) or answer.status != 200:
-            raise RefreshFailed(f"Bluesky refused to refresh the session: {_why(answer)}")
+            raise refresh_refused("Bluesky", answer)
         fresh = {
             **account.credentials,
             "access_jwt": answer.body["accessJwt"],

@@ -17,9 +17,9 @@ from domain.quota import QUOTAS
 from domain.validation import Problem, rules_for, validate
 from infrastructure.platforms.adapters.meta_containers import ContainerMaker
 from infrastructure.platforms.http import Answer, Http, at_part, by_status, fingerprint, observed
-from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live, refresh_refused
 from infrastructure.platforms.media_steps import Polling
-from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed
 
 PAGE = 100
 SKEW = timedelta(minutes=1)
@@ -188,7 +188,7 @@ class ThreadsAdapter:
             params={"grant_type": "th_refresh_token", "access_token": account.credentials["access_token"]},
         )
         if isinstance(answer, Observed) or answer.status != 200:
-            raise RefreshFailed(f"Threads refused to refresh the token: {getattr(answer, 'body', answer)}")
+            raise refresh_refused("Threads", answer)
         fresh = {**account.credentials, "access_token": answer.body["access_token"]}
         expires = answer.body.get("expires_in")
         return Refreshed(fresh, self.clock() + timedelta(seconds=int(expires)) if expires else None)

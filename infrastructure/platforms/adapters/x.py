@@ -31,9 +31,9 @@ from infrastructure.platforms.http import (
     observed,
     reset_at,
 )
-from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live
+from infrastructure.platforms.lookups import Listing, lookup_failed, match_parts, observed_live, refresh_refused
 from infrastructure.platforms.media_steps import PartFiles, Polling, sent_with_files, until_ready
-from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed, RefreshFailed
+from services.ports import AccountAccess, Clock, MediaSource, Progress, Refreshed
 
 DUPLICATE = re.compile(r"duplicate content", re.IGNORECASE)
 INVALID_MEDIA = re.compile(r"media IDs are invalid", re.IGNORECASE)
@@ -278,7 +278,7 @@ class XAdapter:
             content_type="application/x-www-form-urlencoded",
         )
         if isinstance(answer, Observed) or answer.status != 200:
-            raise RefreshFailed(f"X refused the refresh: {getattr(answer, 'body', answer)}")
+            raise refresh_refused("X", answer)
         fresh = {**account.credentials, "access_token": answer.body["access_token"]}
         fresh["refresh_token"] = answer.body.get("refresh_token", fresh.get("refresh_token"))
         expires = answer.body.get("expires_in")
