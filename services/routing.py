@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError
@@ -134,6 +134,9 @@ def unanswered_refresh(refused: Observed, problem: RefreshUnanswered) -> Observe
     )
 
 
+UNANSWERED_PAUSE = timedelta(seconds=30)  # how long a refresh that got no answer is not asked again
+
+
 class BoundAdapter:
     """An adapter bound to one account's access."""
 
@@ -232,6 +235,9 @@ class AccountRouter:
         self.refresh_margin = refresh_margin
         self.fallback = fallback
         self._renewing: dict[tuple[str, str], asyncio.Lock] = {}
+        # when each account's refresh last got no answer: the posts in flight behind it are
+        # told so at once for a while, instead of each asking a platform that is not answering
+        self._unanswered: dict[tuple[str, str], tuple[datetime, RefreshUnanswered]] = {}
 
     async def route_many(self, targets: Iterable[Target]) -> dict[Target, Route | Held]:
         """Each target's route; the accounts are read in one query (a batch spans many)."""
@@ -299,10 +305,14 @@ class AccountRouter:
             if not adapter.has_refresh:
                 await asyncio.to_thread(self.disconnect, access, without_refresh)
                 return None
+            last = self._unanswered.get(key)
+            if last is not None and self.clock() - last[0] < UNANSWERED_PAUSE:
+                raise last[1]
             try:
                 refreshed = await adapter.refresh(access)
-            except RefreshUnanswered:
+            except RefreshUnanswered as problem:
                 log.warning("the refresh of %s/%s got no answer; the account stays connected", *key)
+                self._unanswered[key] = (self.clock(), problem)
                 raise
             except Exception as problem:  # refused, or an answer that cannot be read (no token, odd expiry)
                 if not isinstance(problem, RefreshFailed):
@@ -312,6 +322,7 @@ class AccountRouter:
                     return current  # another process refreshed first (X rotates refresh tokens)
                 await asyncio.to_thread(self.disconnect, access, "refresh_failed")
                 return None
+            self._unanswered.pop(key, None)
             await asyncio.to_thread(
                 self.accounts.refresh, access.workspace, access.name, refreshed.credentials, refreshed.expires_at
             )

@@ -10,7 +10,7 @@ import base64
 import os
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -412,18 +412,21 @@ def test_a_refresh_the_platform_does_not_answer_keeps_the_account_and_tries_agai
 
 
 def test_once_the_refresh_is_answered_the_post_goes_out(store_url: str) -> None:
-    """The same host, mended: the retry's 401 is answered by a refresh that works, and the post
-    goes out with the new token."""
+    """The same host, mended: the retry's 401 is answered by a refresh that works, and the posts
+    go out with the new token. While it did not answer, the posts in flight behind the first
+    refused token asked it once between them, not once each."""
 
     async def scenario(world: World) -> None:
         mended: list[bool] = []
+        asked: list[str] = []
 
         async def tweets(request: web.Request) -> web.Response:
             if request.headers.get("Authorization") != "Bearer fresh":
                 return web.json_response({"title": "Unauthorized", "status": 401}, status=401)
-            return web.json_response({"data": {"id": "77", "text": "tried again"}}, status=201)
+            return web.json_response({"data": {"id": uuid4().hex, "text": "tried again"}}, status=201)
 
         async def token(_: web.Request) -> web.Response:
+            asked.append("mended" if mended else "busy")
             if not mended:
                 return web.json_response({"title": "Service Unavailable"}, status=503)
             return web.json_response({"access_token": "fresh", "refresh_token": "r2", "expires_in": 7200})
@@ -441,18 +444,19 @@ def test_once_the_refresh_is_answered_the_post_goes_out(store_url: str) -> None:
                 credentials={"access_token": "a", "refresh_token": "r"},
                 base_url=url,
             )
-            odd = world.post("odd", "x", "tried again")
+            posts = [world.post("odd", "x", f"tried again {n}") for n in range(3)]
             await world.dispatcher.tick()
             await world.dispatcher.drain()
-            assert world.posts.get_post(odd).state == "queued"
+            assert {world.posts.get_post(p).state for p in posts} == {"queued"}
+            assert asked == ["busy"]
             mended.append(True)
             world.clock.advance(seconds=300)
             await world.dispatcher.tick()
             await world.dispatcher.drain()
         finally:
             await host.cleanup()
-        post = world.posts.get_post(odd)
-        assert (post.state, post.remote_id) == ("delivered", "77"), [r.name for r in world.posts.history(odd)]
+        assert {world.posts.get_post(p).state for p in posts} == {"delivered"}
+        assert asked == ["busy", "mended"]
         assert world.accounts.get("default", "odd").state == "connected"
 
     run(store_url, scenario)
