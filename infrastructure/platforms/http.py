@@ -114,6 +114,14 @@ def reset_at(value: str | None, *, now: datetime | None = None) -> datetime | No
         return None
 
 
+def epoch_ms(value: Any) -> datetime | None:
+    """An instant a platform wrote as milliseconds since 1970 (LinkedIn), or None if it is not one."""
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def instant(text: str) -> datetime | None:
     """An ISO 8601 instant a platform wrote (no zone: UTC), or None if it is not one."""
     try:

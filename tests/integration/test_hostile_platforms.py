@@ -12,6 +12,7 @@ import gzip
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import aiohttp
@@ -21,6 +22,7 @@ from aiohttp import web
 from domain.content import Content, Platform
 from domain.intent import PublishIntent
 from domain.outcomes import Observation, Observed, RemotePart, Search, Upload
+from infrastructure.platforms.adapters.linkedin import LinkedInAdapter
 from infrastructure.platforms.adapters.mastodon import MastodonAdapter
 from infrastructure.platforms.http import ANSWER_MAX, Answer, Http, reset_at
 from infrastructure.platforms.lookups import refresh_refused
@@ -72,11 +74,24 @@ async def statuses(_: web.Request) -> web.Response:
     )
 
 
-def mastodon_account(url: str) -> AccountAccess:
+async def posts(_: web.Request) -> web.Response:
+    """A LinkedIn member's posts, newest first, `createdAt` in milliseconds when it is readable."""
+    return web.json_response(
+        {
+            "elements": [
+                {"id": "urn:li:share:3", "commentary": "Hello from Herald", "createdAt": "soon"},
+                {"id": "urn:li:share:2", "commentary": "an aside"},  # no date at all
+                {"id": "urn:li:share:1", "commentary": "an old one", "createdAt": 978307200000},  # 2001
+            ]
+        }
+    )
+
+
+def account_at(url: str, platform: Platform = Platform.MASTODON) -> AccountAccess:
     return AccountAccess(
         workspace="w",
         name="acme",
-        platform=Platform.MASTODON,
+        platform=platform,
         handle="acme",
         remote_user_id="2002",
         base_url=url,
@@ -84,11 +99,11 @@ def mastodon_account(url: str) -> AccountAccess:
     )
 
 
-def mastodon_intent() -> PublishIntent:
+def intent_on(platform: Platform = Platform.MASTODON) -> PublishIntent:
     return PublishIntent(
         post_id=uuid4(),
         account="acme",
-        platform=Platform.MASTODON,
+        platform=platform,
         publish_key="k" + uuid4().hex[:31],
         content=Content(text="Hello from Herald"),
         attempt=1,
@@ -100,6 +115,7 @@ def mastodon_intent() -> PublishIntent:
 async def serve() -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_get("/api/v1/accounts/2002/statuses", statuses)
+    app.router.add_get("/rest/posts", posts)
     for path, handler in (("/endless", endless), ("/large", large), ("/bomb", bomb), ("/fine", fine)):
         app.router.add_route("*", path, handler)
     app.router.add_post("/api/v1/statuses", endless)
@@ -137,7 +153,7 @@ def test_a_publish_answered_without_end_is_unknown_not_refused() -> None:
         try:
             async with aiohttp.ClientSession() as session:
                 adapter = MastodonAdapter(Http(session, timeout=20))
-                seen = await adapter.publish(mastodon_intent(), mastodon_account(url), Progress())
+                seen = await adapter.publish(intent_on(), account_at(url), Progress())
         finally:
             await runner.cleanup()
         assert seen.kind is Observation.TIMEOUT_AFTER_SEND, seen
@@ -145,23 +161,29 @@ def test_a_publish_answered_without_end_is_unknown_not_refused() -> None:
     asyncio.run(main())
 
 
-def test_a_look_up_reads_statuses_whatever_their_dates_say() -> None:
-    """A `created_at` without a zone is UTC and an unreadable one is read as in the window: the
-    look-up finds the post and stops at the first status older than the window. Before, a naive
-    date broke every look-up, and the post stayed ambiguous for good."""
+@pytest.mark.parametrize(
+    ("platform", "adapter", "found"),
+    [(Platform.MASTODON, MastodonAdapter, "3"), (Platform.LINKEDIN, LinkedInAdapter, "urn:li:share:3")],
+)
+def test_a_look_up_reads_posts_whatever_their_dates_say(platform: Platform, adapter: Any, found: str) -> None:
+    """A date without a zone is UTC, and one that cannot be read (or is missing) counts as
+    inside the window. So the look-up finds the post and stops at the first post older than
+    the window. Before, a naive Mastodon date broke every look-up, and the post stayed
+    ambiguous for good. A LinkedIn post without `createdAt` counted as from 1970: the look-up
+    stopped there, short of what came after it."""
 
     async def main() -> Search:
         runner, url = await serve()
         try:
             async with aiohttp.ClientSession() as session:
-                return await MastodonAdapter(Http(session, timeout=20)).find(mastodon_intent(), mastodon_account(url))
+                return await adapter(Http(session, timeout=20)).find(intent_on(platform), account_at(url, platform))
         finally:
             await runner.cleanup()
 
     search = asyncio.run(main())
-    assert [part.remote_id for part in search.found] == ["3"]
+    assert [part.remote_id for part in search.found] == [found]
     assert search.complete, search.how
-    assert "2 statuses" in search.how
+    assert "2 statuses" in search.how or "2 posts" in search.how
 
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
