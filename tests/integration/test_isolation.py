@@ -320,6 +320,35 @@ def test_an_attempt_that_breaks_after_its_send_leaves_the_batchs_others_recorded
     run(store_url, scenario)
 
 
+async def refused_then_refreshing(
+    world: World, platform: str, refresh: str, answer: dict[str, str], text: str, status: int = 200
+) -> Any:
+    """A post on an account whose host refuses its token everywhere and answers its refresh
+    (at path `refresh`) with `answer` and `status`, dispatched beside a fine account's post."""
+
+    async def expired(_: web.Request) -> web.Response:
+        error = {"error": "ExpiredToken", "message": "Token has expired", "title": "Unauthorized"}
+        return web.json_response(error, status=400 if platform == "bluesky" else 401)
+
+    async def refreshing(_: web.Request) -> web.Response:
+        return web.json_response(answer, status=status)
+
+    app = web.Application()
+    app.router.add_post(refresh, refreshing)
+    app.router.add_route("*", "/{tail:.*}", expired)
+    host, url = await serve(app)
+    return await beside_a_fine_account(
+        world,
+        host,
+        platform,
+        text,
+        handle="odd.example",
+        remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
+        credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
+        base_url=url,
+    )
+
+
 @pytest.mark.parametrize(
     ("platform", "refresh", "answer"),
     [
@@ -335,27 +364,7 @@ def test_a_refresh_answered_with_nonsense_disconnects_only_that_account(
     other post goes out."""
 
     async def scenario(world: World) -> None:
-        async def expired(_: web.Request) -> web.Response:
-            error = {"error": "ExpiredToken", "message": "Token has expired", "title": "Unauthorized"}
-            return web.json_response(error, status=400 if platform == "bluesky" else 401)
-
-        async def nonsense(_: web.Request) -> web.Response:
-            return web.json_response(answer)
-
-        app = web.Application()
-        app.router.add_post(refresh, nonsense)
-        app.router.add_route("*", "/{tail:.*}", expired)
-        host, url = await serve(app)
-        odd = await beside_a_fine_account(
-            world,
-            host,
-            platform,
-            "held, visibly",
-            handle="odd.example",
-            remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
-            credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
-            base_url=url,
-        )
+        odd = await refused_then_refreshing(world, platform, refresh, answer, "held, visibly")
         held = world.posts.get_post(odd)
         assert (held.state, held.waiting_for) == ("held", "auth_revoked"), [r.name for r in world.posts.history(odd)]
 
@@ -379,27 +388,8 @@ def test_a_refresh_the_platform_does_not_answer_keeps_the_account_and_tries_agai
     posts held until someone reconnected it."""
 
     async def scenario(world: World) -> None:
-        async def expired(_: web.Request) -> web.Response:
-            error = {"error": "ExpiredToken", "message": "Token has expired", "title": "Unauthorized"}
-            return web.json_response(error, status=400 if platform == "bluesky" else 401)
-
-        async def busy(_: web.Request) -> web.Response:
-            return web.json_response({"title": "Service Unavailable"}, status=status)
-
-        app = web.Application()
-        app.router.add_post(refresh, busy)
-        app.router.add_route("*", "/{tail:.*}", expired)
-        host, url = await serve(app)
-        odd = await beside_a_fine_account(
-            world,
-            host,
-            platform,
-            "tried again",
-            handle="odd.example",
-            remote_user_id="did:plc:odd" if platform == "bluesky" else "9009",
-            credentials={"access_jwt": "a", "refresh_jwt": "r", "access_token": "a", "refresh_token": "r"},
-            base_url=url,
-        )
+        busy = {"title": "Service Unavailable"}
+        odd = await refused_then_refreshing(world, platform, refresh, busy, "tried again", status)
         account = world.accounts.get("default", "odd")
         assert (account.state, account.disconnect_reason) == ("connected", None)
         post = world.posts.get_post(odd)
