@@ -2,8 +2,9 @@
 instance, so the answer may come from anyone: an endless body, a large one, or a gzip bomb.
 Herald reads no more than `ANSWER_MAX` of it, keeps its memory, and records the attempt as
 one whose fate is unknown (the reconciler looks), never as refused. A 429's reset header,
-whatever a host writes in it, is read as an instant in UTC or left to the backoff, and so is
-the `created_at` of a status a look-up reads."""
+whatever a host writes in it, is read as an instant in UTC or left to the backoff; a date in a
+look-up's listing (Mastodon's `created_at`, LinkedIn's `createdAt`) that cannot be read keeps
+the post as if in the window; and a refresh that got no answer is told from a refused one."""
 
 from __future__ import annotations
 
